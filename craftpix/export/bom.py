@@ -1,0 +1,253 @@
+"""Bill of materials: how many pieces of each color, and what to buy.
+
+* beads: bags of ``medium.pack_size`` (1 000) beads, with a spare margin;
+* bricks: LEGO elements (1×1 plate 3024, round plate 4073/6141 or tile 3070b; with ``--merge``
+  also the larger plates) with a spare margin on 1×1 parts;
+* stitch: DMC skeins from the thread length per cross (formula in :data:`SKEIN_FORMULA`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from craftpix.errors import InputError
+from craftpix.export.merge import MergeResult, plate_id, plate_name
+from craftpix.media import get_medium
+from craftpix.pattern import Color, Pattern
+
+SPARE_FRACTION = 0.05
+SPARE_MIN = 2
+
+# --part choice -> (LEGO element id, name) of the 1×1 piece
+PARTS: dict[str, tuple[str, str]] = {
+    "plate": ("3024", "Plate 1×1"),
+    "round": ("4073/6141", "Round plate 1×1"),
+    "tile": ("3070b", "Tile 1×1"),
+}
+
+# --- cross-stitch thread -------------------------------------------------------------------
+SKEIN_STRAND_CM = 800 * 6  # a DMC skein: 8 m of 6-strand floss = 4 800 strand-cm
+DANISH_INCH_PER_COUNT = 2 * (math.sqrt(2) + 1)  # two diagonals in front + two verticals behind
+THREAD_OVERHEAD = 1.57  # tails, travel between areas, waste; matches yields measured by stitchers
+SKEIN_FORMULA = (
+    "Thread per full cross, per strand (Danish method): 2(\u221a2+1)/count inches "
+    f"(two diagonals in front, two verticals behind), \u00d7{THREAD_OVERHEAD:.2f} for starting "
+    "and finishing tails, travel and waste. One skein = 8 m \u00d7 6 strands = "
+    f"{SKEIN_STRAND_CM} strand-cm. Skeins = crosses \u00d7 strands \u00d7 thread per cross "
+    "\u00f7 4 800 cm, rounded up."
+)
+
+
+def spare(count: int) -> int:
+    """Spare pieces to add to ``count``: 5 %, at least 2 (none for an unused color)."""
+    if count <= 0:
+        return 0
+    return max(SPARE_MIN, math.ceil(count * SPARE_FRACTION))
+
+
+def default_strands(fabric_count: int) -> int:
+    """Strands of floss usual for a fabric count: 3 on 11 ct and coarser, 2 on 14–18 ct."""
+    return 3 if fabric_count <= 11 else 2
+
+
+def thread_cm_per_cross(fabric_count: int, strands: int) -> float:
+    """Strand-centimetres of floss one full cross uses, overhead included."""
+    per_strand_in = DANISH_INCH_PER_COUNT / fabric_count
+    return per_strand_in * 2.54 * strands * THREAD_OVERHEAD
+
+
+def crosses_per_skein(fabric_count: int, strands: int) -> float:
+    """How many full crosses one skein gives (≈1 750 at 14 ct with 2 strands)."""
+    return SKEIN_STRAND_CM / thread_cm_per_cross(fabric_count, strands)
+
+
+def skeins_needed(crosses: int, fabric_count: int, strands: int) -> int:
+    """Skeins to buy for ``crosses`` full crosses (0 for none)."""
+    if crosses <= 0:
+        return 0
+    return math.ceil(crosses / crosses_per_skein(fabric_count, strands))
+
+
+def bags_needed(count: int, pack_size: int) -> int:
+    """Bags of ``pack_size`` beads for ``count`` beads plus the spare margin."""
+    if count <= 0:
+        return 0
+    return math.ceil((count + spare(count)) / pack_size)
+
+
+@dataclass(frozen=True)
+class BuyLine:
+    """One thing to buy: ``quantity`` of ``item`` (e.g. 126 × "3024 Plate 1×1")."""
+
+    item: str
+    quantity: int
+    note: str = ""
+
+    def text(self) -> str:
+        s = f"{self.quantity} \u00d7 {self.item}"
+        return f"{s} ({self.note})" if self.note else s
+
+
+@dataclass(frozen=True)
+class BomRow:
+    """One color of the pattern."""
+
+    index: int  # palette index
+    color: Color
+    symbol: str
+    count: int  # cells of this color
+    buy: tuple[BuyLine, ...]
+
+
+@dataclass
+class Bom:
+    """Bill of materials of a whole pattern (rows most-used first)."""
+
+    medium: str
+    rows: list[BomRow]
+    total_cells: int
+    totals: list[BuyLine]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Resolved physical settings for one export (defaults filled in, validated)."""
+
+    medium: str
+    part: str = "plate"
+    section: int | None = None  # beads/bricks: board size in cells
+    fabric_count: int | None = None  # stitch only
+    strands: int | None = None  # stitch only
+
+    @property
+    def cell_mm(self) -> float:
+        return get_medium(self.medium).cell_mm(self.fabric_count)
+
+
+def resolve_settings(
+    pattern: Pattern,
+    *,
+    part: str = "plate",
+    section: int | None = None,
+    fabric_count: int | None = None,
+    strands: int | None = None,
+    merge: bool = False,
+) -> ExportSettings:
+    """Fill in medium defaults and reject options that do not apply, with one plain line."""
+    medium = get_medium(pattern.medium)
+    if part not in PARTS:
+        raise InputError(f"unknown part {part!r}; choose one of: {', '.join(PARTS)}")
+    if merge and pattern.medium != "bricks":
+        raise InputError(f"--merge applies to brick mosaics, and this is a {medium.title} pattern")
+    if merge and part != "plate":
+        raise InputError("--merge covers areas with larger plates, so it needs --part plate")
+    if medium.sections:
+        sec = medium.default_section if section is None else section
+        if sec not in medium.sections:
+            allowed = ", ".join(str(s) for s in medium.sections)
+            raise InputError(f"--section {sec} is not a {medium.title} board size; choose {allowed}")
+    else:
+        if section is not None:
+            raise InputError(f"--section applies to beads and bricks, not to {medium.title}")
+        sec = None
+    if pattern.medium == "stitch":
+        count = medium.default_fabric_count if fabric_count is None else fabric_count
+        medium.cell_mm(count)  # validates the count
+        assert count is not None
+        n = default_strands(count) if strands is None else strands
+        if not 1 <= n <= 6:
+            raise InputError(f"--strands {n} is out of range; floss has 1 to 6 strands")
+        return ExportSettings(pattern.medium, part, None, count, n)
+    if fabric_count is not None:
+        raise InputError(f"--fabric-count applies to cross-stitch, not to {medium.title}")
+    if strands is not None:
+        raise InputError(f"--strands applies to cross-stitch, not to {medium.title}")
+    return ExportSettings(pattern.medium, part, sec, None, None)
+
+
+def build_bom(
+    pattern: Pattern,
+    settings: ExportSettings,
+    merged: MergeResult | None = None,
+) -> Bom:
+    """Count every color and say what to buy for it."""
+    medium = get_medium(pattern.medium)
+    counts = pattern.counts()
+    symbols = pattern.symbols()
+    order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+    rows: list[BomRow] = []
+    notes: list[str] = []
+    totals: list[BuyLine] = []
+    total_cells = int(counts.sum())
+
+    if pattern.medium == "beads":
+        pack = medium.pack_size
+        for i in order:
+            n = int(counts[i])
+            bags = bags_needed(n, pack)
+            rows.append(BomRow(i, pattern.palette[i], symbols[i], n,
+                               (BuyLine(f"bag of {pack}", bags),)))
+        totals.append(BuyLine(f"bags of {pack} beads", sum(r.buy[0].quantity for r in rows)))
+        notes.append(
+            f"Bags: beads plus a spare margin of {SPARE_FRACTION:.0%} (at least {SPARE_MIN}), "
+            f"in bags of {pack}."
+        )
+    elif pattern.medium == "bricks":
+        one_id, one_name = PARTS[settings.part]
+        part_totals: dict[str, tuple[str, int]] = {}
+        for i in order:
+            n = int(counts[i])
+            if merged is None:
+                sizes = {(1, 1): n}
+            else:
+                sizes = merged.part_counts(i)
+            lines = []
+            for (a, b), k in sorted(sizes.items(), key=lambda kv: -kv[0][0] * kv[0][1]):
+                if (a, b) == (1, 1):
+                    pid, name = one_id, one_name
+                    extra = spare(k)
+                    lines.append(BuyLine(f"{pid} {name}", k + extra, f"{k} + {extra} spare"))
+                else:
+                    pid, name = plate_id(a, b), plate_name(a, b)
+                    lines.append(BuyLine(f"{pid} {name}", k))
+                key = f"{pid} {name}"
+                q = lines[-1].quantity
+                part_totals[key] = (key, part_totals.get(key, (key, 0))[1] + q)
+            rows.append(BomRow(i, pattern.palette[i], symbols[i], n, tuple(lines)))
+        for key, (_, q) in sorted(part_totals.items()):
+            totals.append(BuyLine(key, q))
+        notes.append(
+            f"1\u00d71 parts include a spare margin of {SPARE_FRACTION:.0%} per color "
+            f"(at least {SPARE_MIN}); larger plates are counted exactly."
+        )
+        if merged is not None:
+            notes.append(
+                f"Merged plates: {merged.pieces_before} pieces as 1\u00d71 become "
+                f"{merged.pieces_after} parts ({merged.reduction:.0%} fewer); no part crosses a "
+                f"{merged.section}\u00d7{merged.section} baseplate border."
+            )
+    else:
+        fc, st = settings.fabric_count, settings.strands
+        assert fc is not None and st is not None
+        for i in order:
+            n = int(counts[i])
+            rows.append(BomRow(i, pattern.palette[i], symbols[i], n,
+                               (BuyLine("skein", skeins_needed(n, fc, st)),)))
+        totals.append(BuyLine("skeins", sum(r.buy[0].quantity for r in rows)))
+        notes.append(SKEIN_FORMULA)
+        notes.append(
+            f"At {fc} ct with {st} strand{'s' if st != 1 else ''}: "
+            f"{thread_cm_per_cross(fc, st):.2f} cm of floss per cross, "
+            f"about {crosses_per_skein(fc, st):.0f} crosses per skein."
+        )
+    return Bom(pattern.medium, rows, total_cells, totals, notes)
+
+
+def section_counts(pattern: Pattern, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+    """Cells of each palette entry inside rows ``row0:row1`` and columns ``col0:col1``."""
+    block = pattern.cells[row0:row1, col0:col1]
+    return np.bincount(block.ravel(), minlength=len(pattern.palette))

@@ -1,0 +1,133 @@
+"""The export options shared by ``craftpix export`` and ``craftpix beads|bricks|stitch``.
+
+Use :func:`export_options` as a click decorator, then :func:`export_settings` to turn the
+parsed values into keyword arguments for :func:`craftpix.export.export_all`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import click
+
+from craftpix.errors import InputError
+from craftpix.export.embroidery import FORMATS, parse_formats
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PAPER_CHOICES = ("a4", "letter")
+PART_CHOICES = ("plate", "round", "tile")
+FABRIC_COUNTS = ("11", "14", "16", "18")
+HOOP_MAX_MM = 1000.0
+
+# parameter names the decorator adds, in the order export_all takes them
+OPTION_NAMES = ("pdf", "paper", "formats", "hoop", "merge", "part", "section",
+                "fabric_count", "strands")
+
+_HOOP_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*[x×X*]\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*$")
+
+
+def parse_hoop(value: str | tuple[float, float] | None) -> tuple[float, float]:
+    """``"130x180"`` (millimetres) → ``(130.0, 180.0)``; raises :class:`InputError` when bad."""
+    if value is None:
+        return (100.0, 100.0)
+    if isinstance(value, tuple):
+        w, h = float(value[0]), float(value[1])
+    else:
+        m = _HOOP_RE.match(str(value))
+        if not m:
+            raise InputError(f"hoop {value!r} is not WxH in millimetres, e.g. 100x100 or 130x180")
+        w, h = float(m.group(1)), float(m.group(2))
+    for side in (w, h):
+        if not 0 < side <= HOOP_MAX_MM:
+            raise InputError(
+                f"hoop {value!r}: each side must be more than 0 and at most {HOOP_MAX_MM:g} mm"
+            )
+    return (w, h)
+
+
+def _hoop_cb(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[float, float]:
+    try:
+        return parse_hoop(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _formats_cb(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    try:
+        return parse_formats(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _fabric_cb(ctx: click.Context, param: click.Parameter, value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def export_options(f: F) -> F:
+    """Add the shared export options to a click command (see module docstring)."""
+    options = [
+        click.option("--pdf/--no-pdf", default=True, show_default=True,
+                     help="Write the printable instructions pattern.pdf."),
+        click.option("--paper", type=click.Choice(PAPER_CHOICES, case_sensitive=False),
+                     default="a4", show_default=True, help="Paper size of the PDF."),
+        click.option("--formats", default=None, callback=_formats_cb, metavar="LIST",
+                     help="Embroidery files to write, comma separated: "
+                          f"{','.join(FORMATS)} (or 'none'). Cross-stitch default: pes,dst."),
+        click.option("--hoop", default="100x100", callback=_hoop_cb, show_default=True,
+                     metavar="WxH", help="Embroidery hoop in millimetres, e.g. 130x180."),
+        click.option("--merge", is_flag=True, default=False,
+                     help="Bricks: cover same-color areas with larger plates (fewer pieces)."),
+        click.option("--part", type=click.Choice(PART_CHOICES, case_sensitive=False),
+                     default="plate", show_default=True,
+                     help="Bricks: 1x1 plate (3024), round plate (4073/6141) or tile (3070b)."),
+        click.option("--section", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Board size in cells: beads 29; bricks 16, 32 or 48 (default: "
+                          "the medium's first)."),
+        click.option("--fabric-count", type=click.Choice(FABRIC_COUNTS), default=None,
+                     callback=_fabric_cb,
+                     help="Cross-stitch: Aida count in stitches per inch (default 14)."),
+        click.option("--strands", type=click.IntRange(1, 6), default=None,
+                     help="Cross-stitch: strands of floss (default 3 on 11 ct, else 2)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def export_settings(
+    values: Mapping[str, Any], medium: str | None = None, pop: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments for :func:`craftpix.export.export_all` from parsed option values.
+
+    With ``medium`` known (the craft commands), options that do not apply to it are rejected
+    now, before any long computation; if ``values`` also holds a ``size`` of ``(W, H)``
+    cells, the embroidery hoop is checked too. ``pop=True`` removes the export options from
+    ``values`` (a mutable mapping) so the rest can be passed on.
+    """
+    out: dict[str, Any] = {}
+    for name in OPTION_NAMES:
+        if name in values:
+            out[name] = values[name]
+    if pop:
+        for name in OPTION_NAMES:
+            values.pop(name, None)  # type: ignore[attr-defined]
+    if isinstance(out.get("paper"), str):
+        out["paper"] = out["paper"].lower()
+    if isinstance(out.get("part"), str):
+        out["part"] = out["part"].lower()
+    if "hoop" in out:
+        out["hoop"] = parse_hoop(out["hoop"])
+    if "formats" in out and out["formats"] is not None:
+        out["formats"] = parse_formats(out["formats"])
+    if medium is not None:
+        from craftpix.export import validate_options
+
+        size = values.get("size")
+        dims = tuple(size) if isinstance(size, (tuple, list)) and len(size) == 2 else None
+        validate_options(medium, dims, **out)
+    return out

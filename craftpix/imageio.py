@@ -1,0 +1,93 @@
+"""Reading the user's image and bringing it to the pattern's grid."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from craftpix.color import linear_to_srgb, srgb_to_linear
+from craftpix.errors import InputError
+
+FITS = ("crop", "pad", "stretch")
+MAX_PIXELS = 80_000_000  # larger files are refused rather than exhausting memory
+
+
+def load_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open an image as RGB (transparent areas over white), with one-line errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"image {p} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise InputError(f"image {p} is too large ({im.width}×{im.height} pixels)")
+                im = ImageOps.exif_transpose(im)
+                im.load()
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{p} is not an image craftpix can read (PNG, JPEG, WebP, ...)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read image {p}: {exc}") from None
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)
+    return im.convert("RGB")
+
+
+def fit_image(
+    image: Image.Image, width: int, height: int, fit: str = "crop",
+    pad_color: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
+    """Give ``image`` the aspect ratio width:height without resampling it to the grid yet.
+
+    ``crop`` cuts the centre, ``pad`` adds borders of ``pad_color``, ``stretch`` does neither.
+    """
+    if fit not in FITS:
+        raise InputError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    w, h = image.size
+    target = width / height
+    if fit == "stretch" or abs(w / h - target) < 1e-9:
+        return image
+    if fit == "crop":
+        if w / h > target:
+            new_w = max(1, round(h * target))
+            left = (w - new_w) // 2
+            return image.crop((left, 0, left + new_w, h))
+        new_h = max(1, round(w / target))
+        top = (h - new_h) // 2
+        return image.crop((0, top, w, top + new_h))
+    if w / h > target:
+        canvas = Image.new("RGB", (w, max(h, round(w / target))), pad_color)
+    else:
+        canvas = Image.new("RGB", (max(w, round(h * target)), h), pad_color)
+    canvas.paste(image, ((canvas.width - w) // 2, (canvas.height - h) // 2))
+    return canvas
+
+
+def area_downsample(image: Image.Image, width: int, height: int) -> np.ndarray:
+    """Average each cell's pixels in linear light; float sRGB (height, width, 3) in [0, 1].
+
+    Averaging in linear light is what the eye does from a distance, so a fine black-and-white
+    texture becomes the right mid grey instead of a too-dark one.
+    """
+    lin = srgb_to_linear(np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0)
+    channels = [
+        np.asarray(Image.fromarray(lin[..., c].astype(np.float32), mode="F").resize(
+            (width, height), Image.Resampling.BOX))
+        for c in range(3)
+    ]
+    return np.clip(linear_to_srgb(np.stack(channels, axis=-1).astype(np.float64)), 0.0, 1.0)
+
+
+def reference_grid(path: str | os.PathLike[str], width: int, height: int, fit: str = "crop") -> tuple[Image.Image, np.ndarray]:
+    """Load, fit and downsample: the fitted full-size image and its ``H×W`` cell colors."""
+    fitted = fit_image(load_image(path), width, height, fit)
+    return fitted, area_downsample(fitted, width, height)

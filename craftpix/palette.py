@@ -1,0 +1,315 @@
+"""Catalogs of real colors: loading, nearest color, and choosing a subset for an image.
+
+A catalog is a CSV under ``palettes/`` (``code,name,hex`` first, extra columns allowed, ``#``
+comment lines on top naming the source). Users may also pass their own CSV in that format,
+a GIMP ``.gpl`` palette, or a ``.hex`` file (one ``RRGGBB`` per line, as Lospec exports).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from craftpix.color import (
+    hex_to_rgb8,
+    nearest_color_indices,
+    pairwise_delta_e_2000,
+    rgb8_to_hex,
+    rgb_to_lab,
+)
+from craftpix.errors import InputError
+from craftpix.pattern import Color
+
+
+def palettes_dir() -> Path:
+    """Folder of the built-in catalogs (``CRAFTPIX_PALETTES`` overrides it)."""
+    env = os.environ.get("CRAFTPIX_PALETTES")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "palettes"
+
+
+TITLES = {
+    "dmc": "DMC six-strand embroidery floss",
+    "anchor": "Anchor stranded cotton",
+    "perler": "Perler fuse beads (midi, 5 mm)",
+    "hama": "Hama fuse beads (midi, 5 mm)",
+    "artkal": "Artkal S-series fuse beads (5 mm)",
+    "lego": "LEGO plates, round plates and tiles 1x1",
+}
+
+
+class PaletteError(InputError):
+    """A palette file is malformed or a catalog is unknown."""
+
+
+@dataclass(frozen=True)
+class Palette:
+    """An ordered set of catalog colors."""
+
+    name: str
+    title: str
+    codes: tuple[str, ...]
+    names: tuple[str, ...]
+    rgb8: np.ndarray  # (n, 3) uint8
+    extra: tuple[dict[str, str], ...] = ()
+    source: str = ""
+    columns: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        """Colors as float sRGB in [0, 1], shape (n, 3)."""
+        return self.rgb8.astype(np.float64) / 255.0
+
+    @cached_property
+    def lab(self) -> np.ndarray:
+        return rgb_to_lab(self.rgb)
+
+    @cached_property
+    def hexes(self) -> tuple[str, ...]:
+        return tuple(rgb8_to_hex(c) for c in self.rgb8)
+
+    def colors(self) -> list[Color]:
+        """The entries as pattern colors."""
+        return [Color(c, n, h) for c, n, h in zip(self.codes, self.names, self.hexes, strict=True)]
+
+    def subset(self, indices: np.ndarray | list[int]) -> Palette:
+        """A palette of the given entries, in the given order."""
+        idx = [int(i) for i in indices]
+        return Palette(
+            name=self.name,
+            title=self.title,
+            codes=tuple(self.codes[i] for i in idx),
+            names=tuple(self.names[i] for i in idx),
+            rgb8=self.rgb8[idx],
+            extra=tuple(self.extra[i] for i in idx) if self.extra else (),
+            source=self.source,
+            columns=self.columns,
+        )
+
+    def where(self, column: str, value: str) -> Palette:
+        """Entries whose extra ``column`` equals ``value`` (case-insensitive)."""
+        keep = [i for i, e in enumerate(self.extra) if e.get(column, "").lower() == value.lower()]
+        return self.subset(keep)
+
+    def nearest(self, rgb: np.ndarray) -> np.ndarray:
+        """Index of the CIEDE2000-nearest entry for each float sRGB color (..., 3)."""
+        return nearest_color_indices(rgb_to_lab(np.asarray(rgb, dtype=np.float64)), self.lab)
+
+    def select(self, image_rgb: np.ndarray, n: int, max_samples: int = 4096, seed: int = 0) -> Palette:
+        """The ``n`` catalog colors that best represent an image (float sRGB, (..., 3)).
+
+        A weighted k-medoids over the catalog: greedy facility location (add the color that
+        most lowers the total ΔE00 of the pixels to their nearest chosen color), then
+        alternate between assigning pixels and re-picking each cluster's best catalog color.
+        Every chosen color is a distinct catalog entry.
+        """
+        if n < 1:
+            raise InputError("the number of colors must be at least 1")
+        if n >= len(self):
+            return self
+        px = np.asarray(image_rgb, dtype=np.float64).reshape(-1, 3)
+        # Equal pixels cost the same: work on unique colors (at 8 bits) with weights.
+        q, weights = np.unique(np.round(px * 255).astype(np.int64), axis=0, return_counts=True)
+        if len(q) > max_samples:
+            rng = np.random.default_rng(seed)
+            pick = rng.choice(len(q), size=max_samples, replace=False, p=weights / weights.sum())
+            q, weights = q[pick], weights[pick]
+        d = pairwise_delta_e_2000(rgb_to_lab(q / 255.0), self.lab)  # (N, M)
+        w = weights.astype(np.float64)
+        chosen = _greedy_facility_location(d, w, n)
+        chosen = _refine_medoids(d, w, chosen)
+        return self.subset(sorted(chosen))
+
+
+def _greedy_facility_location(d: np.ndarray, w: np.ndarray, n: int) -> list[int]:
+    best = np.full(d.shape[0], np.inf)
+    chosen: list[int] = []
+    for _ in range(n):
+        cost = (w[:, None] * np.minimum(best[:, None], d)).sum(0)
+        cost[chosen] = np.inf
+        k = int(np.argmin(cost))
+        chosen.append(k)
+        best = np.minimum(best, d[:, k])
+    return chosen
+
+
+def _refine_medoids(d: np.ndarray, w: np.ndarray, chosen: list[int], iters: int = 10) -> list[int]:
+    chosen = list(chosen)
+    for _ in range(iters):
+        assign = np.argmin(d[:, chosen], axis=1)
+        changed = False
+        for j in range(len(chosen)):
+            members = assign == j
+            if not members.any():
+                continue
+            cost = (w[members, None] * d[members]).sum(0)
+            others = [c for i, c in enumerate(chosen) if i != j]
+            cost[others] = np.inf
+            k = int(np.argmin(cost))
+            if k != chosen[j] and cost[k] < cost[chosen[j]] - 1e-9:
+                chosen[j], changed = k, True
+        if not changed:
+            break
+    return chosen
+
+
+# --- loading ----------------------------------------------------------------------------------
+def available_palettes() -> list[str]:
+    folder = palettes_dir()
+    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def load_palette(name_or_path: str | os.PathLike[str]) -> Palette:
+    """Load a built-in catalog by name (``dmc``, ``perler``, ...) or a palette file by path."""
+    text = str(name_or_path)
+    path = Path(text)
+    looks_like_path = path.suffix.lower() in {".csv", ".gpl", ".hex", ".txt"} or os.sep in text
+    if not looks_like_path:
+        builtin = palettes_dir() / f"{text.lower()}.csv"
+        if not builtin.is_file():
+            known = ", ".join(available_palettes()) or "none installed"
+            raise PaletteError(f"unknown catalog {text!r}; available: {known}")
+        path = builtin
+    if not path.is_file():
+        raise PaletteError(f"palette file {path} does not exist")
+    stat = path.stat()
+    return _load_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: str, mtime_ns: int, size: int) -> Palette:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PaletteError(f"palette file {p} is not UTF-8 text") from None
+    except OSError as exc:
+        raise PaletteError(f"cannot read palette file {p}: {exc.strerror or exc}") from None
+    suffix = p.suffix.lower()
+    if suffix == ".gpl" or text.startswith("GIMP Palette"):
+        pal = parse_gpl(text, p.stem, str(p))
+    elif suffix in {".hex", ".txt"}:
+        pal = parse_hex(text, p.stem, str(p))
+    else:
+        pal = parse_csv(text, p.stem, str(p))
+    # Lab values are computed once per file and kept with the cached palette.
+    _ = pal.lab
+    return pal
+
+
+def _finish(name: str, source_label: str, rows: list[tuple[str, str, str, dict[str, str]]],
+            comments: list[str], columns: tuple[str, ...] = ()) -> Palette:
+    if not rows:
+        raise PaletteError(f"{source_label}: no colors found")
+    return Palette(
+        name=name,
+        title=TITLES.get(name, name),
+        codes=tuple(r[0] for r in rows),
+        names=tuple(r[1] for r in rows),
+        rgb8=np.array([hex_to_rgb8(r[2]) for r in rows], dtype=np.uint8),
+        extra=tuple(r[3] for r in rows),
+        source="\n".join(comments),
+        columns=columns,
+    )
+
+
+def parse_csv(text: str, name: str, source_label: str = "palette") -> Palette:
+    """A catalog CSV: ``#`` comments, header ``code,name,hex[,...]``, one row per color."""
+    comments: list[str] = []
+    body_start = 0
+    lines = text.splitlines()
+    while body_start < len(lines) and (lines[body_start].startswith("#") or not lines[body_start].strip()):
+        if lines[body_start].startswith("#"):
+            comments.append(lines[body_start].lstrip("#").strip())
+        body_start += 1
+    reader = csv.reader(io.StringIO("\n".join(lines[body_start:])))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise PaletteError(f"{source_label}: no header line (expected code,name,hex)") from None
+    if header[:3] != ["code", "name", "hex"]:
+        raise PaletteError(
+            f"{source_label}: header must start with code,name,hex (got {','.join(header[:3])})"
+        )
+    rows: list[tuple[str, str, str, dict[str, str]]] = []
+    seen: set[str] = set()
+    for lineno, rec in enumerate(reader, start=body_start + 2):
+        if not rec or all(not c.strip() for c in rec):
+            continue
+        if len(rec) < 3:
+            raise PaletteError(f"{source_label} line {lineno}: expected code,name,hex")
+        code, cname, hexval = (c.strip() for c in rec[:3])
+        if not code or not cname:
+            raise PaletteError(f"{source_label} line {lineno}: empty code or name")
+        if code in seen:
+            raise PaletteError(f"{source_label} line {lineno}: color code {code!r} appears twice")
+        try:
+            hex_to_rgb8(hexval)
+        except ValueError:
+            raise PaletteError(f"{source_label} line {lineno}: bad hex color {hexval!r}") from None
+        seen.add(code)
+        extra = {header[i]: rec[i].strip() for i in range(3, min(len(header), len(rec)))}
+        rows.append((code, cname, hexval, extra))
+    return _finish(name, source_label, rows, comments, tuple(header[3:]))
+
+
+_GPL_ROW = re.compile(r"^\s*(\d{1,3})\s+(\d{1,3})\s+(\d{1,3})(?:\s+(.*))?$")
+
+
+def parse_gpl(text: str, name: str, source_label: str = "palette") -> Palette:
+    """A GIMP palette: ``GIMP Palette`` header, ``R G B  name`` rows."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "GIMP Palette":
+        raise PaletteError(f"{source_label}: a .gpl file must start with 'GIMP Palette'")
+    rows: list[tuple[str, str, str, dict[str, str]]] = []
+    comments: list[str] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(lines[1:], start=2):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            if s.startswith("#"):
+                comments.append(s.lstrip("#").strip())
+            continue
+        if re.match(r"^(Name|Columns)\s*:", s):
+            continue
+        m = _GPL_ROW.match(line)
+        if not m:
+            raise PaletteError(f"{source_label} line {lineno}: expected 'R G B name', got {s!r}")
+        rgb = tuple(int(v) for v in m.group(1, 2, 3))
+        if max(rgb) > 255:
+            raise PaletteError(f"{source_label} line {lineno}: color values must be 0..255")
+        hexval = rgb8_to_hex(rgb)
+        label = (m.group(4) or "").strip() or hexval
+        code = label if label not in seen else f"{label} ({len(rows) + 1})"
+        seen.add(code)
+        rows.append((code, label, hexval, {}))
+    return _finish(name, source_label, rows, comments)
+
+
+def parse_hex(text: str, name: str, source_label: str = "palette") -> Palette:
+    """One ``RRGGBB`` (or ``#RRGGBB``) per line, as Lospec exports."""
+    rows: list[tuple[str, str, str, dict[str, str]]] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if not s or s.startswith(("#", ";")) and not re.fullmatch(r"#[0-9A-Fa-f]{6}", s):
+            continue
+        try:
+            hexval = rgb8_to_hex(hex_to_rgb8(s))
+        except ValueError:
+            raise PaletteError(f"{source_label} line {lineno}: expected RRGGBB, got {s!r}") from None
+        if hexval in seen:
+            continue
+        seen.add(hexval)
+        rows.append((hexval.lstrip("#"), hexval, hexval, {}))
+    return _finish(name, source_label, rows, [])
