@@ -10,6 +10,10 @@ from pathlib import Path
 
 from craftpix.errors import InputError
 
+# mkstemp makes 0600 files; finished outputs get the mode a plain open() would give them.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -25,6 +29,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -46,6 +51,8 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 def ensure_out_dir(path: str | os.PathLike[str]) -> Path:
     """Create the output folder if needed and check that we can write into it."""
     out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output path {out} exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

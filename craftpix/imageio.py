@@ -19,6 +19,8 @@ MAX_PIXELS = 80_000_000  # larger files are refused rather than exhausting memor
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open an image as RGB (transparent areas over white), with one-line errors."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a folder, not an image")
     if not p.is_file():
         raise InputError(f"image {p} does not exist")
     try:

@@ -158,8 +158,10 @@ def optimize(
     t0 = time.perf_counter()
     bar = tqdm(total=config.steps, initial=start, desc=desc, unit="step", disable=not progress)
     step = start
+    step_rng = rng.get_state()
     try:
         for step in range(start, config.steps):
+            step_rng = rng.get_state()  # Ctrl-C mid-step rewinds to here
             lo, hi = config.tau_range
             tau = lo + (hi - lo) * float(torch.rand((), generator=rng))
             weights = gen.gumbel_weights(tau, rng)
@@ -189,7 +191,8 @@ def optimize(
         bar.close()
         if checkpoint_dir is None:
             raise Interrupted(f"interrupted at step {step}; nothing was saved") from None
-        # The step in flight is dropped: resuming redoes it from the saved RNG state.
+        # The step in flight is dropped: resuming redoes it from the RNG state it began with.
+        rng.set_state(step_rng)
         save_checkpoint(Path(checkpoint_dir), gen, opt, sched, rng, config, step)
         raise Interrupted(
             f"interrupted at step {step} of {config.steps}; "

@@ -109,8 +109,9 @@ class Palette:
 
         A weighted k-medoids over the catalog: greedy facility location (add the color that
         most lowers the total ΔE00 of the pixels to their nearest chosen color), then
-        alternate between assigning pixels and re-picking each cluster's best catalog color.
-        Every chosen color is a distinct catalog entry.
+        alternate between assigning pixels and re-picking each cluster's best catalog color,
+        then swap single colors while that lowers the total (so an image made of k catalog
+        colors gets exactly those k back). Every chosen color is a distinct catalog entry.
         """
         if n < 1:
             raise InputError("the number of colors must be at least 1")
@@ -127,6 +128,7 @@ class Palette:
         w = weights.astype(np.float64)
         chosen = _greedy_facility_location(d, w, n)
         chosen = _refine_medoids(d, w, chosen)
+        chosen = _swap_medoids(d, w, chosen)
         return self.subset(sorted(chosen))
 
 
@@ -162,6 +164,34 @@ def _refine_medoids(d: np.ndarray, w: np.ndarray, chosen: list[int], iters: int 
     return chosen
 
 
+def _swap_medoids(d: np.ndarray, w: np.ndarray, chosen: list[int]) -> list[int]:
+    """PAM-style swaps: while swapping one chosen color for another catalog color lowers the
+    total weighted ΔE00, make the best such swap.
+
+    All n×M swaps are scored at once (FastPAM1, Schubert & Rousseeuw 2019): moving chosen
+    color j to candidate x changes the total by ``T[x] + sum over pixels of j of B[., x]``.
+    """
+    chosen = list(chosen)
+    n, rows = len(chosen), np.arange(d.shape[0])
+    for _ in range(10 * n + 10):
+        dc = d[:, chosen]
+        order = np.argsort(dc, axis=1, kind="stable")
+        near = order[:, 0]
+        dn = dc[rows, near]
+        ds = dc[rows, order[:, 1]] if n > 1 else np.full(d.shape[0], np.inf)
+        gain = w[:, None] * np.minimum(d - dn[:, None], 0.0)  # pixels that move to x anyway
+        b = w[:, None] * (np.minimum(ds[:, None], d) - dn[:, None]) - gain
+        onehot = np.zeros((n, d.shape[0]))
+        onehot[near, rows] = 1.0
+        delta = gain.sum(0)[None, :] + onehot @ b  # (n, M)
+        delta[:, chosen] = np.inf
+        j, x = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        if not delta[j, x] < -1e-9 * max(1.0, float((w * dn).sum())):
+            break
+        chosen[int(j)] = int(x)
+    return chosen
+
+
 # --- loading ----------------------------------------------------------------------------------
 def available_palettes() -> list[str]:
     folder = palettes_dir()
@@ -191,8 +221,10 @@ def _load_cached(path: str, mtime_ns: int, size: int) -> Palette:
     try:
         raw = p.read_bytes()
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise PaletteError(f"palette file {p} is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # exc.start is past the BOM
+        line = body[: exc.start].count(b"\n") + 1
+        raise PaletteError(f"palette file {p} line {line}: not UTF-8 text") from None
     except OSError as exc:
         raise PaletteError(f"cannot read palette file {p}: {exc.strerror or exc}") from None
     suffix = p.suffix.lower()
@@ -290,7 +322,9 @@ def parse_gpl(text: str, name: str, source_label: str = "palette") -> Palette:
             raise PaletteError(f"{source_label} line {lineno}: color values must be 0..255")
         hexval = rgb8_to_hex(rgb)
         label = (m.group(4) or "").strip() or hexval
-        code = label if label not in seen else f"{label} ({len(rows) + 1})"
+        code, k = label, len(rows) + 1
+        while code in seen:  # repeated names: "name (n)", where n is free
+            code, k = f"{label} ({k})", k + 1
         seen.add(code)
         rows.append((code, label, hexval, {}))
     return _finish(name, source_label, rows, comments)

@@ -93,6 +93,10 @@ class Pattern:
         if len(set(codes)) != len(codes):
             dup = next(c for c in codes if codes.count(c) > 1)
             raise PatternError(f"palette lists color {dup!r} twice")
+        pinned = [c.symbol for c in self.palette if c.symbol]
+        if len(set(pinned)) != len(pinned):
+            dup = next(s for s in pinned if pinned.count(s) > 1)
+            raise PatternError(f"palette pins symbol {dup!r} on more than one color")
         self.cells = cells.astype(np.int64, copy=False)
 
     # --- shape and statistics -------------------------------------------------------------
@@ -138,6 +142,11 @@ class Pattern:
         alphabet = list(SYMBOLS)
         if n > len(alphabet):  # very large palettes: add two-character symbols
             alphabet += [a + b for a in SYMBOLS[:20] for b in "23456789"]
+            # ... and numbered ones beyond that, so that there is always a free slot.
+            k = 10
+            while len(alphabet) < n:
+                alphabet += [a + str(k) for a in SYMBOLS[:20]]
+                k += 1
         taken: set[str] = {c.symbol for c in self.palette if c.symbol}
         out: list[str | None] = [c.symbol for c in self.palette]
         order = np.argsort(-self.counts(), kind="stable")
@@ -270,6 +279,8 @@ def _parse_palette(raw: Any, fail: Any) -> list[Color]:
         symbol = e.get("symbol")
         if symbol is not None and (not isinstance(symbol, str) or not symbol.strip()):
             raise fail(f"'palette' entry {i} has an empty 'symbol'")
+        if symbol is not None and any(c.symbol == symbol for c in out):
+            raise fail(f"'palette' entry {i} ({e['code']}) pins symbol {symbol!r}, already used")
         out.append(Color(e["code"], e["name"], hexval, symbol))
     return out
 

@@ -85,9 +85,13 @@ class BuyLine:
     item: str
     quantity: int
     note: str = ""
+    plural: str = ""  # for a unit such as "skein"/"skeins": read "2 skeins", not "2 × skein"
 
     def text(self) -> str:
-        s = f"{self.quantity} \u00d7 {self.item}"
+        if self.plural:
+            s = f"{self.quantity} {self.item if self.quantity == 1 else self.plural}"
+        else:
+            s = f"{self.quantity} \u00d7 {self.item}"
         return f"{s} ({self.note})" if self.note else s
 
 
@@ -129,7 +133,7 @@ class ExportSettings:
 
 
 def resolve_settings(
-    pattern: Pattern,
+    medium_name: str,
     *,
     part: str = "plate",
     section: int | None = None,
@@ -138,11 +142,11 @@ def resolve_settings(
     merge: bool = False,
 ) -> ExportSettings:
     """Fill in medium defaults and reject options that do not apply, with one plain line."""
-    medium = get_medium(pattern.medium)
+    medium = get_medium(medium_name)
     if part not in PARTS:
         raise InputError(f"unknown part {part!r}; choose one of: {', '.join(PARTS)}")
-    if merge and pattern.medium != "bricks":
-        raise InputError(f"--merge applies to brick mosaics, and this is a {medium.title} pattern")
+    if merge and medium.name != "bricks":
+        raise InputError(f"--merge applies to brick mosaics, not to {medium.title}")
     if merge and part != "plate":
         raise InputError("--merge covers areas with larger plates, so it needs --part plate")
     if medium.sections:
@@ -154,19 +158,19 @@ def resolve_settings(
         if section is not None:
             raise InputError(f"--section applies to beads and bricks, not to {medium.title}")
         sec = None
-    if pattern.medium == "stitch":
+    if medium.name == "stitch":
         count = medium.default_fabric_count if fabric_count is None else fabric_count
         medium.cell_mm(count)  # validates the count
         assert count is not None
         n = default_strands(count) if strands is None else strands
         if not 1 <= n <= 6:
             raise InputError(f"--strands {n} is out of range; floss has 1 to 6 strands")
-        return ExportSettings(pattern.medium, part, None, count, n)
+        return ExportSettings(medium.name, part, None, count, n)
     if fabric_count is not None:
         raise InputError(f"--fabric-count applies to cross-stitch, not to {medium.title}")
     if strands is not None:
         raise InputError(f"--strands applies to cross-stitch, not to {medium.title}")
-    return ExportSettings(pattern.medium, part, sec, None, None)
+    return ExportSettings(medium.name, part, sec, None, None)
 
 
 def build_bom(
@@ -190,8 +194,9 @@ def build_bom(
             n = int(counts[i])
             bags = bags_needed(n, pack)
             rows.append(BomRow(i, pattern.palette[i], symbols[i], n,
-                               (BuyLine(f"bag of {pack}", bags),)))
-        totals.append(BuyLine(f"bags of {pack} beads", sum(r.buy[0].quantity for r in rows)))
+                               (BuyLine(f"bag of {pack}", bags, plural=f"bags of {pack}"),)))
+        totals.append(BuyLine(f"bag of {pack} beads", sum(r.buy[0].quantity for r in rows),
+                              plural=f"bags of {pack} beads"))
         notes.append(
             f"Bags: beads plus a spare margin of {SPARE_FRACTION:.0%} (at least {SPARE_MIN}), "
             f"in bags of {pack}."
@@ -236,8 +241,8 @@ def build_bom(
         for i in order:
             n = int(counts[i])
             rows.append(BomRow(i, pattern.palette[i], symbols[i], n,
-                               (BuyLine("skein", skeins_needed(n, fc, st)),)))
-        totals.append(BuyLine("skeins", sum(r.buy[0].quantity for r in rows)))
+                               (BuyLine("skein", skeins_needed(n, fc, st), plural="skeins"),)))
+        totals.append(BuyLine("skein", sum(r.buy[0].quantity for r in rows), plural="skeins"))
         notes.append(SKEIN_FORMULA)
         notes.append(
             f"At {fc} ct with {st} strand{'s' if st != 1 else ''}: "

@@ -350,19 +350,22 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
 
 
 def check_hoop(
-    pattern: Pattern, fabric_count: int, hoop: Sequence[float] = DEFAULT_HOOP
+    width: int, height: int, fabric_count: int, hoop: Sequence[float] = DEFAULT_HOOP
 ) -> tuple[float, float]:
-    """Raise :class:`InputError` unless the design fits the hoop; return its size in mm."""
+    """Raise :class:`InputError` unless ``width``×``height`` crosses fit the hoop.
+
+    Returns the design size in mm. The design is not turned or cut to make it fit.
+    """
     hw, hh = float(hoop[0]), float(hoop[1])
     cell = MM_PER_INCH / fabric_count
-    dw, dh = pattern.width * cell, pattern.height * cell
+    dw, dh = width * cell, height * cell
     if dw > hw + 1e-6 or dh > hh + 1e-6:
         hint = ""
         if dh <= hw + 1e-6 and dw <= hh + 1e-6:
             hint = f"; it would fit a {_fmt_mm(hh)}x{_fmt_mm(hw)} hoop (turned)"
         raise InputError(
-            f"the design is {dw:.1f} x {dh:.1f} mm ({pattern.width}x{pattern.height} stitches "
-            f"at {fabric_count} ct) and does not fit the {_fmt_mm(hw)}x{_fmt_mm(hh)} mm hoop"
+            f"the design is {dw:.1f} x {dh:.1f} mm ({width}x{height} stitches at "
+            f"{fabric_count} ct) and does not fit the {_fmt_mm(hw)}x{_fmt_mm(hh)} mm hoop"
             f"{hint}; choose a bigger --hoop, a finer --fabric-count or a smaller design"
         )
     return dw, dh
@@ -411,7 +414,7 @@ def write_embroidery(
         raise InputError(
             f"embroidery files are made from cross-stitch patterns, and this one is {pattern.medium}"
         )
-    check_hoop(pattern, fabric_count, hoop)
+    check_hoop(pattern.width, pattern.height, fabric_count, hoop)
     if plan is None:
         plan = plan_cross_stitch(pattern, fabric_count)
     out = Path(out_dir)

@@ -28,7 +28,7 @@ from craftpix.errors import InputError
 from craftpix.export.bom import PARTS, Bom, ExportSettings, section_counts
 from craftpix.export.embroidery import StitchPlan
 from craftpix.export.layout import ChartPage, page_plan, section_plan
-from craftpix.export.merge import MergeResult, plate_name
+from craftpix.export.merge import MergeResult
 from craftpix.fileio import atomic_path
 from craftpix.media import MM_PER_INCH, get_medium
 from craftpix.pattern import Pattern
@@ -135,7 +135,7 @@ def chart_layout(
         s = settings.section
         n = max_board_colors or 1
         line = 7.6 if merged else 4.3  # mm per entry of the per-board bill of materials
-        bom_h = (12 + line * math.ceil(n / 3)) * mm
+        bom_h = (16 + line * math.ceil(n / 3)) * mm
         true_cell = medium.pitch_mm * mm
         cell = min(true_cell, aw / s, (ah - bom_h) / s)
         cell = max(cell, 2.4 * mm)
@@ -215,11 +215,14 @@ class _Doc:
             y -= lead
         return y
 
-    def header(self, right: str) -> float:
+    def header(self, right: str, left: str | None = None) -> float:
         """Running header; returns the y where content may start."""
         top = self.ph - MARGIN
-        short = self.title if len(self.title) <= 60 else self.title[:57] + "..."
-        self.text(MARGIN, top - 9, short, 9, bold=True)
+        if left is not None:
+            self.text(MARGIN, top - 9, left, 12, bold=True)
+        else:
+            short = self.title if len(self.title) <= 60 else self.title[:57] + "..."
+            self.text(MARGIN, top - 9, short, 9, bold=True)
         self.text(self.pw - MARGIN, top - 9, right, 8.5, align="right")
         c = self.c
         c.setStrokeColorRGB(0.6, 0.6, 0.6)
@@ -326,7 +329,7 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
     c.showPage()
 
 
-_BOM_COLS = (0, 13 * mm, 24 * mm, 46 * mm, 104 * mm, 124 * mm)  # swatch, sym, code, name, count, buy
+_BOM_COLS = (0, 13 * mm, 27 * mm, 49 * mm, 104 * mm, 124 * mm)  # swatch, sym, code, name, count, buy
 
 
 def _bom_pages(d: _Doc, bom: Bom) -> None:
@@ -486,16 +489,19 @@ def _mini_map(d: _Doc, layout: ChartLayout, page: ChartPage, x_right: float, y_t
     box = min(3.2 * mm, 22 * mm / nc, (HEADER_H - 5 * mm) / nr)
     x0 = x_right - nc * box
     c = d.c
+    c.setFillColorRGB(0.1, 0.1, 0.1)
+    c.rect(x0 + page.grid_col * box, y_top - (page.grid_row + 1) * box, box, box,
+           stroke=0, fill=1)
+    path = c.beginPath()
+    for k in range(nc + 1):
+        path.moveTo(x0 + k * box, y_top)
+        path.lineTo(x0 + k * box, y_top - nr * box)
+    for k in range(nr + 1):
+        path.moveTo(x0, y_top - k * box)
+        path.lineTo(x0 + nc * box, y_top - k * box)
+    c.setStrokeColorRGB(0.3, 0.3, 0.3)
     c.setLineWidth(0.4)
-    for pg in layout.pages:
-        x = x0 + pg.grid_col * box
-        y = y_top - (pg.grid_row + 1) * box
-        c.setStrokeColorRGB(0.3, 0.3, 0.3)
-        if pg.number == page.number:
-            c.setFillColorRGB(0.1, 0.1, 0.1)
-        else:
-            c.setFillColorRGB(1, 1, 1)
-        c.rect(x, y, box, box, stroke=1, fill=1)
+    c.drawPath(path, stroke=1, fill=0)
 
 
 def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
@@ -551,17 +557,23 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
         c.drawText(t)
     # 3. merged plates: outline each part larger than 1×1
     if merged is not None:
-        c.setLineWidth(max(0.8, cell * 0.09))
+        inset = cell * 0.08
+        outlines: dict[tuple[float, float, float], Any] = {}
         for pl in merged.placements:
             if pl.rows * pl.cols == 1:
                 continue
             if not (page.row0 <= pl.row < page.row1 and page.col0 <= pl.col < page.col1):
                 continue
-            c.setStrokeColorRGB(*d.ink[pl.color])
-            inset = cell * 0.08
-            c.rect(x0 + (pl.col - page.col0) * cell + inset,
-                   y_top - (pl.row - page.row0 + pl.rows) * cell + inset,
-                   pl.cols * cell - 2 * inset, pl.rows * cell - 2 * inset, stroke=1, fill=0)
+            ink = d.ink[pl.color]
+            if ink not in outlines:
+                outlines[ink] = c.beginPath()
+            outlines[ink].rect(x0 + (pl.col - page.col0) * cell + inset,
+                               y_top - (pl.row - page.row0 + pl.rows) * cell + inset,
+                               pl.cols * cell - 2 * inset, pl.rows * cell - 2 * inset)
+        c.setLineWidth(max(0.8, cell * 0.09))
+        for ink, path in outlines.items():
+            c.setStrokeColorRGB(*ink)
+            c.drawPath(path, stroke=1, fill=0)
     # 4. grid: thin lines, bold every ten
     w_pt, h_pt = nc * cell, nr * cell
     off_c = page.col0 if local else 0
@@ -639,12 +651,14 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
     for page in layout.pages:
         rows = f"rows {page.row0 + 1}\u2013{page.row1}"
         cols = f"columns {page.col0 + 1}\u2013{page.col1}"
+        left = None
         if layout.boards:
             kind = "Pegboard" if p.medium == "beads" else "Baseplate"
+            left = f"{kind} {page.number}"
             right = f"{kind} {page.number} of {n} \u00b7 design {cols}, {rows}"
         else:
             right = f"Chart page {page.number} of {n} \u00b7 {cols}, {rows}"
-        y = d.header(right)
+        y = d.header(right, left)
         _mini_map(d, layout, page, d.pw - MARGIN, y + 0.5 * mm - 1.5 * mm)
         cell = layout.cell
         grid_w = page.cols * cell
@@ -653,12 +667,9 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
         else:
             x0 = MARGIN + LABEL_W
         y_top = y - LABEL_W
-        if layout.boards:
-            kind = "Pegboard" if p.medium == "beads" else "Baseplate"
-            d.text(MARGIN, y - 3.5 * mm, f"{kind} {page.number}", 11, bold=True)
         draw_chart(d, page, x0, y_top, cell, local=layout.boards, merged=merged)
         if layout.boards:
-            _board_bom(d, page, y_top - page.rows * cell - LABEL_W, layout, merged)
+            _board_bom(d, page, y_top - page.rows * cell - LABEL_W - 3.5 * mm, layout, merged)
         d.c.showPage()
 
 
@@ -701,10 +712,10 @@ def _board_bom(d: _Doc, page: ChartPage, y: float, layout: ChartLayout,
         d.text(x + col_w - 3 * mm, yy - sw + 1.0 * mm, f"{int(counts[idx]):,}", 7.5, True,
                "right")
         if parts is not None:
-            bits = [f"{plate_name(a, b).replace('Plate ', '')} \u00d7{q}"
-                    for (a, b), q in sorted(parts.get(idx, {}).items(), key=lambda kv: -kv[0][0] * kv[0][1])]
-            d.text(x + sw + 1.5 * mm, yy - sw - 2.4 * mm, ", ".join(bits)[:60], 6.5,
-                   color=(0.25, 0.25, 0.25))
+            items = sorted(parts.get(idx, {}).items(), key=lambda kv: -kv[0][0] * kv[0][1])
+            bits = "  ".join(f"{a}\u00d7{b}:{q}" for (a, b), q in items)
+            bits = simpleSplit(bits, FONT, 6.5, col_w - sw - 4 * mm)[0]
+            d.text(x + sw + 1.5 * mm, yy - sw - 2.4 * mm, bits, 6.5, color=(0.25, 0.25, 0.25))
 
 
 def _ruler(d: _Doc, x: float, y: float) -> None:
@@ -755,7 +766,7 @@ def write_pdf(
         thumbnail = render_preview(pattern, "pixels", cell_px=k)
     out = Path(path)
     with atomic_path(out) as tmp:
-        c = _Canvas(str(tmp), pagesize=size, invariant=1, initialFontName=FONT,
+        c = _Canvas(str(tmp), pagesize=size, invariant=1, pageCompression=1, initialFontName=FONT,
                     initialFontSize=10, footer=f"craftpix \u00b7 {pattern_title(pattern)[:70]}")
         c.setTitle(pattern_title(pattern))
         c.setAuthor("craftpix")

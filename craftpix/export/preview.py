@@ -180,7 +180,11 @@ def save_preview(
     part: str = "plate",
 ) -> Path:
     """Render and write a PNG atomically; it prints at the finished size (DPI is set)."""
-    image = render_preview(pattern, style, cell_px, fabric_count, part)
+    return write_png(render_preview(pattern, style, cell_px, fabric_count, part), path)
+
+
+def write_png(image: Image.Image, path: str | os.PathLike[str]) -> Path:
+    """Write a rendered preview atomically, keeping its print resolution."""
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG", dpi=image.info["dpi"], optimize=False)
+        image.save(tmp, format="PNG", dpi=image.info.get("dpi", (72, 72)))
     return Path(path)

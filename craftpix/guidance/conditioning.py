@@ -62,13 +62,14 @@ def _device_of(module: torch.nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
-def _tokenize(tokenizer: Any, texts: Sequence[str]) -> torch.Tensor:
+def _tokenize(tokenizer: Any, texts: Sequence[str], warned: list[bool]) -> torch.Tensor:
     max_len = int(tokenizer.model_max_length)
     ids = tokenizer(list(texts), padding="max_length", max_length=max_len, truncation=True,
                     return_tensors="pt").input_ids
     full = tokenizer(list(texts), padding="longest", return_tensors="pt").input_ids
-    if full.shape[-1] > ids.shape[-1]:
+    if full.shape[-1] > ids.shape[-1] and not warned:
         log.warning("the prompt is longer than %d tokens; the end is cut off", max_len)
+        warned.append(True)
     return ids
 
 
@@ -90,13 +91,14 @@ def encode_text(
     ``force_zeros_for_empty_prompt``). ``time_ids`` are added by :func:`sdxl_time_ids`.
     """
     texts = [negative, prompt]
+    warned: list[bool] = []
     if not sdxl:
         (tok,), (enc,) = tokenizers, text_encoders
-        ids = _tokenize(tok, texts).to(_device_of(enc))
+        ids = _tokenize(tok, texts, warned).to(_device_of(enc))
         return TextConditioning(hidden=enc(ids)[0].float())
     hidden, pooled = [], None
     for tok, enc in zip(tokenizers, text_encoders, strict=True):
-        ids = _tokenize(tok, texts).to(_device_of(enc))
+        ids = _tokenize(tok, texts, warned).to(_device_of(enc))
         out = enc(ids, output_hidden_states=True)
         hidden.append(out.hidden_states[-2].float())
         first = out[0]

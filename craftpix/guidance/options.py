@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from craftpix.guidance.sds import SDSConfig
+from craftpix.models import SDXL_BASE
 
-SDXL_BASE = "stabilityai/stable-diffusion-xl-base-1.0"
 DEFAULT_CONTROL_WEIGHT = 0.15
 DEFAULT_GUIDANCE_SCALE = 40.0
 

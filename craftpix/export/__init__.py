@@ -1,0 +1,189 @@
+"""Everything a finished :class:`~craftpix.pattern.Pattern` turns into.
+
+* ``preview.png`` — looks like the made object; ``preview-pixels.png`` — one flat square per
+  cell (:mod:`craftpix.export.preview`);
+* ``pattern.pdf`` — cover, bill of materials, board/page map, charts (:mod:`.pdf`);
+* ``pattern.<fmt>`` — machine-embroidery files of true cross stitches (:mod:`.embroidery`).
+
+Exports read plain values only: no tensors, no models.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from craftpix.errors import InputError
+from craftpix.export.bom import Bom, ExportSettings, build_bom, resolve_settings
+from craftpix.export.embroidery import (
+    DEFAULT_FORMATS,
+    StitchPlan,
+    check_hoop,
+    parse_formats,
+    plan_cross_stitch,
+    write_embroidery,
+)
+from craftpix.export.merge import MergeResult, merge_plates
+from craftpix.fileio import ensure_out_dir
+from craftpix.pattern import Pattern
+
+__all__ = [
+    "ExportResult",
+    "export_all",
+    "export_pattern",
+    "validate_options",
+]
+
+PAPERS = ("a4", "letter")
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_pattern` wrote and computed."""
+
+    paths: list[Path]
+    settings: ExportSettings
+    bom: Bom
+    formats: tuple[str, ...]
+    merged: MergeResult | None = None  # bricks with merge: pieces before/after
+    stitch_plan: StitchPlan | None = None  # when embroidery files were written
+
+
+def validate_options(
+    medium: str,
+    size: tuple[int, int] | None = None,
+    *,
+    pdf: bool = True,
+    paper: str = "a4",
+    formats: str | Sequence[str] | None = None,
+    hoop: tuple[float, float] = (100.0, 100.0),
+    merge: bool = False,
+    part: str = "plate",
+    section: int | None = None,
+    fabric_count: int | None = None,
+    strands: int | None = None,
+    preview: bool = True,
+) -> tuple[ExportSettings, tuple[str, ...]]:
+    """Check export options against a medium (and a ``(W, H)`` size for the hoop).
+
+    Returns the resolved settings and embroidery formats. Raises :class:`InputError` with
+    one plain line for anything that does not apply or does not fit.
+    """
+    del pdf, preview  # accepted so that the same kwargs as export_all can be passed
+    if paper not in PAPERS:
+        raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
+    settings = resolve_settings(medium, part=part, section=section, fabric_count=fabric_count,
+                                strands=strands, merge=merge)
+    if formats is None:
+        fmts = DEFAULT_FORMATS if medium == "stitch" else ()
+    else:
+        fmts = parse_formats(formats)
+        if fmts and medium != "stitch":
+            raise InputError(
+                f"embroidery files ({', '.join(fmts)}) are made from cross-stitch patterns, "
+                f"not from {medium}"
+            )
+    if fmts and size is not None:
+        assert settings.fabric_count is not None
+        check_hoop(size[0], size[1], settings.fabric_count, hoop)
+    return settings, tuple(fmts)
+
+
+def export_pattern(
+    pattern: Pattern,
+    out_dir: str | os.PathLike[str],
+    *,
+    pdf: bool = True,
+    paper: str = "a4",
+    formats: str | Sequence[str] | None = None,
+    hoop: tuple[float, float] = (100.0, 100.0),
+    merge: bool = False,
+    part: str = "plate",
+    section: int | None = None,
+    fabric_count: int | None = None,
+    strands: int | None = None,
+    preview: bool = True,
+) -> ExportResult:
+    """Like :func:`export_all`, but also returns the bill of materials, merge and stitch plan."""
+    settings, fmts = validate_options(
+        pattern.medium, (pattern.width, pattern.height), paper=paper, formats=formats,
+        hoop=hoop, merge=merge, part=part, section=section, fabric_count=fabric_count,
+        strands=strands,
+    )
+    out = ensure_out_dir(out_dir)
+    merged = None
+    if merge:
+        assert settings.section is not None
+        merged = merge_plates(pattern.cells, settings.section)
+    bom = build_bom(pattern, settings, merged)
+    plan = None
+    if fmts:
+        assert settings.fabric_count is not None
+        plan = plan_cross_stitch(pattern, settings.fabric_count)
+    written: list[Path] = []
+    craft_img = None
+    if preview or pdf:
+        from craftpix.export.preview import render_preview
+
+        craft_img = render_preview(pattern, "craft", fabric_count=settings.fabric_count,
+                                   part=settings.part)
+    if preview:
+        from craftpix.export.preview import save_preview, write_png
+
+        assert craft_img is not None
+        written.append(write_png(craft_img, out / "preview.png"))
+        written.append(save_preview(pattern, out / "preview-pixels.png", "pixels",
+                                    fabric_count=settings.fabric_count))
+    if pdf:
+        from craftpix.export.pdf import write_pdf
+
+        written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
+                                 merged=merged, preview=craft_img, embroidery=plan,
+                                 formats=list(fmts), hoop=hoop))
+    if fmts:
+        assert settings.fabric_count is not None
+        written += write_embroidery(pattern, out, fmts, settings.fabric_count, hoop, plan=plan)
+    return ExportResult(written, settings, bom, tuple(fmts), merged, plan)
+
+
+def export_all(
+    pattern: Pattern,
+    out_dir: str | os.PathLike[str],
+    *,
+    pdf: bool = True,
+    paper: str = "a4",
+    formats: str | Sequence[str] | None = None,
+    hoop: tuple[float, float] = (100.0, 100.0),
+    merge: bool = False,
+    part: str = "plate",
+    section: int | None = None,
+    fabric_count: int | None = None,
+    strands: int | None = None,
+    preview: bool = True,
+) -> list[Path]:
+    """Write every export of ``pattern`` into ``out_dir``; return the paths written.
+
+    Files: ``preview.png`` (craft look) and ``preview-pixels.png`` when ``preview``;
+    ``pattern.pdf`` when ``pdf`` (``paper`` ``"a4"`` or ``"letter"``); embroidery files
+    ``pattern.<fmt>``.
+
+    Embroidery formats rule: ``formats=None`` means the medium's default — ``pes,dst`` for a
+    cross-stitch pattern, none for beads and bricks; an empty sequence (or ``"none"``) means
+    no embroidery files; naming formats for a bead or brick pattern is an error.
+
+    ``hoop`` is ``(width, height)`` in mm; a design larger than the hoop is an
+    :class:`InputError` (never cut). ``merge`` (bricks, with ``part="plate"``) covers
+    same-color areas with larger plates inside each ``section``; ``part`` picks the 1×1
+    element (plate 3024, round 4073/6141, tile 3070b). ``section`` is the board size in
+    cells (beads 29; bricks 16/32/48; default: the medium's first). ``fabric_count`` (11, 14,
+    16, 18; default 14) and ``strands`` (default 3 on 11 ct, else 2) are for cross-stitch.
+
+    All options are checked before anything is written; every file is written atomically.
+    """
+    return export_pattern(
+        pattern, out_dir, pdf=pdf, paper=paper, formats=formats, hoop=hoop, merge=merge,
+        part=part, section=section, fabric_count=fabric_count, strands=strands,
+        preview=preview,
+    ).paths

@@ -1,0 +1,166 @@
+"""The command line as a user meets it: outputs, defaults and one-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from craftpix.cli import main
+from craftpix.pattern import Pattern
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A small photo-like image: smooth gradients, a few shapes and some noise."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:128] / 96.0
+    img = np.stack([0.2 + 0.6 * xx / 1.4, 0.3 + 0.5 * yy, 0.6 - 0.3 * xx / 1.4], -1)
+    img[20:60, 30:70] = [0.85, 0.15, 0.1]
+    img[50:90, 80:120] = [0.1, 0.2, 0.7]
+    img = np.clip(img + rng.normal(0, 0.04, img.shape), 0, 1)
+    path = tmp_path_factory.mktemp("img") / "photo.png"
+    Image.fromarray((img * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def run(*args, **kwargs):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def test_palettes_list_shows_every_catalog():
+    res = run("palettes", "list")
+    assert res.exit_code == 0
+    for name in ("dmc", "perler", "hama", "artkal", "lego"):
+        assert name in res.output
+
+
+def test_palettes_show_dmc_lists_the_full_line(tmp_path):
+    res = run("palettes", "show", "dmc")
+    assert res.exit_code == 0
+    lines = res.output.strip().splitlines()
+    assert len(lines) >= 451  # title + >= 450 colors
+    codes = {line.split()[0] for line in lines[1:]}
+    assert {"310", "321", "B5200", "BLANC", "ECRU"} <= codes
+    as_json = json.loads(run("palettes", "show", "dmc", "--format", "json").output)
+    assert len(as_json) == len(lines) - 1 and {"code", "name", "hex"} <= set(as_json[0])
+    as_csv = run("palettes", "show", "perler", "--format", "csv").output.splitlines()
+    assert as_csv[0] == "code,name,hex"
+    swatch = tmp_path / "swatch.png"
+    assert run("palettes", "show", "hama", "--swatch", swatch).exit_code == 0
+    assert Image.open(swatch).size[0] > 0
+
+
+def test_beads_from_an_image_writes_pattern_preview_and_pdf(photo, tmp_path):
+    out = tmp_path / "out"
+    res = run("beads", "--image", photo, "--size", "24x20", "--colors", "6", "--out", out,
+              "--steps", "40", "--quiet")
+    assert res.exit_code == 0, res.output
+    for name in ("pattern.json", "preview.png", "pattern.pdf"):
+        assert (out / name).is_file()
+    pattern = Pattern.load(out / "pattern.json")
+    assert (pattern.width, pattern.height) == (24, 20)
+    assert pattern.medium == "beads" and pattern.brand == "perler"
+    assert len(pattern.palette) <= 6
+    assert pattern.meta["engine"] == "fidelity" and pattern.meta["seed"] == 0
+    assert "isolated cells" in res.output
+
+
+def test_same_seed_same_pattern(photo, tmp_path):
+    def cells(folder, seed):
+        run("stitch", "--image", photo, "--size", "16", "--colors", "8", "--out", folder,
+            "--steps", "30", "--seed", seed, "--quiet", "--no-pdf", "--formats", "dst")
+        return Pattern.load(folder / "pattern.json").cells
+
+    assert np.array_equal(cells(tmp_path / "a", 3), cells(tmp_path / "b", 3))
+
+
+def test_stitch_writes_embroidery_files_and_uses_dmc(photo, tmp_path):
+    res = run("stitch", "--image", photo, "--size", "20", "--colors", "5", "--out", tmp_path,
+              "--steps", "20", "--quiet", "--formats", "pes,dst")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "pattern.pes").is_file() and (tmp_path / "pattern.dst").is_file()
+    assert Pattern.load(tmp_path / "pattern.json").brand == "dmc"
+
+
+def test_bricks_use_solid_lego_colors_only(photo, tmp_path):
+    res = run("bricks", "--image", photo, "--size", "16", "--out", tmp_path, "--steps", "10",
+              "--quiet", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    from craftpix.palette import load_palette
+
+    lego = load_palette("lego")
+    transparent = {c for c, e in zip(lego.codes, lego.extra) if e["transparent"] == "true"}
+    used = {c.code for c in Pattern.load(tmp_path / "pattern.json").palette}
+    assert used and not used & transparent
+
+
+def test_dither_and_custom_palette_file(photo, tmp_path):
+    hexfile = tmp_path / "mine.hex"
+    hexfile.write_text("000000\nFFFFFF\nCC2222\n2244AA\n")
+    res = run("beads", "--image", photo, "--size", "12", "--palette", hexfile, "--dither",
+              "--out", tmp_path / "o", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    pattern = Pattern.load(tmp_path / "o" / "pattern.json")
+    assert pattern.meta["engine"] == "dither"
+    assert {c.hex for c in pattern.palette} <= {"#000000", "#FFFFFF", "#CC2222", "#2244AA"}
+
+
+def test_default_output_folder_is_named_after_the_image(photo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run("beads", "--image", photo, "--size", "8", "--steps", "5", "--quiet", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "photo-beads-8x8" / "pattern.json").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--size", "0"], "out of range"),
+    (["--size", "-3"], "out of range"),
+    (["--size", "10000"], "out of range"),
+    (["--size", "abc"], "not a size"),
+    (["--size", "8", "--brand", "nosuch"], "unknown catalog"),
+    (["--size", "8", "--colors", "0"], "--colors"),
+])
+def test_bad_options_give_one_line_and_exit_2(photo, tmp_path, args, message):
+    res = CliRunner().invoke(main, ["beads", "--image", str(photo), "--out", str(tmp_path), *args])
+    assert res.exit_code == 2
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0]
+    assert "Traceback" not in res.output
+
+
+def test_bad_files_give_one_line_and_exit_2(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image")
+    bad_palette = tmp_path / "bad.csv"
+    bad_palette.write_text("code,name,hex\n1,red,#GG0000\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    good = tmp_path / "ok.png"
+    Image.new("RGB", (10, 10), "red").save(good)
+    cases = [
+        (["beads", "--image", tmp_path / "missing.png", "--size", "8"], "does not exist"),
+        (["beads", "--image", text, "--size", "8"], "not an image"),
+        (["beads", "--image", good, "--size", "8", "--palette", bad_palette], "bad hex"),
+        (["beads", "--image", good, "--size", "8", "--out", blocker / "sub"], "output folder"),
+        (["beads", "--size", "8"], "--prompt"),
+        (["beads", "--image", good, "--size", "8", "--engine", "fidelity", "--dither",
+          "--palette", tmp_path / "none.gpl"], "does not exist"),
+    ]
+    for args, message in cases:
+        res = CliRunner().invoke(main, [str(a) for a in args])
+        assert res.exit_code == 2, (args, res.output)
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0], (args, res.output)
+
+
+def test_prompt_without_a_model_is_one_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    res = CliRunner().invoke(main, ["beads", "--prompt", "rose", "--size", "48",
+                                    "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "stabilityai/stable-diffusion-xl-base-1.0" in lines[0] and "models pull" in lines[0]

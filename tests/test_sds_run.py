@@ -1,0 +1,281 @@
+"""The production SDS path end to end, with tiny random-weight models loaded from disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from craftpix.errors import CraftpixError, InputError, ModelNotAvailable
+from craftpix.guidance import sds as sds_module
+from craftpix.guidance.options import SDSSettings
+from craftpix.guidance.run import RUN_FILE, run_sds
+from craftpix.models import load_components
+from craftpix.optimize import CHECKPOINT_NAME, Interrupted
+
+try:
+    from tiny_models import tiny_paths, tiny_settings  # noqa: F401  (fixture)
+except ImportError:  # tests/ imported as a package
+    from tests.tiny_models import tiny_paths, tiny_settings  # noqa: F401
+
+PALETTE = np.array([[0, 0, 0], [1, 1, 1], [0.9, 0.1, 0.1], [0.1, 0.7, 0.2], [0.1, 0.2, 0.9],
+                    [0.95, 0.85, 0.1], [0.5, 0.3, 0.1], [0.6, 0.6, 0.6]], dtype=np.float64)
+
+
+def _image(seed: int = 0) -> tuple[Image.Image, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    arr = np.zeros((48, 48, 3), dtype=np.uint8)
+    arr[8:40, 12:36] = (200, 40, 40)
+    arr += rng.integers(0, 20, arr.shape, dtype=np.uint8)
+    img = Image.fromarray(arr)
+    ref = np.asarray(img.resize((8, 8), Image.Resampling.BOX), dtype=np.float64) / 255
+    return img, ref
+
+
+def _run(settings: SDSSettings, out: Path, *, image: bool = False, steps: int = 3,
+         colors: int | None = None, seed: int = 0, **kw):
+    img, ref = _image() if image else (None, None)
+    args = dict(prompt="a red rose", image=img, reference_rgb=ref, palette_rgb=PALETTE,
+                height=8, width=8, colors=colors, medium="beads", steps=steps, seed=seed,
+                smooth=20.0, out_dir=out, quiet=True)
+    args.update(kw)
+    return run_sds(settings, **args)
+
+
+class Counter:
+    """Counts forward calls (and batch sizes) of a diffusers model class, class-wide."""
+
+    def __init__(self, monkeypatch, cls) -> None:
+        self.batches: list[int] = []
+        original = cls.forward
+
+        def forward(module, sample, *args, **kwargs):
+            self.batches.append(int(sample.shape[0]))
+            return original(module, sample, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "forward", forward)
+
+
+@pytest.mark.parametrize("family", ["sdxl", "sd15"])
+def test_prompt_only_one_unet_call_per_step_no_controlnet(tiny_paths, tmp_path, monkeypatch,
+                                                          family) -> None:
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    unet_calls = Counter(monkeypatch, UNet2DConditionModel)
+    cn_calls = Counter(monkeypatch, ControlNetModel)
+    loaded: list[dict] = []
+    original = load_components
+
+    def spy(settings, **kw):
+        comps = original(settings, **kw)
+        loaded.append(dict(controlnets=dict(comps.controlnets), depth=comps.depth_estimator))
+        return comps
+
+    monkeypatch.setattr("craftpix.guidance.run.load_components", spy)
+    result = _run(tiny_settings(tiny_paths, family), tmp_path, steps=4)
+    assert unet_calls.batches == [2, 2, 2, 2]  # one call per step, [negative, prompt]
+    assert cn_calls.batches == []  # no reference image: no ControlNet at all
+    assert loaded[0]["controlnets"] == {} and loaded[0]["depth"] is None
+    assert result.indices.shape == (8, 8) and result.steps == 4
+    assert result.indices.min() >= 0 and result.indices.max() < len(PALETTE)
+    assert np.isfinite([h["loss"] for h in result.history]).all()
+
+
+@pytest.mark.parametrize("family", ["sdxl", "sd15"])
+def test_reference_image_drives_both_controlnets(tiny_paths, tmp_path, monkeypatch,
+                                                 family) -> None:
+    from diffusers import ControlNetModel, UNet2DConditionModel
+    from transformers import DPTForDepthEstimation
+
+    unet_calls = Counter(monkeypatch, UNet2DConditionModel)
+    cn_calls = Counter(monkeypatch, ControlNetModel)
+    depth_calls: list[int] = []
+    original = DPTForDepthEstimation.forward
+
+    def depth_forward(module, *args, **kwargs):
+        depth_calls.append(1)
+        return original(module, *args, **kwargs)
+
+    monkeypatch.setattr(DPTForDepthEstimation, "forward", depth_forward)
+    result = _run(tiny_settings(tiny_paths, family), tmp_path, image=True, steps=3)
+    assert unet_calls.batches == [2, 2, 2]
+    assert cn_calls.batches == [2] * 6  # canny + depth, every step
+    assert depth_calls == [1]  # control images are computed once
+    assert result.indices.shape == (8, 8)
+
+
+def test_reference_initializes_logits(tiny_paths, tmp_path) -> None:
+    from craftpix.generator import Generator
+
+    _, ref = _image()
+    settings = tiny_settings(tiny_paths, "sd15", canny_weight=0.0, depth_weight=0.0)
+    result = _run(settings, tmp_path, image=True, steps=1)
+    init = Generator.from_image(ref, PALETTE).indices().numpy()
+    assert (result.indices == init).mean() > 0.8  # one step barely moves an image init
+
+
+def test_controls_can_be_turned_off_one_by_one(tiny_paths, tmp_path, monkeypatch) -> None:
+    from diffusers import ControlNetModel
+
+    cn_calls = Counter(monkeypatch, ControlNetModel)
+    _run(tiny_settings(tiny_paths, "sdxl", depth_weight=0.0), tmp_path, image=True, steps=2)
+    assert cn_calls.batches == [2, 2]  # canny only
+
+
+def test_previews_checkpoint_and_run_file(tiny_paths, tmp_path) -> None:
+    settings = tiny_settings(tiny_paths, "sd15", preview_every=2, checkpoint_every=2)
+    _run(settings, tmp_path, steps=4)
+    previews = sorted(p.name for p in (tmp_path / "progress").iterdir())
+    assert previews == ["step-000002.png", "step-000004.png"]
+    with Image.open(tmp_path / "progress" / "step-000004.png") as im:
+        colors = {c for _, c in im.getcolors(1 << 16)}
+    assert colors <= {tuple(int(round(v * 255)) for v in c) for c in PALETTE}
+    assert (tmp_path / CHECKPOINT_NAME).is_file()
+    run = json.loads((tmp_path / RUN_FILE).read_text())
+    assert run["seed"] == 0 and run["steps"] == 4 and "fuse bead" in run["prompt"]
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no temp leftovers
+
+
+def test_color_budget_without_reference(tiny_paths, tmp_path) -> None:
+    settings = tiny_settings(tiny_paths, "sd15")
+    result = _run(settings, tmp_path, steps=10, colors=3)
+    assert len(np.unique(result.indices)) <= 3
+
+
+def test_full_vae_and_attention_slicing(tiny_paths, tmp_path) -> None:
+    settings = tiny_settings(tiny_paths, "sdxl", vae="full", attention_slicing=True)
+    result = _run(settings, tmp_path, image=True, steps=2)
+    assert result.steps == 2
+
+
+def test_same_seed_same_pattern(tiny_paths, tmp_path) -> None:
+    settings = tiny_settings(tiny_paths, "sd15", optim={"warmup": 1, "lr": 0.5})
+    a = _run(settings, tmp_path / "a", steps=4)
+    b = _run(settings, tmp_path / "b", steps=4)
+    c = _run(settings, tmp_path / "c", steps=4, seed=1)
+    assert np.array_equal(a.indices, b.indices)
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    assert [h["loss"] for h in a.history] != [h["loss"] for h in c.history]
+
+
+def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch) -> None:
+    settings = tiny_settings(tiny_paths, "sdxl", checkpoint_every=6,
+                             optim={"warmup": 1, "lr": 0.3})
+    full = _run(settings, tmp_path / "full", image=True, steps=6)
+
+    original = sds_module.SDSObjective.loss
+    state = {"fired": False}
+
+    def interrupt_at_4(self, render, step, total, rng):
+        if step == 4 and not state["fired"]:
+            state["fired"] = True
+            raise KeyboardInterrupt
+        return original(self, render, step, total, rng)
+
+    monkeypatch.setattr(sds_module.SDSObjective, "loss", interrupt_at_4)
+    out = tmp_path / "resumed"
+    with pytest.raises(Interrupted, match="--resume"):
+        _run(settings, out, image=True, steps=6)
+    saved = torch.load(out / CHECKPOINT_NAME, weights_only=True)
+    assert saved["step"] == 4
+    settings.resume = out
+    resumed = _run(settings, out, image=True, steps=6)
+    assert np.array_equal(resumed.indices, full.indices)
+    a = torch.load(tmp_path / "full" / CHECKPOINT_NAME, weights_only=True)
+    b = torch.load(out / CHECKPOINT_NAME, weights_only=True)
+    assert torch.equal(a["generator"]["logits"], b["generator"]["logits"])  # bit for bit
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history[4:]]
+
+
+def test_resume_refuses_a_different_run(tiny_paths, tmp_path) -> None:
+    settings = tiny_settings(tiny_paths, "sd15", checkpoint_every=2)
+    _run(settings, tmp_path, steps=2)
+    settings.resume = tmp_path
+    with pytest.raises(InputError, match="seed"):
+        _run(settings, tmp_path, steps=2, seed=5)
+    with pytest.raises(InputError, match="prompt"):
+        _run(settings, tmp_path, steps=2, prompt="a blue whale")
+    settings.resume = tmp_path / "nothing-here"
+    with pytest.raises(InputError, match="sds-run.json"):
+        _run(settings, tmp_path, steps=2)
+
+
+def test_missing_model_offline_stops_before_work(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = SDSSettings(device="cpu")
+    with pytest.raises(ModelNotAvailable) as err:
+        _run(settings, tmp_path / "out", steps=2)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "stabilityai/stable-diffusion-xl-base-1.0" in msg and "madebyollin/taesdxl" in msg
+    assert "craftpix models pull --sdxl" in msg and "hf download" in msg
+    assert "controlnet" not in msg.lower()  # prompt only: no ControlNet needed
+    assert not (tmp_path / "out" / CHECKPOINT_NAME).exists()
+
+    with pytest.raises(ModelNotAvailable) as err:
+        _run(settings, tmp_path / "out", image=True, steps=2)
+    msg = str(err.value)
+    assert "diffusers/controlnet-canny-sdxl-1.0-mid" in msg
+    assert "diffusers/controlnet-depth-sdxl-1.0-mid" in msg and "Intel/dpt-hybrid-midas" in msg
+    assert "craftpix models pull --sdxl --depth" in msg
+
+
+def test_missing_controlnet_next_to_local_model(tiny_paths, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = tiny_settings(tiny_paths, "sd15", controlnet_canny=None)
+    with pytest.raises(ModelNotAvailable, match="lllyasviel/control_v11p_sd15_canny"):
+        _run(settings, tmp_path / "out", image=True, steps=1)
+
+
+def test_bad_local_folder_is_one_line_error(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    settings = SDSSettings(model=str(tmp_path / "empty"), device="cpu")
+    with pytest.raises(InputError, match="not a usable diffusion model"):
+        _run(settings, tmp_path / "out")
+    settings = SDSSettings(model=str(tmp_path / "nope"), device="cpu")
+    with pytest.raises(InputError, match="does not exist"):
+        _run(settings, tmp_path / "out")
+
+
+def test_prompt_is_required(tmp_path) -> None:
+    with pytest.raises(InputError, match="--prompt"):
+        _run(SDSSettings(), tmp_path, prompt=None)
+
+
+def test_lora_needs_peft(tiny_paths, tmp_path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("peft") is not None:
+        pytest.skip("peft is installed")
+    settings = tiny_settings(tiny_paths, "sd15", lora="some/lora")
+    with pytest.raises(CraftpixError, match="pip install peft"):
+        _run(settings, tmp_path)
+
+
+def test_cli_prompt_run(tiny_paths, tmp_path) -> None:
+    cli = pytest.importorskip("craftpix.cli")
+    from click.testing import CliRunner
+
+    if "--vae" not in {o for p in cli.main.commands["beads"].params for o in p.opts}:
+        pytest.skip("the CLI does not have the sds options yet")
+    palette = tmp_path / "pal.csv"
+    palette.write_text("code,name,hex\n" + "".join(
+        f"C{i},color {i},#{''.join(f'{round(v * 255):02x}' for v in c)}\n"
+        for i, c in enumerate(PALETTE)))
+    out = tmp_path / "out"
+    args = ["beads", "--prompt", "rose", "--size", "8", "--engine", "sds", "--steps", "3",
+            "--model", str(tiny_paths["sd15"]), "--vae", str(tiny_paths["taesd"]),
+            "--device", "cpu", "--dtype", "fp32", "--palette", str(palette), "--out", str(out),
+            "--quiet", "--preview-every", "3"]
+    result = CliRunner().invoke(cli.main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (out / "pattern.json").is_file()
+    assert (out / "progress" / "step-000003.png").is_file()
