@@ -153,6 +153,8 @@ def pattern_options(f: Any) -> Any:
                      help="Your own palette: a code,name,hex CSV, a GIMP .gpl or a .hex file."),
         click.option("--colors", type=click.IntRange(1, 500),
                      help="Use at most this many colors."),
+        click.option("--all-finishes", is_flag=True,
+                     help="Also use transparent, neon, glow, pearl and metallic colors."),
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
                      help="auto: a diffusion model when there is a prompt, else fit the image."),
         click.option("--steps", type=click.IntRange(0, 100_000),
@@ -176,21 +178,28 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "pattern"
 
 
-def _resolve_palette(medium: Medium, brand: str | None, palette_file: Path | None) -> tuple[Palette, str]:
+STANDARD_FINISHES = ("standard", "solid")
+
+
+def _resolve_palette(
+    medium: Medium, brand: str | None, palette_file: Path | None, all_finishes: bool
+) -> tuple[Palette, str]:
     if palette_file is not None:
         pal = load_palette(palette_file)
         return pal, pal.name
     name = (brand or medium.default_brand).lower()
     pal = load_palette(name)
-    if medium.name == "bricks" and "transparent" in pal.columns:
-        # Transparent plates look dark on a baseplate: mosaics use solid colors.
-        pal = pal.where("transparent", "false")
+    if "finish" in pal.columns and not all_finishes:
+        # Transparent, glow, neon, pearl and metallic pieces do not look like their swatch
+        # once placed (transparent plates go dark on a baseplate): plain colors by default.
+        pal = pal.subset([i for i, e in enumerate(pal.extra)
+                          if e.get("finish", "").lower() in STANDARD_FINISHES])
     return pal, name
 
 
 def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     """The body of ``craftpix beads|bricks|stitch``: inputs → engine → Pattern → exports."""
-    from craftpix.export import export_all
+    from craftpix.export import export_pattern
     from craftpix.export.options import export_settings
     from craftpix.guidance.options import sds_settings
     from craftpix.imageio import reference_grid
@@ -212,7 +221,8 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     if opts["dither"] and image_path is None:
         raise InputError("--dither needs --image")
 
-    palette, brand = _resolve_palette(medium, opts["brand"], opts["palette_file"])
+    palette, brand = _resolve_palette(medium, opts["brand"], opts["palette_file"],
+                                      opts["all_finishes"])
     fitted, reference = None, None
     if image_path is not None:
         fitted, reference = reference_grid(image_path, width, height, opts["fit"])
@@ -257,14 +267,20 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     pattern = pattern_from_indices(indices, palette.codes, palette.names, palette.hexes,
                                    medium_name, brand, meta)
     written = [pattern.save(out / "pattern.json")]
-    written += export_all(pattern, out, **export_kwargs)
+    exported = export_pattern(pattern, out, **export_kwargs)
+    written += exported.paths
     summary = (f"{width}×{height} {medium.title}, {len(pattern.palette)} {brand} colors, "
-               f"{width * height} {medium.piece}s, {meta['isolated_cells']:.1%} isolated cells")
+               f"{width * height} {medium.piece}{'es' if medium.piece.endswith('ch') else 's'}, {meta['isolated_cells']:.1%} isolated cells")
     if "delta_e00_mean" in meta:
         summary += f", mean ΔE00 {meta['delta_e00_mean']:.2f}"
+    if exported.merged is not None:
+        m = exported.merged
+        summary += f", {m.pieces_after} pieces after merging ({m.pieces_before} plates 1×1)"
     click.echo(f"{summary}, {seconds:.1f} s")
     for path in written:
         click.echo(f"  wrote {path}")
+    for note in exported.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 def _craft_command(medium: Medium) -> click.Command:

@@ -15,7 +15,9 @@ Conventions (chosen to agree with ``colormath2``'s defaults):
   differ by < 0.02 in L*a*b*.)
 * CIELAB relative to that same D65 2-degree white, with the exact CIE constants
   ``epsilon = 216/24389`` and ``kappa = 24389/27`` (colormath2 rounds ``kappa/116`` to 7.787).
-* CIEDE2000 as in Sharma, Wu & Dalal (2005).
+* CIEDE2000 as in Sharma, Wu & Dalal (2005).  (colormath2's ``delta_e_cie2000`` differs by
+  up to ~1e-4 for some pairs whose hues are more than 180 degrees apart: it never takes
+  the "-360" branch of the mean hue.)
 """
 
 from __future__ import annotations
@@ -60,15 +62,20 @@ __all__ = [
 #: D65, CIE 1931 2-degree observer, ASTM E308 (same numbers colormath2 uses for "d65").
 D65_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
 
-#: Linear sRGB -> XYZ (D65), derived from the sRGB primaries and ``D65_WHITE``.
-_RGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ],
-    dtype=np.float64,
-)
+
+def _rgb_to_xyz_matrix(white: np.ndarray) -> np.ndarray:
+    """Linear sRGB -> XYZ matrix from the sRGB (ITU-R BT.709) primaries and ``white``.
+
+    Full-precision version of the familiar 0.4124564, 0.3575761, ... matrix, so that sRGB
+    white lands exactly on the white point (L*=100, a*=b*=0).
+    """
+    xy = np.array([[0.64, 0.33], [0.30, 0.60], [0.15, 0.06]])
+    primaries = np.stack([xy[:, 0] / xy[:, 1], np.ones(3), (1.0 - xy.sum(axis=1)) / xy[:, 1]])
+    return primaries * np.linalg.solve(primaries, white)
+
+
+#: Linear sRGB -> XYZ (D65).
+_RGB_TO_XYZ = _rgb_to_xyz_matrix(D65_WHITE)
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 
 _SRGB_ENC_THRESH = 0.04045  # on the encoded (gamma) side
@@ -134,7 +141,7 @@ class _NumpyOps:
 
     @staticmethod
     def hue_deg(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        h = np.arctan2(y, x) * _DEG
+        h = np.arctan2(y + 0.0, x + 0.0) * _DEG  # +0.0 turns -0.0 into 0.0: atan2(0, -0) is pi
         return np.where(h < 0.0, h + 360.0, h)
 
 
@@ -418,8 +425,16 @@ def delta_e_2000(
 
         ref = lab1 if _is_torch(lab1) else lab2
         ref = _t_float(ref)
-        t1 = torch.as_tensor(lab1, dtype=ref.dtype, device=ref.device) if not _is_torch(lab1) else _t_float(lab1)
-        t2 = torch.as_tensor(lab2, dtype=ref.dtype, device=ref.device) if not _is_torch(lab2) else _t_float(lab2)
+        t1 = (
+            torch.as_tensor(lab1, dtype=ref.dtype, device=ref.device)
+            if not _is_torch(lab1)
+            else _t_float(lab1)
+        )
+        t2 = (
+            torch.as_tensor(lab2, dtype=ref.dtype, device=ref.device)
+            if not _is_torch(lab2)
+            else _t_float(lab2)
+        )
         _check_last3(t1, "lab1")
         _check_last3(t2, "lab2")
         return _ciede2000(t1, t2, kL, kC, kH, _TorchOps)
@@ -465,7 +480,9 @@ def pairwise_delta_e_2000(a: Array, b: Array, chunk_size: int | None = None) -> 
     step = _chunk_rows(nb.shape[0], chunk_size)
     out = np.empty((na.shape[0], nb.shape[0]), dtype=np.result_type(na, nb))
     for i in range(0, na.shape[0], step):
-        out[i : i + step] = _ciede2000(na[i : i + step, None, :], nb[None, :, :], 1.0, 1.0, 1.0, _NumpyOps)
+        out[i : i + step] = _ciede2000(
+            na[i : i + step, None, :], nb[None, :, :], 1.0, 1.0, 1.0, _NumpyOps
+        )
     return out
 
 

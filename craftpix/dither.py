@@ -22,7 +22,7 @@ _HUE_SHIFT = 11.6
 _SECTOR = 10.0
 _N_SECTORS = 36
 # Above this many surviving candidates, evaluate them with numpy instead of one by one.
-_MAX_SCALAR_CANDIDATES = 12
+_MAX_SCALAR_CANDIDATES = 48
 # Relative / absolute slack on comparisons against bounds (guards against rounding).
 _REL_SLACK = 1e-9
 _ABS_SLACK = 1e-12
@@ -53,11 +53,12 @@ class _NearestPalette:
     dominates a sequential dither.  Instead each query computes, for all entries at once, a
     cheap *guaranteed lower bound* of the squared CIEDE2000 distance::
 
-        (dL / S_L)**2  +  F * (da**2 + db**2) / (1 + 0.045 * 1.5 * C_mean)**2
+        (dL / S_L)**2  +  F * ((1+G)**2 da**2 + db**2) / (1 + 0.045 * (1+G) * C_mean)**2
 
-    * the lightness term is exact (it does not depend on hue);
-    * ``dC'**2 + dH'**2 = (1+G)**2 da**2 + db**2 >= da**2 + db**2`` since ``1+G >= 1``;
-    * ``S_C >= S_H`` (T < 3) and ``S_C <= 1 + 0.045 * 1.5 * C_mean`` since ``C' <= 1.5 C``;
+    * the lightness term and ``1+G`` (a function of the mean chroma) are exact;
+    * ``dC'**2 + dH'**2 = (1+G)**2 da**2 + db**2`` exactly;
+    * ``S_C >= S_H`` (since T < 3) and ``S_C <= 1 + 0.045 * (1+G) * C_mean`` since
+      ``C' <= (1+G) C``;
     * the cross term gives ``tc**2 + th**2 + R_T tc th >= (1 - |R_T|/2)(tc**2 + th**2)``, and
       ``F = 1 - |R_T|max/2`` comes from a table indexed by the query's hue sector: ``R_T`` is
       only large when the pair's mean hue is near 275 degrees, and the mean of the stretched
@@ -65,8 +66,8 @@ class _NearestPalette:
 
     One exact evaluation at the entry with the smallest bound gives an upper bound on the
     minimum; every entry whose lower bound is below it is then checked exactly (branch and
-    bound, usually a handful).  The answer is the exact CIEDE2000 argmin, ties to the lowest
-    index, the same as brute force.
+    bound, usually a handful, in pure Python; numpy if there are many).  The answer is the
+    exact CIEDE2000 argmin, ties to the lowest index, the same as brute force.
     """
 
     def __init__(self, palette_lab: np.ndarray) -> None:
@@ -88,7 +89,9 @@ class _NearestPalette:
         self.rt_rows, self.rt_grey_row = self._rt_tables(self.a2, self.b2, c2 == 0.0)
 
     @staticmethod
-    def _rt_tables(a2: np.ndarray, b2: np.ndarray, grey2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _rt_tables(
+        a2: np.ndarray, b2: np.ndarray, grey2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per hue sector of the query, per palette entry: the factor ``1 - |R_T|max/2``."""
         h2 = np.where(grey2, 0.0, np.degrees(np.arctan2(b2, a2)) % 360.0)
         s0 = (np.arange(_N_SECTORS) * _SECTOR)[:, None]
@@ -217,33 +220,27 @@ class _NearestPalette:
         b1 += 0.0
         c1 = math.hypot(a1, b1)
         lower, tl2 = self.lower_bound_sq(L1, a1, b1)
-        n = lower.shape[0]
-        m = min(n, _MAX_SCALAR_CANDIDATES)
-        first = np.argpartition(lower, m - 1)[:m] if n > m else np.arange(n)
-        first = first[np.argsort(lower[first], kind="stable")]
-        best = math.inf
-        best_i = -1
-        # Branch and bound, most promising first: stop once no bound can beat the best.
-        for lb, i in zip(lower[first].tolist(), first.tolist()):
+        # One exact evaluation at the smallest bound caps the minimum ...
+        best_i = int(np.argmin(lower))
+        best = self._exact_sq_one(a1, b1, c1, best_i, float(tl2[best_i]))
+        cand = np.flatnonzero(lower <= best * (1.0 + _REL_SLACK) + _ABS_SLACK)
+        if cand.size <= 1:
+            return best_i
+        if cand.size > _MAX_SCALAR_CANDIDATES:
+            a2, b2, c2h = self.table[:, cand]
+            d2 = self._exact_sq(a1, b1, c1, a2, b2, c2h, tl2[cand])
+            return int(cand[int(np.argmin(d2))])
+        # ... and branch and bound, most promising first, settles the few survivors.
+        lows = lower[cand]
+        order = np.argsort(lows, kind="stable")
+        for lb, i in zip(lows[order].tolist(), cand[order].tolist(), strict=True):
             if lb > best * (1.0 + _REL_SLACK) + _ABS_SLACK:
-                return best_i
+                break
+            if i == best_i:
+                continue
             d = self._exact_sq_one(a1, b1, c1, i, float(tl2[i]))
             if d < best or (d == best and i < best_i):
                 best, best_i = d, i
-        if n == m:
-            return best_i
-        # Rare: more survivors than we checked one by one; finish the rest with numpy.
-        rest = np.flatnonzero(lower <= best * (1.0 + _REL_SLACK) + _ABS_SLACK)
-        rest = rest[~np.isin(rest, first)]
-        if rest.size == 0:
-            return best_i
-        a2, b2, c2h = self.table[:, rest]
-        d2 = self._exact_sq(a1, b1, c1, a2, b2, c2h, tl2[rest])
-        k = int(np.argmin(d2))
-        d = float(d2[k])
-        i = int(rest[k])
-        if d < best or (d == best and i < best_i):
-            best_i = i
         return best_i
 
 
@@ -276,7 +273,10 @@ def floyd_steinberg(
     pal_lab = rgb_to_lab(pal)
     nearest = _NearestPalette(pal_lab)
     pl, pa, pb = (pal_lab[:, k].tolist() for k in range(3))
-    (lo_l, lo_a, lo_b), (hi_l, hi_a, hi_b) = pal_lab.min(axis=0).tolist(), pal_lab.max(axis=0).tolist()
+    (lo_l, lo_a, lo_b), (hi_l, hi_a, hi_b) = (
+        pal_lab.min(axis=0).tolist(),
+        pal_lab.max(axis=0).tolist(),
+    )
     cache: dict[tuple[float, float, float], int] = {}
 
     # Accumulated error for the current and the next row, per channel, padded by one column

@@ -37,7 +37,14 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise InputError(f"{p} is not an image craftpix can read (PNG, JPEG, WebP, ...)") from None
     except OSError as exc:
         raise InputError(f"cannot read image {p}: {exc}") from None
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N"):  # 16-bit grey: scale (convert clips)
+        arr = np.asarray(im, dtype=np.float64)
+        key = im.info.get("transparency")
+        alpha = np.where(arr == key, 0, 255) if isinstance(key, int) else np.full(arr.shape, 255)
+        grey = np.clip(np.rint(arr / 257.0), 0, 255)
+        im = Image.fromarray(np.stack([grey, alpha], axis=-1).astype(np.uint8), "LA")
+    # alpha channels, and PNG's single transparent color (tRNS) in P, L and RGB images
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, im)

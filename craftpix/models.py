@@ -267,16 +267,27 @@ def _check_folder(ref: ModelRef, folder: Path, prefer_fp16: bool) -> list[str]:
 
 
 def _cached_folder(ref: ModelRef) -> Path | None:
-    from huggingface_hub import snapshot_download
+    """The cached snapshot folder of ``ref`` (at its revision), or None; no network.
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            path = snapshot_download(ref.name, revision=ref.revision, cache_dir=hub_cache(),
-                                     local_files_only=True)
-    except Exception:  # not cached (LocalEntryNotFoundError), incomplete, bad id...
-        return None
-    return Path(path)
+    Found through one small file of the model with ``try_to_load_from_cache`` rather than
+    ``snapshot_download(local_files_only=True)``, which calls a snapshot incomplete when only
+    the files craftpix needs (not the whole repository) were downloaded.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    probes = ["model_index.json", "unet/config.json"] if ref.kind == "pipeline" else ["config.json"]
+    for probe in probes:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                hit = try_to_load_from_cache(ref.name, probe, cache_dir=hub_cache(),
+                                             revision=ref.revision)
+        except Exception:  # malformed id or revision
+            return None
+        if isinstance(hit, str):
+            folder = Path(hit).parent
+            return folder.parent if "/" in probe else folder
+    return None
 
 
 def _how_to_get(refs: Sequence[ModelRef]) -> str:

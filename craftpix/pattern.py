@@ -37,11 +37,12 @@ FORMAT = "craftpix.pattern"
 VERSION = 1
 
 # Chart symbols, most legible first. All are in the Latin-1 range so that any embedded
-# TrueType font used by the PDF has them; look-alikes (l/1/I, O/0/o) are left out.
+# TrueType font used by the PDF has them. Look-alikes are left out: l/1/I, O/0/o, and the
+# lower-case letters shaped like their capitals (s/S, x/X, ...).
 SYMBOLS = (
     "X+O#*@%&=~/\\<>^$?!ZSNHKVWMAEFTLYUCDGJPQRB"
-    "abdegkmnqrstuvwxyz23456789"
-    "§¶©®±µ×÷¤ß¥£¢ÆØÞ"
+    "abdegnqrt23456789"
+    "§¶©®±µ×÷¤ß¥£¢ÆØÞ¿¡«»°¬"
 )
 
 

@@ -140,7 +140,7 @@ def test_resolve_settings_defaults() -> None:
 def test_split_range_covers_with_one_overlap(n: int, cap: int) -> None:
     ranges = split_range(n, cap, 1)
     assert ranges[0][0] == 0 and ranges[-1][1] == n
-    for (a0, a1), (b0, b1) in zip(ranges, ranges[1:], strict=False):
+    for (_a0, a1), (b0, _b1) in zip(ranges, ranges[1:], strict=False):
         assert b0 == a1 - 1  # exactly one shared row/column
     assert all(0 < b - a <= cap for a, b in ranges)
 

@@ -72,7 +72,7 @@ def test_export_bricks_merge_reports_reduction(tmp_path: Path) -> None:
     (["--section", "0"], "--section"),
     (["--section", "16"], "--section applies to beads and bricks"),
     (["--merge"], "--merge applies to brick mosaics"),
-    (["--hoop", "50x50"], "does not fit the 50x50 mm hoop"),
+    (["--hoop", "50x50", "--formats", "pes"], "does not fit the 50x50 mm hoop"),
     (["--bogus"], "--bogus"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -85,6 +85,17 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, args: list[str], needl
     assert needle in lines[0]
     assert "Traceback" not in err + out
     assert sorted(q.name for q in pj.parent.iterdir()) == before  # nothing written
+
+
+def test_default_formats_skip_a_design_larger_than_the_hoop(tmp_path: Path) -> None:
+    pj = saved(tmp_path, h=40, w=70)  # 127 x 72.6 mm at 14 ct: a chart, too big for 100x100
+    code, out, err = run([str(pj), "--no-pdf"])
+    assert code == 0, err
+    assert err.startswith("note: no embroidery files written: the design is 127.0 x 72.6 mm")
+    assert not any(q.suffix in (".pes", ".dst") for q in pj.parent.iterdir())
+    code, out, err = run([str(pj), "--hoop", "130x180"])
+    assert code == 0 and err == ""
+    assert (pj.parent / "pattern.pes").exists() and (pj.parent / "pattern.dst").exists()
 
 
 @pytest.mark.parametrize("content,needle", [

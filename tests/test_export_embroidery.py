@@ -186,3 +186,22 @@ def test_embroidery_needs_a_stitch_pattern(tmp_path: Path) -> None:
     p = Pattern(np.zeros((5, 5), dtype=np.int64), DMC, "beads", "perler")
     with pytest.raises(InputError, match="cross-stitch"):
         export_all(p, tmp_path, formats="pes", pdf=False, preview=False)
+
+
+@pytest.mark.parametrize("fmt", ["dst", "pes"])
+def test_nothing_at_the_origin_when_the_design_is_not_there(tmp_path: Path, fmt: str) -> None:
+    # odd sizes: the origin (hoop centre) is the middle of a cell, never a stitch point
+    p = Pattern(np.arange(21 * 15).reshape(15, 21) // 40 % 3, DMC, "stitch", "dmc")
+    (path,) = write_embroidery(p, tmp_path, [fmt], 14, (100, 100))
+    back = emb.read(str(path))
+    assert all((s[0], s[1]) != (0, 0) for s in back.stitches)
+    plan = plan_cross_stitch(p, 14)
+    assert all((x, y) != (0, 0) for _, x, y in plan.commands)
+
+
+def test_export_all_checks_hoop_values(tmp_path: Path) -> None:
+    p = stitch_pattern()
+    with pytest.raises(InputError, match="hoop"):
+        export_all(p, tmp_path, formats="dst", hoop=(0, 5))
+    paths = export_all(p, tmp_path, paper="A4", formats="dst", hoop="60x60", preview=False)
+    assert [q.name for q in paths] == ["pattern.pdf", "pattern.dst"]

@@ -167,3 +167,12 @@ def test_sequence_page_with_embroidery(tmp_path: Path) -> None:
     assert "thread sequence" in text
     assert res.stitch_plan is not None
     assert f"{res.stitch_plan.stitches:,} stitches" in text
+
+
+def test_cover_notes_skipped_default_embroidery(tmp_path: Path) -> None:
+    p = Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc")  # 145 mm wide: not for a 100 mm hoop
+    res = export_pattern(p, tmp_path, preview=False)
+    assert res.formats == () and res.stitch_plan is None
+    assert [q.name for q in res.paths] == ["pattern.pdf"]
+    cover = PdfReader(str(res.paths[0])).pages[0].extract_text()
+    assert "No embroidery files written: the design is 145.1 x 54.4 mm" in cover

@@ -528,7 +528,7 @@ def patterns(draw):
             sym = None
         if sym is not None:
             seen.add(sym)
-        palette.append(Color(code, name, "#%02X%02X%02X" % rgb, sym))
+        palette.append(Color(code, name, "#{:02X}{:02X}{:02X}".format(*rgb), sym))
     h, w = draw(st.integers(1, 8)), draw(st.integers(1, 8))
     cells = draw(st.lists(st.lists(st.integers(0, n - 1), min_size=w, max_size=w), min_size=h, max_size=h))
     medium = draw(st.sampled_from(sorted(MEDIA)))

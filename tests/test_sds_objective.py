@@ -120,7 +120,10 @@ class PoolVAE(torch.nn.Module):
         return torch.nn.functional.avg_pool2d(x, 4).repeat(1, 2, 1, 1)[:, :4]
 
 
-def _objective(unet, controls=(), augment=AugmentConfig.off(), scale=40.0):
+NO_AUGMENT = AugmentConfig.off()
+
+
+def _objective(unet, controls=(), augment=NO_AUGMENT, scale=40.0):
     hidden = torch.stack([torch.zeros(3, 8), torch.ones(3, 8)])  # [negative, prompt]
     return SDSObjective(
         unet=unet, encoder=LatentEncoder(PoolVAE()), alphas_cumprod=torch.linspace(0.99, 0.01, 1000),

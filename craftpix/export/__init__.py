@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from craftpix.errors import InputError
@@ -22,6 +22,7 @@ from craftpix.export.embroidery import (
     StitchPlan,
     check_hoop,
     parse_formats,
+    parse_hoop,
     plan_cross_stitch,
     write_embroidery,
 )
@@ -49,6 +50,7 @@ class ExportResult:
     formats: tuple[str, ...]
     merged: MergeResult | None = None  # bricks with merge: pieces before/after
     stitch_plan: StitchPlan | None = None  # when embroidery files were written
+    notes: list[str] = field(default_factory=list)  # things the user should be told
 
 
 def validate_options(
@@ -58,26 +60,38 @@ def validate_options(
     pdf: bool = True,
     paper: str = "a4",
     formats: str | Sequence[str] | None = None,
-    hoop: tuple[float, float] = (100.0, 100.0),
+    hoop: tuple[float, float] | str = (100.0, 100.0),
     merge: bool = False,
     part: str = "plate",
     section: int | None = None,
     fabric_count: int | None = None,
     strands: int | None = None,
     preview: bool = True,
-) -> tuple[ExportSettings, tuple[str, ...]]:
+) -> tuple[ExportSettings, tuple[str, ...], list[str]]:
     """Check export options against a medium (and a ``(W, H)`` size for the hoop).
 
-    Returns the resolved settings and embroidery formats. Raises :class:`InputError` with
-    one plain line for anything that does not apply or does not fit.
+    Returns the resolved settings, the embroidery formats to write, and notes for the user.
+    Raises :class:`InputError` with one plain line for anything that does not apply, and
+    when formats named by the caller do not fit the hoop. The default formats (``formats=None``
+    on a cross-stitch pattern) are dropped with a note instead when the design is larger than
+    the hoop: a large chart for hand stitching is not an error.
     """
     del pdf, preview  # accepted so that the same kwargs as export_all can be passed
+    paper = paper.lower()
     if paper not in PAPERS:
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
     settings = resolve_settings(medium, part=part, section=section, fabric_count=fabric_count,
                                 strands=strands, merge=merge)
+    notes: list[str] = []
     if formats is None:
-        fmts = DEFAULT_FORMATS if medium == "stitch" else ()
+        fmts: tuple[str, ...] = DEFAULT_FORMATS if medium == "stitch" else ()
+        if fmts and size is not None:
+            assert settings.fabric_count is not None
+            try:
+                check_hoop(size[0], size[1], settings.fabric_count, parse_hoop(hoop))
+            except InputError as exc:
+                fmts = ()
+                notes.append(f"no embroidery files written: {exc}")
     else:
         fmts = parse_formats(formats)
         if fmts and medium != "stitch":
@@ -85,10 +99,12 @@ def validate_options(
                 f"embroidery files ({', '.join(fmts)}) are made from cross-stitch patterns, "
                 f"not from {medium}"
             )
-    if fmts and size is not None:
-        assert settings.fabric_count is not None
-        check_hoop(size[0], size[1], settings.fabric_count, hoop)
-    return settings, tuple(fmts)
+    if fmts:
+        hoop = parse_hoop(hoop)
+        if size is not None:
+            assert settings.fabric_count is not None
+            check_hoop(size[0], size[1], settings.fabric_count, hoop)
+    return settings, tuple(fmts), notes
 
 
 def export_pattern(
@@ -98,7 +114,7 @@ def export_pattern(
     pdf: bool = True,
     paper: str = "a4",
     formats: str | Sequence[str] | None = None,
-    hoop: tuple[float, float] = (100.0, 100.0),
+    hoop: tuple[float, float] | str = (100.0, 100.0),
     merge: bool = False,
     part: str = "plate",
     section: int | None = None,
@@ -107,11 +123,13 @@ def export_pattern(
     preview: bool = True,
 ) -> ExportResult:
     """Like :func:`export_all`, but also returns the bill of materials, merge and stitch plan."""
-    settings, fmts = validate_options(
+    settings, fmts, notes = validate_options(
         pattern.medium, (pattern.width, pattern.height), paper=paper, formats=formats,
         hoop=hoop, merge=merge, part=part, section=section, fabric_count=fabric_count,
         strands=strands,
     )
+    paper = paper.lower()
+    hoop = parse_hoop(hoop)
     out = ensure_out_dir(out_dir)
     merged = None
     if merge:
@@ -141,11 +159,11 @@ def export_pattern(
 
         written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
                                  merged=merged, preview=craft_img, embroidery=plan,
-                                 formats=list(fmts), hoop=hoop))
+                                 formats=list(fmts), hoop=hoop, notes=notes))
     if fmts:
         assert settings.fabric_count is not None
         written += write_embroidery(pattern, out, fmts, settings.fabric_count, hoop, plan=plan)
-    return ExportResult(written, settings, bom, tuple(fmts), merged, plan)
+    return ExportResult(written, settings, bom, tuple(fmts), merged, plan, notes)
 
 
 def export_all(
@@ -155,7 +173,7 @@ def export_all(
     pdf: bool = True,
     paper: str = "a4",
     formats: str | Sequence[str] | None = None,
-    hoop: tuple[float, float] = (100.0, 100.0),
+    hoop: tuple[float, float] | str = (100.0, 100.0),
     merge: bool = False,
     part: str = "plate",
     section: int | None = None,
@@ -170,11 +188,14 @@ def export_all(
     ``pattern.<fmt>``.
 
     Embroidery formats rule: ``formats=None`` means the medium's default — ``pes,dst`` for a
-    cross-stitch pattern, none for beads and bricks; an empty sequence (or ``"none"``) means
-    no embroidery files; naming formats for a bead or brick pattern is an error.
+    cross-stitch pattern that fits ``hoop``, none for beads and bricks (and none, with a note
+    on the PDF cover and in :attr:`ExportResult.notes`, for a cross-stitch design larger than
+    the hoop: big hand-stitching charts are not an error). Formats named by the caller
+    (``"pes,dst"`` or a sequence) are always written, or fail: naming formats for a bead or
+    brick pattern, or for a design larger than the hoop, is an :class:`InputError` (the
+    design is never cut). An empty sequence (or ``"none"``) means no embroidery files.
 
-    ``hoop`` is ``(width, height)`` in mm; a design larger than the hoop is an
-    :class:`InputError` (never cut). ``merge`` (bricks, with ``part="plate"``) covers
+    ``hoop`` is ``(width, height)`` in mm, or ``"WxH"``. ``merge`` (bricks, with ``part="plate"``) covers
     same-color areas with larger plates inside each ``section``; ``part`` picks the 1×1
     element (plate 3024, round 4073/6141, tile 3070b). ``section`` is the board size in
     cells (beads 29; bricks 16/32/48; default: the medium's first). ``fabric_count`` (11, 14,

@@ -62,5 +62,7 @@ def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> 
         m = result.merged
         click.echo(f"merged plates: {m.pieces_before} pieces -> {m.pieces_after} "
                    f"({m.reduction:.0%} fewer)")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     for path in result.paths:
         click.echo(f"wrote {path}")

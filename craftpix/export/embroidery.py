@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,32 @@ DEFAULT_FORMATS = ("pes", "dst")
 DEFAULT_HOOP = (100.0, 100.0)
 WRITER_SETTINGS: dict[str, dict[str, object]] = {"pes": {"version": 6}}  # v6 stores thread names
 BRAND_NAMES = {"dmc": "DMC", "anchor": "Anchor", "madeira": "Madeira"}
+
+
+HOOP_MAX_MM = 1000.0
+_HOOP_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*[x×X*]\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*$")
+
+
+def parse_hoop(value: str | Sequence[float] | None) -> tuple[float, float]:
+    """``"130x180"`` (millimetres) or ``(130, 180)`` → ``(130.0, 180.0)``; InputError if bad."""
+    if value is None:
+        return DEFAULT_HOOP
+    if isinstance(value, str):
+        m = _HOOP_RE.match(value)
+        if not m:
+            raise InputError(f"hoop {value!r} is not WxH in millimetres, e.g. 100x100 or 130x180")
+        w, h = float(m.group(1)), float(m.group(2))
+    else:
+        try:
+            w, h = (float(v) for v in value)
+        except (TypeError, ValueError):
+            raise InputError(f"hoop {value!r} is not (width, height) in millimetres") from None
+    for side in (w, h):
+        if not 0 < side <= HOOP_MAX_MM:
+            raise InputError(
+                f"hoop {value!r}: each side must be more than 0 and at most {HOOP_MAX_MM:g} mm"
+            )
+    return (w, h)
 
 
 def parse_formats(value: str | Iterable[str] | None) -> tuple[str, ...]:

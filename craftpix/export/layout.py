@@ -37,6 +37,8 @@ def split_range(n: int, cap: int, overlap: int = 1) -> list[tuple[int, int]]:
     """
     if n < 1:
         raise ValueError("nothing to split")
+    if n <= cap:
+        return [(0, n)]
     if cap <= overlap or overlap < 0:
         raise ValueError("a page must hold more cells than the overlap")
     out: list[tuple[int, int]] = []

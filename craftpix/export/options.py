@@ -6,47 +6,25 @@ parsed values into keyword arguments for :func:`craftpix.export.export_all`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
 
 from craftpix.errors import InputError
-from craftpix.export.embroidery import FORMATS, parse_formats
+from craftpix.export.embroidery import FORMATS, parse_formats, parse_hoop
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 PAPER_CHOICES = ("a4", "letter")
 PART_CHOICES = ("plate", "round", "tile")
 FABRIC_COUNTS = ("11", "14", "16", "18")
-HOOP_MAX_MM = 1000.0
+
+__all__ = ["export_options", "export_settings", "parse_hoop", "OPTION_NAMES"]
 
 # parameter names the decorator adds, in the order export_all takes them
 OPTION_NAMES = ("pdf", "paper", "formats", "hoop", "merge", "part", "section",
                 "fabric_count", "strands")
-
-_HOOP_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*[x×X*]\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*$")
-
-
-def parse_hoop(value: str | tuple[float, float] | None) -> tuple[float, float]:
-    """``"130x180"`` (millimetres) → ``(130.0, 180.0)``; raises :class:`InputError` when bad."""
-    if value is None:
-        return (100.0, 100.0)
-    if isinstance(value, tuple):
-        w, h = float(value[0]), float(value[1])
-    else:
-        m = _HOOP_RE.match(str(value))
-        if not m:
-            raise InputError(f"hoop {value!r} is not WxH in millimetres, e.g. 100x100 or 130x180")
-        w, h = float(m.group(1)), float(m.group(2))
-    for side in (w, h):
-        if not 0 < side <= HOOP_MAX_MM:
-            raise InputError(
-                f"hoop {value!r}: each side must be more than 0 and at most {HOOP_MAX_MM:g} mm"
-            )
-    return (w, h)
-
 
 def _hoop_cb(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[float, float]:
     try:

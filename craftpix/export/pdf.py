@@ -144,7 +144,7 @@ def chart_layout(
     # one page if the whole chart fits at a readable size
     if w * MIN_CELL <= aw and h * MIN_CELL <= ah:
         cell = min(MAX_CELL, aw / w, ah / h)
-        return ChartLayout(page_plan(w, h, w, h), cell, False, None, False, 0.0)
+        return ChartLayout(page_plan(w, h, w, h, overlap=0), cell, False, None, False, 0.0)
     cols = _cap(aw, MIN_CELL)
     rows = _cap(ah, MIN_CELL)
     cell = min(aw / cols, ah / rows)
@@ -247,7 +247,8 @@ class _Doc:
 # --- pages ---------------------------------------------------------------------------------
 def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
            merged: MergeResult | None, preview: Image.Image | None,
-           emb_plan: StitchPlan | None, formats: list[str], hoop: tuple[float, float]) -> None:
+           emb_plan: StitchPlan | None, formats: list[str], hoop: tuple[float, float],
+           notes: list[str]) -> None:
     p, c = d.p, d.c
     medium = get_medium(p.medium)
     brand = BRAND_TITLES.get(p.brand.lower(), p.brand)
@@ -313,6 +314,8 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
             facts.append(("Machine files", f"{', '.join(f.upper() for f in formats)}: "
                           f"{emb_plan.stitches:,} stitches, {len(emb_plan.color_order)} "
                           f"threads, hoop {hoop[0]:g}\u00d7{hoop[1]:g} mm"))
+    for note in notes:
+        facts.append(("Note", note[0].upper() + note[1:]))
     facts.append(("Chart", f"{len(layout.pages)} "
                   + ("board page" if layout.boards else "chart page")
                   + ("s" if len(layout.pages) != 1 else "")))
@@ -743,6 +746,7 @@ def write_pdf(
     embroidery: StitchPlan | None = None,
     formats: list[str] | None = None,
     hoop: tuple[float, float] = (100.0, 100.0),
+    notes: list[str] | None = None,
 ) -> Path:
     """Write the instructions PDF atomically.
 
@@ -762,7 +766,7 @@ def write_pdf(
     if thumbnail is None:
         from craftpix.export.preview import render_preview
 
-        k = max(1, 600 // max(pattern.width, pattern.height))
+        k = min(64, max(1, 600 // max(pattern.width, pattern.height)))
         thumbnail = render_preview(pattern, "pixels", cell_px=k)
     out = Path(path)
     with atomic_path(out) as tmp:
@@ -773,7 +777,8 @@ def write_pdf(
         c.setSubject(f"{get_medium(pattern.medium).title} pattern")
         c.setCreator("craftpix")
         d = _Doc(c, pattern, size)
-        _cover(d, bom, settings, layout, merged, preview, embroidery, list(formats or []), hoop)
+        _cover(d, bom, settings, layout, merged, preview, embroidery, list(formats or []), hoop,
+               notes or [])
         _bom_pages(d, bom)
         if embroidery is not None and formats:
             _sequence_page(d, embroidery, list(formats), hoop, pattern.counts())

@@ -1,0 +1,119 @@
+"""Export timings on a real-ish 200×200 pattern, and the piece reduction of --merge.
+
+    .venv/bin/python bench/export_bench.py [--size 200] [--colors 20] [--repeat 3]
+
+Patterns are made without any model: the example photo is resized to the grid, the catalog
+colors that best represent it are chosen (``Palette.select``) and every cell takes the
+CIEDE2000-nearest of them. Timings are the best of ``--repeat`` runs, single process.
+Prints Markdown for docs/BENCHMARKS.md ("Exports").
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from craftpix.export import export_pattern  # noqa: E402
+from craftpix.export.bom import build_bom, resolve_settings  # noqa: E402
+from craftpix.export.embroidery import FORMATS, plan_cross_stitch, write_embroidery  # noqa: E402
+from craftpix.export.merge import merge_plates  # noqa: E402
+from craftpix.export.pdf import write_pdf  # noqa: E402
+from craftpix.export.preview import render_preview  # noqa: E402
+from craftpix.palette import load_palette  # noqa: E402
+from craftpix.pattern import Pattern, pattern_from_indices  # noqa: E402
+
+IMAGE = ROOT / "examples" / "astronaut.jpg"
+
+
+def make_pattern(medium: str, brand: str, size: int, colors: int) -> Pattern:
+    pal = load_palette(brand)
+    if medium == "bricks" and "transparent" in pal.columns:
+        pal = pal.where("transparent", "false")
+    with Image.open(IMAGE) as im:
+        ref = np.asarray(im.convert("RGB").resize((size, size), Image.LANCZOS), np.float64) / 255
+    sub = pal.select(ref, colors, seed=0)
+    idx = sub.nearest(ref)
+    return pattern_from_indices(idx, sub.codes, sub.names, sub.hexes, medium, brand,
+                                {"image": IMAGE.name, "engine": "nearest", "seed": 0})
+
+
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=200)
+    ap.add_argument("--colors", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    n, k, rep = args.size, args.colors, args.repeat
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for medium, brand in (("beads", "perler"), ("bricks", "lego"), ("stitch", "dmc")):
+            p = make_pattern(medium, brand, n, k)
+            s = resolve_settings(medium)
+            bom = build_bom(p, s)
+            t, img = best(lambda p=p: render_preview(p, "craft"), rep)
+            rows.append((medium, f"preview craft {img.width}x{img.height} px", f"{t * 1000:.0f} ms"))
+            t, img = best(lambda p=p: render_preview(p, "pixels"), rep)
+            rows.append((medium, "preview pixels", f"{t * 1000:.0f} ms"))
+            pdf_path = tmp / f"{medium}.pdf"
+            t, _ = best(lambda p=p, s=s, bom=bom, q=pdf_path: write_pdf(p, q, s, bom), rep)
+            kb = pdf_path.stat().st_size / 1024
+            rows.append((medium, f"PDF A4 ({kb:.0f} KiB)", f"{t:.2f} s"))
+            if medium == "bricks":
+                t, m = best(lambda p=p: merge_plates(p.cells, 16), rep)
+                rows.append((medium, f"--merge: {m.pieces_before} -> {m.pieces_after} pieces "
+                             f"({m.reduction:.0%} fewer)", f"{t * 1000:.0f} ms"))
+                t, res = best(lambda p=p: export_pattern(p, tmp / "b", merge=True), 1)
+                rows.append((medium, "export_all --merge (previews + PDF)", f"{t:.2f} s"))
+            if medium == "stitch":
+                t, plan = best(lambda p=p: plan_cross_stitch(p, 14), rep)
+                rows.append((medium, f"embroidery routing: {plan.stitches} stitches, "
+                             f"{plan.regions} areas, {plan.trims} trims", f"{t:.2f} s"))
+                for fmt in FORMATS:
+                    t, _ = best(lambda p=p, plan=plan, fmt=fmt: write_embroidery(
+                        p, tmp, [fmt], 14, (400, 400), plan=plan), 1)
+                    kb = (tmp / f"pattern.{fmt}").stat().st_size / 1024
+                    rows.append((medium, f"write {fmt.upper()} ({kb:.0f} KiB)", f"{t:.2f} s"))
+                t, _ = best(lambda p=p: export_pattern(p, tmp / "s", hoop=(400, 400)), 1)
+                rows.append((medium, "export_all default (previews + PDF + PES + DST)",
+                             f"{t:.2f} s"))
+        # merge on the sizes people build, per baseplate size
+        merges = []
+        for size in (48, 96, n):
+            p = make_pattern("bricks", "lego", size, k)
+            for sec in (16, 32, 48):
+                m = merge_plates(p.cells, sec)
+                merges.append((size, sec, m.pieces_before, m.pieces_after, m.reduction))
+    print(f"Exports of a {n}x{n} pattern, {k} colors, from examples/{IMAGE.name}; "
+          f"best of {rep}; Python {platform.python_version()}, {platform.machine()}\n")
+    print("| medium | step | time |\n|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+    print("\n| bricks | baseplate | pieces 1x1 | pieces merged | fewer |\n|---|---|---|---|---|")
+    for size, sec, before, after, red in merges:
+        print(f"| {size}x{size} | {sec}x{sec} | {before} | {after} | {red:.0%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Per-craft prompt templates."""
+
+from __future__ import annotations
+
+import pytest
+
+from craftpix.errors import InputError
+from craftpix.media import MEDIA
+from craftpix.prompts import TEMPLATES_DIR, build_prompts, load_template
+
+
+@pytest.mark.parametrize("medium", sorted(MEDIA))
+def test_every_medium_has_a_template(medium) -> None:
+    tpl = load_template(medium)
+    assert tpl.source == TEMPLATES_DIR / f"{medium}.toml"
+    assert "{prompt}" in tpl.prompt and tpl.negative
+    text, negative = build_prompts("a red rose", medium=medium)
+    assert "a red rose" in text and "{prompt}" not in text and negative == tpl.negative
+
+
+def test_raw_prompt_and_negative_override() -> None:
+    text, negative = build_prompts("  exactly this ", medium="beads", raw=True)
+    assert text == "exactly this" and negative == load_template("beads").negative
+    text, negative = build_prompts("rose", medium="stitch", negative="blurry")
+    assert negative == "blurry" and "rose" in text
+    assert build_prompts("rose", medium="beads", raw=True, negative="")[1] == ""
+
+
+def test_user_template(tmp_path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('prompt = "mosaic: {prompt}!"\nnegative = "ugly"\n')
+    assert build_prompts("cat", medium="beads", template=path) == ("mosaic: cat!", "ugly")
+
+
+@pytest.mark.parametrize("content, match", [
+    ('negative = "x"\n', "needs a text key"),
+    ('prompt = "no placeholder"\n', r"\{prompt\}"),
+    ('prompt = "{prompt}"\nnegative = 3\n', "text string"),
+    ('prompt = "unterminated\n', "not valid TOML"),
+])
+def test_bad_templates_are_one_line_errors(tmp_path, content, match) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(InputError, match=match):
+        build_prompts("cat", medium="beads", template=path)
+
+
+def test_missing_template_and_empty_prompt(tmp_path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        build_prompts("cat", medium="beads", template=tmp_path / "nope.toml")
+    with pytest.raises(InputError, match="empty"):
+        build_prompts("  ", medium="beads")
