@@ -106,6 +106,7 @@ class Timed(torch.nn.Module):
     def __init__(self, inner: Any, name: str, times: dict[str, float], device: torch.device):
         super().__init__()
         self.inner, self.name, self.times, self.device = inner, name, times, device
+        self.config = getattr(inner, "config", None)  # scaling_factor for the encoder
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         _sync(self.device)
@@ -135,7 +136,9 @@ def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.de
           dtype: torch.dtype, resolution: int | None, vae: str, pattern: int,
           attention_slicing: bool) -> dict[str, Any]:
     from diffusers import AutoencoderKL, AutoencoderTiny, ControlNetModel, UNet2DConditionModel
+    from diffusers.utils import logging as diffusers_logging
 
+    diffusers_logging.set_verbosity_error()
     sdxl = arch == "sdxl"
     res = resolution or (1024 if sdxl else 512)
     t_build = time.perf_counter()

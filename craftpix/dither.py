@@ -21,8 +21,8 @@ _HUE_SHIFT = 11.6
 # Hue sectors (degrees) used to tabulate bounds on the rotation term R_T.
 _SECTOR = 10.0
 _N_SECTORS = 36
-# Above this many surviving candidates, evaluate them with numpy instead of one by one.
-_MAX_SCALAR_CANDIDATES = 48
+# After this many one-by-one exact evaluations, evaluate the remaining candidates with numpy.
+_MAX_SCALAR_CANDIDATES = 24
 # Relative / absolute slack on comparisons against bounds (guards against rounding).
 _REL_SLACK = 1e-9
 _ABS_SLACK = 1e-12
@@ -226,16 +226,27 @@ class _NearestPalette:
         cand = np.flatnonzero(lower <= best * (1.0 + _REL_SLACK) + _ABS_SLACK)
         if cand.size <= 1:
             return best_i
-        if cand.size > _MAX_SCALAR_CANDIDATES:
-            a2, b2, c2h = self.table[:, cand]
-            d2 = self._exact_sq(a1, b1, c1, a2, b2, c2h, tl2[cand])
-            return int(cand[int(np.argmin(d2))])
-        # ... and branch and bound, most promising first, settles the few survivors.
-        lows = lower[cand]
-        order = np.argsort(lows, kind="stable")
-        for lb, i in zip(lows[order].tolist(), cand[order].tolist(), strict=True):
-            if lb > best * (1.0 + _REL_SLACK) + _ABS_SLACK:
-                break
+        # ... and branch and bound, most promising first, settles the survivors.
+        order = np.argsort(lower[cand], kind="stable")
+        cand = cand[order]
+        lows = lower[cand].tolist()
+        for k, i in enumerate(cand.tolist()):
+            if lows[k] > best * (1.0 + _REL_SLACK) + _ABS_SLACK:
+                return best_i
+            if k == _MAX_SCALAR_CANDIDATES:
+                # Unusually many: finish the rest in one vectorized evaluation.
+                rest = cand[k:]
+                rest = rest[rest != best_i]
+                a2, b2, c2h = self.table[:, rest]
+                d2 = self._exact_sq(a1, b1, c1, a2, b2, c2h, tl2[rest])
+                j = int(np.argmin(d2))
+                d, i = float(d2[j]), int(rest[j])
+                # argmin takes the first of equal values, which is not the lowest index here
+                ties = rest[d2 == d]
+                i = int(ties.min()) if ties.size > 1 else i
+                if d < best or (d == best and i < best_i):
+                    best_i = i
+                return best_i
             if i == best_i:
                 continue
             d = self._exact_sq_one(a1, b1, c1, i, float(tl2[i]))

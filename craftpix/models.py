@@ -291,10 +291,9 @@ def _cached_folder(ref: ModelRef) -> Path | None:
 
 
 def _how_to_get(refs: Sequence[ModelRef]) -> str:
+    """`craftpix models pull ...` for the defaults among ``refs``, `hf download` for each."""
     flags = sorted({f for r in refs for f in r.pull_flags.split()}, key=_flag_order)
-    hints = []
-    if any(r.pull_flags for r in refs):
-        hints.append(f"`craftpix models pull {' '.join(flags)}`".replace(" `", "`"))
+    hints = [f"`craftpix models pull {' '.join(flags)}`"] if flags else []
     for r in refs:
         rev = f" --revision {r.revision}" if r.revision else ""
         hints.append(f"`hf download {r.name}{rev}`")

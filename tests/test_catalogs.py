@@ -38,7 +38,7 @@ def load(name):
         i += 1
     reader = csv.reader(lines[i:])
     header = next(reader)
-    rows = [dict(zip(header, r)) for r in reader if r]
+    rows = [dict(zip(header, r, strict=False)) for r in reader if r]
     for r in rows:
         assert len(r) == len(header)
     return comments, header, rows

@@ -91,7 +91,7 @@ def test_bricks_use_solid_lego_colors_only(photo, tmp_path):
     from craftpix.palette import load_palette
 
     lego = load_palette("lego")
-    transparent = {c for c, e in zip(lego.codes, lego.extra) if e["transparent"] == "true"}
+    transparent = {c for c, e in zip(lego.codes, lego.extra, strict=True) if e["transparent"] == "true"}
     used = {c.code for c in Pattern.load(tmp_path / "pattern.json").palette}
     assert used and not used & transparent
 

@@ -40,6 +40,13 @@ def test_palette_image_reproduced_exactly(serpentine: bool) -> None:
     np.testing.assert_array_equal(floyd_steinberg(img, palette, serpentine=serpentine), idx)
 
 
+def test_duplicate_palette_entries_resolve_to_lowest_index() -> None:
+    palette = np.array([[0.9, 0.1, 0.1], [0.2, 0.3, 0.9], [0.9, 0.1, 0.1], [0.2, 0.3, 0.9]])
+    img = palette[np.random.default_rng(3).integers(0, 4, (9, 11))]
+    out = floyd_steinberg(img, palette)
+    np.testing.assert_array_equal(out, np.where(img[..., 2] > 0.5, 1, 0))
+
+
 def test_error_diffusion_tracks_flat_off_palette_color() -> None:
     palette = np.array(
         [

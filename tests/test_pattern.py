@@ -277,7 +277,16 @@ def test_most_used_color_keeps_preferred_symbol_on_clash():
     assert second_more[1] == sym and second_more[0] != sym
 
 
-@pytest.mark.parametrize("n", [len(SYMBOLS), len(SYMBOLS) + 1, 243, 244, 600])
+def test_symbol_alphabet_has_no_repeats():
+    # a repeated symbol would leave fewer free slots than colors (and symbols() would spin)
+    assert len(set(SYMBOLS)) == len(SYMBOLS)
+    assert all(s.strip() for s in SYMBOLS)
+
+
+N_TWO_CHAR = len(SYMBOLS) + 20 * 8  # single symbols, then 20 × 8 two-character ones
+
+
+@pytest.mark.parametrize("n", [len(SYMBOLS), len(SYMBOLS) + 1, N_TWO_CHAR, N_TWO_CHAR + 1, 600])
 def test_symbols_for_large_palettes(n):
     pal = many_colors(n)
     p = make(grid_for(n), pal, medium="stitch", brand="dmc")

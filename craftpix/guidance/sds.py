@@ -158,7 +158,6 @@ class SDSObjective:
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         prediction_type: str = "epsilon",
-        after_step: Callable[[], None] | None = None,
     ) -> None:
         if prediction_type not in ("epsilon", "v_prediction"):
             raise ValueError(f"unsupported prediction type {prediction_type!r}")
@@ -176,7 +175,6 @@ class SDSObjective:
             for c in controls if c.scale > 0
         ]
         self.prediction_type = prediction_type
-        self.after_step = after_step
         self.last: dict[str, float] = {}
 
     # The pieces, separately testable ------------------------------------------------------------
@@ -226,7 +224,5 @@ class SDSObjective:
         z_t = math.sqrt(a) * z.detach() + math.sqrt(1.0 - a) * noise
         eps_u, eps_c = self.predict_noise(z_t, t, draw, self.controls_active(step, total))
         grad = sds_gradient(eps_u, eps_c, noise, a, cfg.guidance_scale, cfg.weighting)
-        if self.after_step is not None:
-            self.after_step()
         self.last = {"t": float(t), "grad_norm": float(grad.norm())}
         return sds_loss(z, grad)
