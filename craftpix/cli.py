@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,37 +22,13 @@ from typing import Any
 import click
 
 from craftpix import __version__
-from craftpix.errors import CraftpixError, InputError
+from craftpix.clibase import OneLineGroup
+from craftpix.errors import InputError
 from craftpix.fileio import ensure_out_dir
-from craftpix.media import MEDIA, Medium, get_medium
+from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
 from craftpix.palette import Palette, available_palettes, load_palette
 
 MIN_SIDE, MAX_SIDE = 2, 500
-
-
-# --- one-line errors --------------------------------------------------------------------------
-class CraftpixGroup(click.Group):
-    """A group that reports every user error as one line and exits 2 (never a traceback)."""
-
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        try:
-            rv = super().main(args, prog_name or "craftpix", complete_var,
-                              standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"craftpix: error: {exc.format_message()}{hint}", err=True)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            click.echo(f"craftpix: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("craftpix: aborted", err=True)
-            sys.exit(1)
-        except CraftpixError as exc:
-            click.echo(f"craftpix: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 # --- parameter types --------------------------------------------------------------------------
@@ -81,7 +56,7 @@ class SizeType(click.ParamType):
 SIZE = SizeType()
 
 
-@click.group(cls=CraftpixGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="craftpix")
 def main() -> None:
     """Turn a prompt or a photo into a bead, brick or cross-stitch pattern in real catalog colors."""
@@ -182,19 +157,31 @@ STANDARD_FINISHES = ("standard", "solid")
 
 
 def _resolve_palette(
-    medium: Medium, brand: str | None, palette_file: Path | None, all_finishes: bool
-) -> tuple[Palette, str]:
+    medium: Medium, brand: str | None, palette_file: Path | None, all_finishes: bool,
+    part: str | None = None,
+) -> tuple[Palette, str, list[str]]:
+    """The catalog a run may use, and notes for the user about what was left out."""
     if palette_file is not None:
         pal = load_palette(palette_file)
-        return pal, pal.name
+        return pal, pal.name, []
     name = (brand or medium.default_brand).lower()
     pal = load_palette(name)
+    notes: list[str] = []
     if "finish" in pal.columns and not all_finishes:
         # Transparent, glow, neon, pearl and metallic pieces do not look like their swatch
         # once placed (transparent plates go dark on a baseplate): plain colors by default.
         pal = pal.subset([i for i, e in enumerate(pal.extra)
                           if e.get("finish", "").lower() in STANDARD_FINISHES])
-    return pal, name
+    if part and "parts" in pal.columns:
+        ids, title = BRICK_PARTS[part]
+        wanted = set(ids.split("/"))
+        made = [i for i, e in enumerate(pal.extra) if wanted & set(e.get("parts", "").split(";"))]
+        if made:
+            pal = pal.subset(made)
+        else:
+            notes.append(f"the {name} catalog does not say which colors {title} ({ids}) is "
+                         "made in; check availability before ordering")
+    return pal, name, notes
 
 
 def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
@@ -221,8 +208,9 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     if opts["dither"] and image_path is None:
         raise InputError("--dither needs --image")
 
-    palette, brand = _resolve_palette(medium, opts["brand"], opts["palette_file"],
-                                      opts["all_finishes"])
+    palette, brand, notes = _resolve_palette(
+        medium, opts["brand"], opts["palette_file"], opts["all_finishes"],
+        export_kwargs.get("part") if medium_name == "bricks" else None)
     fitted, reference = None, None
     if image_path is not None:
         fitted, reference = reference_grid(image_path, width, height, opts["fit"])
@@ -279,7 +267,7 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     click.echo(f"{summary}, {seconds:.1f} s")
     for path in written:
         click.echo(f"  wrote {path}")
-    for note in exported.notes:
+    for note in notes + exported.notes:
         click.echo(f"note: {note}", err=True)
 
 

@@ -12,6 +12,13 @@ from craftpix.errors import InputError
 
 MM_PER_INCH = 25.4
 
+# The 1×1 LEGO elements a mosaic can be built from: option value → (part ids, name).
+BRICK_PARTS: dict[str, tuple[str, str]] = {
+    "plate": ("3024", "Plate 1×1"),
+    "round": ("4073/6141", "Round plate 1×1"),
+    "tile": ("3070b", "Tile 1×1"),
+}
+
 
 @dataclass(frozen=True)
 class Medium:

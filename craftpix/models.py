@@ -589,6 +589,13 @@ def _check_compatible(base: ModelRef, family: str, vae_ref: ModelRef | None,
             raise InputError(f"{base.name} is a {cls}; craftpix supports Stable Diffusion "
                              "1.x/2.x and SDXL models")
     unet_cfg = _read_json(base.folder / "unet" / "config.json")
+    if unet_cfg.get("in_channels", 4) != unet_cfg.get("out_channels", 4):
+        raise InputError(f"{base.name} is an inpainting/conditioning variant; use a "
+                         "text-to-image model")
+    if family == "sdxl" and not ((base.folder / "text_encoder").is_dir()
+                                 and (base.folder / "text_encoder_2").is_dir()):
+        raise InputError(f"{base.name} lacks one of SDXL's two text encoders "
+                         "(refiner models are not supported; use an SDXL base model)")
     for name, ref in cn_refs.items():
         assert ref.folder is not None
         cfg = _read_json(ref.folder / "config.json")

@@ -125,3 +125,38 @@ def test_lego_specifics():
     assert by["26"]["name"] == "Black" and by["1"]["name"] == "White"
     assert by["199"]["name"] == "Dark Bluish Gray"
     assert by["40"]["transparent"] == "true"
+
+
+LEGO_PART_ORDER = ("3024", "4073", "6141", "3070b", "98138")
+
+
+def test_lego_parts_availability():
+    """``parts`` lists only evidenced 1x1 parts; see the sources in the file's ``#`` header."""
+    comments, _, rows = load("lego.csv")
+    header_text = "\n".join(comments)
+    by = {r["code"]: r for r in rows}
+    used = set()
+    for r in rows:
+        parts = r["parts"].split(";")
+        assert all(parts), r  # no empty ids (e.g. trailing ";")
+        assert len(parts) == len(set(parts)), r
+        assert set(parts) <= set(LEGO_PART_ORDER), r
+        assert parts == sorted(parts, key=LEGO_PART_ORDER.index), r  # canonical order
+        # every colour in the file was selected from the 98138 Pick-a-Brick list
+        assert "98138" in parts, r
+        if r["finish"] == "solid":
+            assert set(parts) & {"3024", "4073", "6141", "3070b", "98138"}, r
+        used.update(parts)
+    # each part id that is claimed must be backed by a source named in the header
+    for part in used:
+        assert part in header_text, f"part {part} used but no source for it in the header"
+    # basic colours: Pick a Brick sells them as plate 1x1 (3024) and BrickLink knows them
+    # as round plate 1x1 (4073)
+    for code in ("1", "26", "21", "23", "24"):
+        assert "3024" in by[code]["parts"].split(";"), code
+        assert "4073" in by[code]["parts"].split(";"), code
+    counts = {p: sum(p in r["parts"].split(";") for r in rows) for p in LEGO_PART_ORDER}
+    assert counts["98138"] == len(rows)
+    assert counts["3024"] >= 30 and counts["4073"] >= 40
+    # the sources for 3024 (LEGO Pick a Brick) cover opaque colours only
+    assert not any(r["transparent"] == "true" and "3024" in r["parts"] for r in rows)

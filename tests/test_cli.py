@@ -92,8 +92,21 @@ def test_bricks_use_solid_lego_colors_only(photo, tmp_path):
 
     lego = load_palette("lego")
     transparent = {c for c, e in zip(lego.codes, lego.extra, strict=True) if e["transparent"] == "true"}
+    as_plate = {c for c, e in zip(lego.codes, lego.extra, strict=True) if "3024" in e["parts"]}
     used = {c.code for c in Pattern.load(tmp_path / "pattern.json").palette}
     assert used and not used & transparent
+    assert used <= as_plate  # the default part is the 1×1 plate: only colors it is made in
+
+
+def test_bricks_part_choice_changes_the_catalog(photo, tmp_path):
+    from craftpix.palette import load_palette
+
+    lego = load_palette("lego")
+    as_round = {c for c, e in zip(lego.codes, lego.extra, strict=True) if "4073" in e["parts"]}
+    res = run("bricks", "--image", photo, "--size", "16", "--out", tmp_path, "--steps", "5",
+              "--quiet", "--no-pdf", "--part", "round")
+    assert res.exit_code == 0, res.output
+    assert {c.code for c in Pattern.load(tmp_path / "pattern.json").palette} <= as_round
 
 
 def test_dither_and_custom_palette_file(photo, tmp_path):

@@ -23,7 +23,7 @@ def test_render_shapes_and_ranges():
     gen = Generator.random(5, 6, PALETTE, torch.Generator().manual_seed(1))
     for render in (gen.gumbel(1.0, torch.Generator().manual_seed(2)), gen.softmax(), gen.argmax()):
         assert render.shape == (1, 3, 5, 6)
-        assert float(render.min()) >= 0.0 and float(render.max()) <= 1.0
+        assert render.detach().min() >= 0.0 and render.detach().max() <= 1.0
 
 
 def test_random_init_is_centered_with_norm_sqrt_n():
@@ -70,7 +70,7 @@ def test_gumbel_is_deterministic_for_a_seeded_rng():
 def test_low_temperature_samples_are_nearly_one_hot():
     gen = Generator.random(8, 8, PALETTE, torch.Generator().manual_seed(0))
     w = gen.gumbel_weights(0.01, torch.Generator().manual_seed(1))
-    assert float((w.max(-1).values > 0.99).float().mean()) > 0.9
+    assert (w.detach().max(-1).values > 0.99).float().mean() > 0.9
     assert torch.allclose(w.sum(-1), torch.ones(8, 8), atol=1e-5)
 
 
@@ -89,7 +89,7 @@ def test_restrict_switches_colors_off():
     gen.restrict_([1, 3])
     assert set(np.unique(gen.indices().numpy())) <= {1, 3}
     w = gen.gumbel_weights(1.0, torch.Generator().manual_seed(0))
-    assert float(w[..., [0, 2, 4]].max()) == 0.0
+    assert w.detach()[..., [0, 2, 4]].max() == 0.0
 
 
 def test_entropy_is_normalized():

@@ -15,18 +15,14 @@ import numpy as np
 
 from craftpix.errors import InputError
 from craftpix.export.merge import MergeResult, plate_id, plate_name
-from craftpix.media import get_medium
+from craftpix.media import BRICK_PARTS, get_medium
 from craftpix.pattern import Color, Pattern
 
 SPARE_FRACTION = 0.05
 SPARE_MIN = 2
 
 # --part choice -> (LEGO element id, name) of the 1×1 piece
-PARTS: dict[str, tuple[str, str]] = {
-    "plate": ("3024", "Plate 1×1"),
-    "round": ("4073/6141", "Round plate 1×1"),
-    "tile": ("3070b", "Tile 1×1"),
-}
+PARTS = BRICK_PARTS  # option value → (LEGO part ids, name)
 
 # --- cross-stitch thread -------------------------------------------------------------------
 SKEIN_STRAND_CM = 800 * 6  # a DMC skein: 8 m of 6-strand floss = 4 800 strand-cm

@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from craftpix.errors import CraftpixError
+from craftpix.clibase import OneLineCommand
 from craftpix.export.options import export_options, export_settings
-
-
-class OneLineCommand(click.Command):
-    """Reports usage errors and user errors as one line with exit status 2 when run alone.
-
-    Inside the ``craftpix`` group the group does the same; this keeps the command well
-    behaved when it is invoked directly (tests, other entry points).
-    """
-
-    def main(self, args: Any = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        try:
-            rv = super().main(args, prog_name or "craftpix export", complete_var,
-                              standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            click.echo(f"craftpix: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            click.echo(f"craftpix: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("craftpix: aborted", err=True)
-            sys.exit(1)
-        except CraftpixError as exc:
-            click.echo(f"craftpix: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 @click.command("export", cls=OneLineCommand)
