@@ -154,16 +154,17 @@ def test_full_vae_and_attention_slicing(tiny_paths, tmp_path) -> None:
 
 def test_same_seed_same_pattern(tiny_paths, tmp_path) -> None:
     settings = tiny_settings(tiny_paths, "sd15", optim={"warmup": 1, "lr": 0.5})
-    a = _run(settings, tmp_path / "a", steps=4)
-    b = _run(settings, tmp_path / "b", steps=4)
-    c = _run(settings, tmp_path / "c", steps=4, seed=1)
+    comps = load_components(settings, controls=[])  # loaded once, reused (components=)
+    a = _run(settings, tmp_path / "a", steps=4, components=comps)
+    b = _run(settings, tmp_path / "b", steps=4, components=comps)
+    c = _run(settings, tmp_path / "c", steps=4, seed=1, components=comps)
     assert np.array_equal(a.indices, b.indices)
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
     assert [h["loss"] for h in a.history] != [h["loss"] for h in c.history]
 
 
 def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch) -> None:
-    settings = tiny_settings(tiny_paths, "sdxl", checkpoint_every=6,
+    settings = tiny_settings(tiny_paths, "sd15", checkpoint_every=6,
                              optim={"warmup": 1, "lr": 0.3})
     full = _run(settings, tmp_path / "full", image=True, steps=6)
 
