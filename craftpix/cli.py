@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from craftpix import __version__
 from craftpix.clibase import OneLineGroup
@@ -111,6 +112,7 @@ def palettes_show(name: str, fmt: str, swatch: Path | None) -> None:
 # --- the three crafts -------------------------------------------------------------------------
 ENGINES = ("auto", "fidelity", "sds")
 DEFAULT_STEPS = {"fidelity": 150, "sds": 6000}
+SDS_FFT_WEIGHT = 20.0  # SD-πXL's FFT weight, which --smooth 1 stands for
 
 
 def pattern_options(f: Any) -> Any:
@@ -221,27 +223,12 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     out = ensure_out_dir(opts["out"] or Path(
         f"{_slug(prompt or Path(image_path).stem)}-{medium_name}-{width}x{height}"))
     steps = opts["steps"] if opts["steps"] is not None else DEFAULT_STEPS[engine]
-    t0 = time.perf_counter()
     if opts["dither"]:
-        from craftpix.dither import floyd_steinberg
-
         engine, steps = "dither", 0
-        indices = floyd_steinberg(reference, palette.rgb)
-    elif engine == "fidelity":
-        from craftpix.guidance.fidelity import run_fidelity
-
-        smooth = 1.0 if opts["smooth"] is None else opts["smooth"]
-        indices = run_fidelity(reference, palette.rgb, steps=steps, seed=opts["seed"],
-                               smooth=smooth, quiet=opts["quiet"]).indices
-    else:
-        from craftpix.guidance.run import run_sds
-
-        smooth = 20.0 * (1.0 if opts["smooth"] is None else opts["smooth"])
-        budget = colors if reference is None and colors is not None and colors < len(palette) else None
-        indices = run_sds(sds, prompt=prompt, image=fitted, reference_rgb=reference,
-                          palette_rgb=palette.rgb, height=height, width=width, colors=budget,
-                          medium=medium_name, steps=steps, seed=opts["seed"], smooth=smooth,
-                          out_dir=out, quiet=opts["quiet"]).indices
+    t0 = time.perf_counter()
+    indices, entropy = _run_engine(
+        engine, opts, sds, palette=palette, reference=reference, fitted=fitted, steps=steps,
+        size=(width, height), colors=colors, medium=medium_name, out=out)
     seconds = time.perf_counter() - t0
 
     meta: dict[str, Any] = {"engine": engine, "steps": steps, "seed": opts["seed"],
@@ -252,6 +239,8 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
         meta["image"] = Path(image_path).name
         meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
+    if entropy is not None:  # how decided the cells were: near 0 is a crisp result
+        meta["entropy"] = round(entropy, 4)
     pattern = pattern_from_indices(indices, palette.codes, palette.names, palette.hexes,
                                    medium_name, brand, meta)
     written = [pattern.save(out / "pattern.json")]
@@ -269,6 +258,34 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
         click.echo(f"  wrote {path}")
     for note in notes + exported.notes:
         click.echo(f"note: {note}", err=True)
+
+
+def _run_engine(
+    engine: str, opts: dict[str, Any], sds: Any, *, palette: Palette,
+    reference: np.ndarray | None, fitted: Any, steps: int, size: tuple[int, int],
+    colors: int | None, medium: str, out: Path,
+) -> tuple[np.ndarray, float | None]:
+    """Cell indices into ``palette`` from the chosen engine, and the final mean entropy."""
+    smooth = 1.0 if opts["smooth"] is None else opts["smooth"]
+    if engine == "dither":
+        from craftpix.dither import floyd_steinberg
+
+        return floyd_steinberg(reference, palette.rgb), None
+    if engine == "fidelity":
+        from craftpix.guidance.fidelity import run_fidelity
+
+        result = run_fidelity(reference, palette.rgb, steps=steps, seed=opts["seed"],
+                              smooth=smooth, quiet=opts["quiet"])
+    else:
+        from craftpix.guidance.run import run_sds
+
+        # Without a photo the color budget is met by pruning during the run.
+        budget = colors if reference is None and colors is not None and colors < len(palette) else None
+        result = run_sds(sds, prompt=opts["prompt"], image=fitted, reference_rgb=reference,
+                         palette_rgb=palette.rgb, height=size[1], width=size[0], colors=budget,
+                         medium=medium, steps=steps, seed=opts["seed"],
+                         smooth=SDS_FFT_WEIGHT * smooth, out_dir=out, quiet=opts["quiet"])
+    return result.indices, result.entropy
 
 
 def _craft_command(medium: Medium) -> click.Command:

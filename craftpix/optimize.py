@@ -65,6 +65,7 @@ class OptimResult:
     steps: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    entropy: float = 0.0  # mean normalized per-cell entropy at the end: 0 = every cell decided
 
 
 class Interrupted(CraftpixError):
@@ -204,6 +205,7 @@ def optimize(
         steps=step,
         seconds=time.perf_counter() - t0,
         history=history,
+        entropy=float(gen.entropy().mean()),
     )
 
 
