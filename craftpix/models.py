@@ -551,7 +551,9 @@ def load_components(
     _quiet_libraries()
 
     base = base_ref(settings.model, full_vae=settings.vae == "full")
-    if base.local:
+    cached = None if base.local else _cached_folder(base)
+    if base.local or (cached is None and base.name not in (SDXL_BASE, SD15)):
+        # The family (hence which VAE and ControlNets fit) is unknown until the model is here.
         locate([base], prefer_fp16=prefer_fp16)
         family = _family_of(base)
         vae_ref, cn_refs, depth_ref, notes = dependent_refs(settings, family, controls)
@@ -559,20 +561,12 @@ def load_components(
         locate(others, prefer_fp16=prefer_fp16)
     else:
         # Check everything in the cache first, so one message names all that is missing.
-        cached = _cached_folder(base)
-        if cached is not None:
-            base.folder = cached
+        base.folder = cached
         family = _family_of(base)
         base.folder = None
         vae_ref, cn_refs, depth_ref, notes = dependent_refs(settings, family, controls)
         others = [r for r in (vae_ref, *cn_refs.values(), depth_ref) if r is not None]
         locate([base, *others], prefer_fp16=prefer_fp16)
-        real_family = _family_of(base)
-        if real_family != family:  # downloaded a model whose name misled the guess
-            family = real_family
-            vae_ref, cn_refs, depth_ref, notes = dependent_refs(settings, family, controls)
-            others = [r for r in (vae_ref, *cn_refs.values(), depth_ref) if r is not None]
-            locate(others, prefer_fp16=prefer_fp16)
     assert base.folder is not None
     _check_compatible(base, family, vae_ref, cn_refs)
     return _load(settings, base, family, vae_ref, cn_refs, depth_ref, notes, dtype, prefer_fp16)

@@ -216,3 +216,34 @@ def test_models_pull_offline_is_one_clear_error(offline_cache) -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, ModelNotAvailable)
     assert "HF_HUB_OFFLINE" in str(result.exception)
+
+
+def test_unknown_uncached_model_named_alone(offline_cache) -> None:
+    with pytest.raises(ModelNotAvailable) as err:
+        load_components(SDSSettings(model="someone/finetune"), controls=["canny"])
+    msg = str(err.value)
+    assert "someone/finetune (diffusion model)" in msg and "taesd" not in msg
+    assert "hf download someone/finetune" in msg and "models pull" not in msg
+
+
+def test_inpainting_and_refiner_models_refused(tiny_paths, tmp_path) -> None:
+    import json
+
+    inpaint = tmp_path / "inpaint"
+    shutil.copytree(tiny_paths["sd15"], inpaint)
+    cfg = json.loads((inpaint / "unet" / "config.json").read_text())
+    cfg["in_channels"] = 9
+    (inpaint / "unet" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match="inpainting"):
+        load_components(SDSSettings(model=str(inpaint), vae=str(tiny_paths["taesd"])),
+                        controls=[])
+    refiner = tmp_path / "refiner"
+    shutil.copytree(tiny_paths["sdxl"], refiner)
+    shutil.rmtree(refiner / "text_encoder")
+    shutil.rmtree(refiner / "tokenizer")
+    index = json.loads((refiner / "model_index.json").read_text())
+    index["text_encoder"] = index["tokenizer"] = [None, None]
+    (refiner / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(InputError, match="refiner"):
+        load_components(SDSSettings(model=str(refiner), vae=str(tiny_paths["taesd"])),
+                        controls=[])
