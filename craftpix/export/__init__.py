@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from craftpix.errors import InputError
 from craftpix.export.bom import Bom, ExportSettings, build_bom, resolve_settings
@@ -122,7 +123,30 @@ def export_pattern(
     strands: int | None = None,
     preview: bool = True,
 ) -> ExportResult:
-    """Like :func:`export_all`, but also returns the bill of materials, merge and stitch plan."""
+    """Write every export of ``pattern`` into ``out_dir``.
+
+    Returns the paths written with the bill of materials, merge result and stitch plan.
+
+    Files: ``preview.png`` (craft look) and ``preview-pixels.png`` when ``preview``;
+    ``pattern.pdf`` when ``pdf`` (``paper`` ``"a4"`` or ``"letter"``); embroidery files
+    ``pattern.<fmt>``.
+
+    Embroidery formats rule: ``formats=None`` means the medium's default — ``pes,dst`` for a
+    cross-stitch pattern that fits ``hoop``, none for beads and bricks (and none, with a note
+    on the PDF cover and in :attr:`ExportResult.notes`, for a cross-stitch design larger than
+    the hoop: big hand-stitching charts are not an error). Formats named by the caller
+    (``"pes,dst"`` or a sequence) are always written, or fail: naming formats for a bead or
+    brick pattern, or for a design larger than the hoop, is an :class:`InputError` (the
+    design is never cut). An empty sequence (or ``"none"``) means no embroidery files.
+
+    ``hoop`` is ``(width, height)`` in mm, or ``"WxH"``. ``merge`` (bricks, with ``part="plate"``) covers
+    same-color areas with larger plates inside each ``section``; ``part`` picks the 1×1
+    element (plate 3024, round 4073/6141, tile 3070b). ``section`` is the board size in
+    cells (beads 29; bricks 16/32/48; default: the medium's first). ``fabric_count`` (11, 14,
+    16, 18; default 14) and ``strands`` (default 3 on 11 ct, else 2) are for cross-stitch.
+
+    All options are checked before anything is written; every file is written atomically.
+    """
     settings, fmts, notes = validate_options(
         pattern.medium, (pattern.width, pattern.height), paper=paper, formats=formats,
         hoop=hoop, merge=merge, part=part, section=section, fabric_count=fabric_count,
@@ -166,45 +190,9 @@ def export_pattern(
     return ExportResult(written, settings, bom, tuple(fmts), merged, plan, notes)
 
 
-def export_all(
-    pattern: Pattern,
-    out_dir: str | os.PathLike[str],
-    *,
-    pdf: bool = True,
-    paper: str = "a4",
-    formats: str | Sequence[str] | None = None,
-    hoop: tuple[float, float] | str = (100.0, 100.0),
-    merge: bool = False,
-    part: str = "plate",
-    section: int | None = None,
-    fabric_count: int | None = None,
-    strands: int | None = None,
-    preview: bool = True,
-) -> list[Path]:
+def export_all(pattern: Pattern, out_dir: str | os.PathLike[str], **options: Any) -> list[Path]:
     """Write every export of ``pattern`` into ``out_dir``; return the paths written.
 
-    Files: ``preview.png`` (craft look) and ``preview-pixels.png`` when ``preview``;
-    ``pattern.pdf`` when ``pdf`` (``paper`` ``"a4"`` or ``"letter"``); embroidery files
-    ``pattern.<fmt>``.
-
-    Embroidery formats rule: ``formats=None`` means the medium's default — ``pes,dst`` for a
-    cross-stitch pattern that fits ``hoop``, none for beads and bricks (and none, with a note
-    on the PDF cover and in :attr:`ExportResult.notes`, for a cross-stitch design larger than
-    the hoop: big hand-stitching charts are not an error). Formats named by the caller
-    (``"pes,dst"`` or a sequence) are always written, or fail: naming formats for a bead or
-    brick pattern, or for a design larger than the hoop, is an :class:`InputError` (the
-    design is never cut). An empty sequence (or ``"none"``) means no embroidery files.
-
-    ``hoop`` is ``(width, height)`` in mm, or ``"WxH"``. ``merge`` (bricks, with ``part="plate"``) covers
-    same-color areas with larger plates inside each ``section``; ``part`` picks the 1×1
-    element (plate 3024, round 4073/6141, tile 3070b). ``section`` is the board size in
-    cells (beads 29; bricks 16/32/48; default: the medium's first). ``fabric_count`` (11, 14,
-    16, 18; default 14) and ``strands`` (default 3 on 11 ct, else 2) are for cross-stitch.
-
-    All options are checked before anything is written; every file is written atomically.
+    Takes the keyword options of :func:`export_pattern` (which documents them).
     """
-    return export_pattern(
-        pattern, out_dir, pdf=pdf, paper=paper, formats=formats, hoop=hoop, merge=merge,
-        part=part, section=section, fabric_count=fabric_count, strands=strands,
-        preview=preview,
-    ).paths
+    return export_pattern(pattern, out_dir, **options).paths
