@@ -43,8 +43,10 @@ SDXL_BASE = "stabilityai/stable-diffusion-xl-base-1.0"
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 TAESDXL = "madebyollin/taesdxl"
 TAESD = "madebyollin/taesd"
-DEPTH_DEFAULT = "Intel/dpt-hybrid-midas"
+DPT_HYBRID = "Intel/dpt-hybrid-midas"  # the estimator of the SD-πXL code; choose it with --depth-model
 DEPTH_ANYTHING_SMALL = "depth-anything/Depth-Anything-V2-Small-hf"
+# Depth Anything V2 Small: Apache-2.0, ~25 M parameters, safetensors on its main branch.
+DEPTH_DEFAULT = DEPTH_ANYTHING_SMALL
 
 ALIASES = {"sdxl": SDXL_BASE, "sd15": SD15, "sd1.5": SD15, "sd-1.5": SD15}
 
@@ -58,7 +60,7 @@ FAMILY_DEFAULTS: dict[str, dict[str, str | None]] = {
 }
 
 #: Repos whose main branch holds pickles only; the safetensors conversion lives elsewhere.
-KNOWN_REVISIONS = {DEPTH_DEFAULT: "refs/pr/5"}
+KNOWN_REVISIONS = {DPT_HYBRID: "refs/pr/5"}
 
 _TEXT_ENCODER_CLASSES = ("CLIPTextModel", "CLIPTextModelWithProjection")
 _PIPELINE_MODELS = ("unet", "text_encoder", "text_encoder_2", "vae")
@@ -755,7 +757,7 @@ def default_refs(family: str = "sdxl", *, controlnet: bool = True, depth: bool =
 
 def _known_roles() -> dict[str, str]:
     roles = {SDXL_BASE: "SDXL base (default)", SD15: "Stable Diffusion 1.5",
-             DEPTH_DEFAULT: "depth estimator (default)", DEPTH_ANYTHING_SMALL: "depth estimator"}
+             DEPTH_DEFAULT: "depth estimator (default)", DPT_HYBRID: "depth estimator"}
     for family, d in FAMILY_DEFAULTS.items():
         for role, name in d.items():
             if name:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from craftpix.errors import InputError, ModelNotAvailable
 from craftpix.guidance.options import SDSSettings
 from craftpix.models import (
+    KNOWN_REVISIONS,
     SD15,
     SDXL_BASE,
     ModelRef,
@@ -111,7 +112,8 @@ def test_default_pull_sets() -> None:
                      "diffusers/controlnet-depth-sdxl-1.0-mid"]
     assert [r.name for r in default_refs("sd15", controlnet=False)] == [SD15, "madebyollin/taesd"]
     depth = default_refs("sdxl", depth=True)[-1]
-    assert depth.name == "Intel/dpt-hybrid-midas" and depth.revision == "refs/pr/5"
+    assert depth.name == "depth-anything/Depth-Anything-V2-Small-hf" and depth.revision is None
+    assert KNOWN_REVISIONS["Intel/dpt-hybrid-midas"] == "refs/pr/5"  # its safetensors branch
     assert default_refs("sdxl", full_vae=True)[0].full_vae
 
 

@@ -38,7 +38,7 @@ class SDSSettings:
     vae: str = "tiny"
     controlnet_canny: str | None = None  # None: the family's default ControlNet
     controlnet_depth: str | None = None
-    depth_model: str | None = None  # None: Intel/dpt-hybrid-midas
+    depth_model: str | None = None  # None: Depth Anything V2 Small
     canny_weight: float = DEFAULT_CONTROL_WEIGHT
     depth_weight: float = DEFAULT_CONTROL_WEIGHT
     negative_prompt: str | None = None  # None: the template's negative prompt
@@ -84,7 +84,8 @@ def sds_options(f: F) -> F:
                      help="Depth ControlNet used with --image (default: the model family's)."),
         click.option("--depth-model", metavar="ID_OR_PATH",
                      help="Depth estimator for the depth ControlNet "
-                          "[default: Intel/dpt-hybrid-midas]."),
+                          "[default: depth-anything/Depth-Anything-V2-Small-hf; "
+                          "SD-πXL used Intel/dpt-hybrid-midas]."),
         click.option("--canny-weight", type=click.FloatRange(0), default=DEFAULT_CONTROL_WEIGHT,
                      show_default=True, help="Strength of the edge ControlNet; 0 turns it off."),
         click.option("--depth-weight", type=click.FloatRange(0), default=DEFAULT_CONTROL_WEIGHT,
