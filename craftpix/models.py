@@ -349,11 +349,15 @@ def locate(refs: Sequence[ModelRef], *, prefer_fp16: bool = False,
 def download(ref: ModelRef, *, prefer_fp16: bool = True) -> Path:
     """Fetch exactly the files ``ref`` needs (configs + one set of safetensors weights)."""
     from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.utils import logging as hub_logging
 
     if hub_offline():
         raise ModelNotAvailable(
             f"cannot download {ref.name} ({ref.role}): HF_HUB_OFFLINE is set; "
             f"unset it or copy the model into {hub_cache()}")
+    # The hub client logs every retry of a failed request; the user gets one line instead.
+    verbosity = hub_logging.get_verbosity()
+    hub_logging.set_verbosity_error()
     try:
         files = set(HfApi().list_repo_files(ref.name, revision=ref.revision))
         model_index = None
@@ -376,6 +380,8 @@ def download(ref: ModelRef, *, prefer_fp16: bool = True) -> Path:
         raise ModelNotAvailable(
             f"cannot download {ref.name} ({ref.role}): {reason[:200]}; check the name and your "
             f"connection, or fetch it with {_how_to_get([ref])}") from None
+    finally:
+        hub_logging.set_verbosity(verbosity)
     return path
 
 

@@ -19,6 +19,7 @@ from craftpix.models import (
     canonical_model,
     choose_weights,
     default_refs,
+    download,
     family_from_unet_config,
     hub_cache,
     is_local_path,
@@ -249,3 +250,29 @@ def test_inpainting_and_refiner_models_refused(tiny_paths, tmp_path) -> None:
     with pytest.raises(InputError, match="refiner"):
         load_components(SDSSettings(model=str(refiner), vae=str(tiny_paths["taesd"])),
                         controls=[])
+
+
+def test_unreachable_hub_is_one_message_without_retry_noise(tmp_path, monkeypatch, caplog) -> None:
+    """Online but no connection: the hub client's retry warnings stay quiet, one error."""
+    import logging
+
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import logging as hub_logging
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr("craftpix.models.hub_offline", lambda: False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+    def unreachable(self, repo_id, **kwargs):
+        hub_logging.get_logger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+        raise OSError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(HfApi, "list_repo_files", unreachable)
+    before = hub_logging.get_verbosity()
+    with caplog.at_level(logging.WARNING), pytest.raises(ModelNotAvailable) as err:
+        download(ModelRef(SDXL_BASE, "diffusion model", "pipeline"))
+    assert "cannot download stabilityai/stable-diffusion-xl-base-1.0" in str(err.value)
+    assert "hf download" in str(err.value)
+    assert not [r for r in caplog.records if r.name.startswith("huggingface_hub")]
+    assert hub_logging.get_verbosity() == before  # restored afterwards
