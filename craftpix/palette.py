@@ -26,12 +26,13 @@ from craftpix.color import (
 )
 from craftpix.errors import InputError
 from craftpix.pattern import Color
+from craftpix.resources import bundled_dir
 
 
 def palettes_dir() -> Path:
     """Folder of the built-in catalogs (``CRAFTPIX_PALETTES`` overrides it)."""
     env = os.environ.get("CRAFTPIX_PALETTES")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "palettes"
+    return Path(env) if env else bundled_dir("palettes")
 
 
 TITLES = {

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import craftpix
 from craftpix.errors import InputError
+from craftpix.resources import bundled_dir
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -28,7 +28,7 @@ else:  # pragma: no cover - Python 3.10
     except ImportError:
         _toml = None
 
-TEMPLATES_DIR = Path(craftpix.__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = bundled_dir("templates")
 PLACEHOLDER = "{prompt}"
 
 
