@@ -251,16 +251,6 @@ def test_prompt_is_required(tmp_path) -> None:
         _run(SDSSettings(), tmp_path, prompt=None)
 
 
-def test_lora_needs_peft(tiny_paths, tmp_path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("peft") is not None:
-        pytest.skip("peft is installed")
-    settings = tiny_settings(tiny_paths, "sd15", lora="some/lora")
-    with pytest.raises(CraftpixError, match="pip install peft"):
-        _run(settings, tmp_path)
-
-
 def test_cli_prompt_run(tiny_paths, tmp_path) -> None:
     cli = pytest.importorskip("craftpix.cli")
     from click.testing import CliRunner
@@ -280,3 +270,24 @@ def test_cli_prompt_run(tiny_paths, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "pattern.json").is_file()
     assert (out / "progress" / "step-000003.png").is_file()
+
+
+def test_run_identity_does_not_depend_on_the_working_directory(tmp_path, monkeypatch) -> None:
+    """Relative model/LoRA paths name the same files from anywhere, so --resume accepts them."""
+    from craftpix.guidance.run import run_fingerprint
+
+    (tmp_path / "models" / "base").mkdir(parents=True)
+    (tmp_path / "models" / "style.safetensors").write_bytes(b"")
+    (tmp_path / "elsewhere").mkdir()
+
+    def fingerprint(cwd: Path, prefix: str) -> dict:
+        monkeypatch.chdir(cwd)
+        settings = SDSSettings(model=f"{prefix}models/base", lora=f"{prefix}models/style.safetensors")
+        return run_fingerprint(settings, prompt="rose", negative="", controls=[], image=None,
+                               reference_rgb=None, palette_rgb=np.eye(3), height=8, width=8,
+                               colors=None, medium="beads", steps=3, seed=0, smooth=20.0)
+
+    a = fingerprint(tmp_path, "./")
+    b = fingerprint(tmp_path / "elsewhere", "../")
+    assert a == b
+    assert a["lora"] == str(tmp_path / "models" / "style.safetensors")

@@ -207,3 +207,45 @@ def _tiny_paths_fixture():
 
 
 tiny_paths = _tiny_paths_fixture()
+
+
+# --- LoRA (peft) ----------------------------------------------------------------------------------
+LORA_UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+LORA_TEXT_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
+
+
+def _lora_layers(model, targets, seed: int, rank: int = 4) -> dict:
+    """Add a random LoRA adapter to ``model`` (in place) and return its diffusers-format weights."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    model.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                                 target_modules=list(targets)))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_" in name:  # lora_B starts at zero in peft: give both factors weights
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.2)
+    return convert_state_dict_to_diffusers(get_peft_model_state_dict(model))
+
+
+def save_tiny_lora(folder: Path, sdxl: bool, *, text_encoders: bool = False,
+                   weight_name: str | None = None) -> Path:
+    """A random LoRA for the tiny UNet of one family (and its text encoders), in diffusers format.
+
+    Written with the pipeline class's ``save_lora_weights`` (safetensors) into ``folder``;
+    returns the weight file's path (``pytorch_lora_weights.safetensors`` unless ``weight_name``).
+    """
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    layers = {"unet_lora_layers": _lora_layers(tiny_unet(sdxl), LORA_UNET_TARGETS, seed=11)}
+    if text_encoders:
+        layers["text_encoder_lora_layers"] = _lora_layers(
+            tiny_text_encoder(False), LORA_TEXT_TARGETS, seed=12)
+        if sdxl:
+            layers["text_encoder_2_lora_layers"] = _lora_layers(
+                tiny_text_encoder(True), LORA_TEXT_TARGETS, seed=13)
+    cls = StableDiffusionXLPipeline if sdxl else StableDiffusionPipeline
+    name = weight_name or "pytorch_lora_weights.safetensors"
+    cls.save_lora_weights(folder, weight_name=name, safe_serialization=True, **layers)
+    return Path(folder) / name

@@ -95,7 +95,7 @@ def sds_options(f: F) -> F:
         click.option("--guidance-scale", type=click.FloatRange(0), default=DEFAULT_GUIDANCE_SCALE,
                      show_default=True, help="Classifier-free guidance scale."),
         click.option("--lora", metavar="ID_OR_PATH",
-                     help="A LoRA style for the diffusion model (needs the peft package)."),
+                     help="A LoRA style for the diffusion model: a .safetensors file, a folder or a hub id."),
         click.option("--lora-scale", type=float, default=1.0, show_default=True,
                      help="Strength of the LoRA."),
         click.option("--template", type=click.Path(path_type=Path, dir_okay=False),

@@ -76,17 +76,23 @@ def run_fingerprint(
     smooth: float,
 ) -> dict[str, Any]:
     """What makes two runs "the same run" (device, precision and output cadence do not)."""
-    model = canonical_model(settings.model)
-    if is_local_path(model):
-        model = str(Path(model).expanduser().resolve())
+
+    def where(name: str | None) -> str | None:
+        # A local folder or file is the same one from any working directory.
+        if name and is_local_path(name):
+            return str(Path(name).expanduser().resolve())
+        return name
+
     fp: dict[str, Any] = {
-        "engine": "sds", "model": model, "vae": settings.vae, "prompt": prompt,
+        "engine": "sds", "model": where(canonical_model(settings.model)),
+        "vae": where(settings.vae), "prompt": prompt,
         "negative": negative, "guidance_scale": settings.guidance_scale,
-        "lora": settings.lora, "lora_scale": settings.lora_scale if settings.lora else None,
+        "lora": where(settings.lora),
+        "lora_scale": settings.lora_scale if settings.lora else None,
         "controls": {
-            name: {"model": getattr(settings, f"controlnet_{name}") or "default",
+            name: {"model": where(getattr(settings, f"controlnet_{name}")) or "default",
                    "weight": getattr(settings, f"{name}_weight")} for name in controls},
-        "depth_model": settings.depth_model if "depth" in controls else None,
+        "depth_model": where(settings.depth_model) if "depth" in controls else None,
         "height": height, "width": width, "palette": _digest(palette_rgb), "colors": colors,
         "medium": medium, "steps": steps, "seed": seed, "smooth": smooth,
         "reference": None if reference_rgb is None else _digest(reference_rgb),
