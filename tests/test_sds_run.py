@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from craftpix.errors import CraftpixError, InputError, ModelNotAvailable
+from craftpix.errors import InputError, ModelNotAvailable
 from craftpix.guidance import sds as sds_module
 from craftpix.guidance.options import SDSSettings
 from craftpix.guidance.run import RUN_FILE, run_sds
