@@ -112,6 +112,9 @@ def palettes_show(name: str, fmt: str, swatch: Path | None) -> None:
 # --- the three crafts -------------------------------------------------------------------------
 ENGINES = ("auto", "fidelity", "sds")
 DEFAULT_STEPS = {"fidelity": 150, "sds": 6000}
+# A prompt alone keeps this many colors unless --colors says otherwise: score distillation
+# over a whole catalog gives patterns of dozens of barely different colors.
+DEFAULT_PROMPT_COLORS = 16
 SDS_FFT_WEIGHT = 20.0  # SD-πXL's FFT weight, which --smooth 1 stands for
 
 
@@ -129,7 +132,8 @@ def pattern_options(f: Any) -> Any:
         click.option("--palette", "palette_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Your own palette: a code,name,hex CSV, a GIMP .gpl or a .hex file."),
         click.option("--colors", type=click.IntRange(1, 500),
-                     help="Use at most this many colors."),
+                     help=f"Use at most this many colors (a prompt alone: "
+                          f"{DEFAULT_PROMPT_COLORS} unless given)."),
         click.option("--all-finishes", is_flag=True,
                      help="Also use transparent, neon, glow, pearl and metallic colors."),
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
@@ -280,7 +284,10 @@ def _run_engine(
         from craftpix.guidance.run import run_sds
 
         # Without a photo the color budget is met by pruning during the run.
-        budget = colors if reference is None and colors is not None and colors < len(palette) else None
+        budget = None
+        if reference is None:
+            wanted = DEFAULT_PROMPT_COLORS if colors is None else colors
+            budget = wanted if wanted < len(palette) else None
         result = run_sds(sds, prompt=opts["prompt"], image=fitted, reference_rgb=reference,
                          palette_rgb=palette.rgb, height=size[1], width=size[0], colors=budget,
                          medium=medium, steps=steps, seed=opts["seed"],

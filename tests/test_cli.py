@@ -177,3 +177,25 @@ def test_prompt_without_a_model_is_one_clear_message(tmp_path, monkeypatch):
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1
     assert "stabilityai/stable-diffusion-xl-base-1.0" in lines[0] and "models pull" in lines[0]
+
+
+@pytest.mark.parametrize("extra, budget", [([], 16), (["--colors", "6"], 6),
+                                           (["--colors", "400"], None)])
+def test_prompt_runs_keep_a_color_budget(tmp_path, monkeypatch, extra, budget):
+    """A prompt alone prunes to 16 colors by default; --colors overrides; no budget past the
+    catalog size. The engine itself is replaced: only what the CLI asks of it is checked."""
+    import craftpix.guidance.run as run_module
+    from craftpix.optimize import OptimResult
+
+    seen = {}
+
+    def fake_run_sds(settings, **kwargs):
+        seen.update(kwargs)
+        h, w = kwargs["height"], kwargs["width"]
+        return OptimResult(indices=np.zeros((h, w), dtype=np.int64), steps=0, seconds=0.0)
+
+    monkeypatch.setattr(run_module, "run_sds", fake_run_sds)
+    res = run("beads", "--prompt", "rose", "--size", "8", "--out", tmp_path, "--no-pdf", *extra)
+    assert res.exit_code == 0, res.output
+    assert seen["colors"] == budget and seen["reference_rgb"] is None
+    assert len(seen["palette_rgb"]) == 101  # the Perler standard colors, pruned during the run
