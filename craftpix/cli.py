@@ -306,7 +306,8 @@ def _craft_command(medium: Medium) -> click.Command:
         f"Make a {medium.title} pattern from --prompt and/or --image "
         f"(catalogs: {', '.join(medium.brands)}; default {medium.default_brand})."
     )
-    return click.command(medium.name)(export_options(sds_options(pattern_options(command))))
+    # Listed in --help in this order: what to make, what to print, then the model settings.
+    return click.command(medium.name)(pattern_options(export_options(sds_options(command))))
 
 
 for _medium in MEDIA.values():
