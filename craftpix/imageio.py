@@ -87,9 +87,12 @@ def area_downsample(image: Image.Image, width: int, height: int) -> np.ndarray:
     Averaging in linear light is what the eye does from a distance, so a fine black-and-white
     texture becomes the right mid grey instead of a too-dark one.
     """
-    lin = srgb_to_linear(np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0)
+    rgb8 = np.asarray(image.convert("RGB"))
+    # A 256-entry table decodes 8-bit sRGB to linear float32 without a float64 copy of a
+    # possibly huge photo.
+    lut = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
     channels = [
-        np.asarray(Image.fromarray(lin[..., c].astype(np.float32), mode="F").resize(
+        np.asarray(Image.fromarray(lut[rgb8[..., c]]).resize(
             (width, height), Image.Resampling.BOX))
         for c in range(3)
     ]
