@@ -46,6 +46,11 @@ SYMBOLS = (
 )
 
 
+def usage_order(counts: np.ndarray) -> list[int]:
+    """Indices of the used entries of ``counts``, most used first (ties: index order)."""
+    return [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+
+
 class PatternError(InputError):
     """A pattern file or pattern value is malformed."""
 
@@ -115,8 +120,7 @@ class Pattern:
 
     def compact(self) -> Pattern:
         """Drop palette entries no cell uses; order the rest by count, most used first."""
-        counts = self.counts()
-        keep = [i for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+        keep = usage_order(self.counts())
         remap = np.full(len(self.palette), -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))
         return Pattern(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from craftpix.color import rgb_to_lab
 from craftpix.fileio import atomic_path
 from craftpix.palette import Palette
 
@@ -20,7 +19,7 @@ def render_swatch(palette: Palette, columns: int = COLUMNS) -> Image.Image:
     card = Image.new("RGB", (columns * TILE, rows * (TILE + LABEL)), "white")
     draw = ImageDraw.Draw(card)
     font = ImageFont.load_default()
-    light = rgb_to_lab(palette.rgb)[:, 0] > 92  # near-white tiles get an outline
+    light = palette.lab[:, 0] > 92  # near-white tiles get an outline
     for i, (code, rgb) in enumerate(zip(palette.codes, palette.rgb8, strict=True)):
         x, y = (i % columns) * TILE, (i // columns) * (TILE + LABEL)
         draw.rectangle([x + 2, y + 2, x + TILE - 3, y + TILE - 3], fill=tuple(int(v) for v in rgb),

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from craftpix.errors import InputError
 from craftpix.export.bom import Bom, ExportSettings, build_bom, resolve_settings
@@ -54,6 +54,16 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)  # things the user should be told
 
 
+class ResolvedOptions(NamedTuple):
+    """Export options after :func:`validate_options`: checked, defaults filled in."""
+
+    settings: ExportSettings
+    formats: tuple[str, ...]
+    notes: list[str]
+    paper: str  # lower case
+    hoop: tuple[float, float]  # mm
+
+
 def validate_options(
     medium: str,
     size: tuple[int, int] | None = None,
@@ -68,12 +78,13 @@ def validate_options(
     fabric_count: int | None = None,
     strands: int | None = None,
     preview: bool = True,
-) -> tuple[ExportSettings, tuple[str, ...], list[str]]:
+) -> ResolvedOptions:
     """Check export options against a medium (and a ``(W, H)`` size for the hoop).
 
-    Returns the resolved settings, the embroidery formats to write, and notes for the user.
-    Raises :class:`InputError` with one plain line for anything that does not apply, and
-    when formats named by the caller do not fit the hoop. The default formats (``formats=None``
+    Returns the resolved settings, the embroidery formats to write, notes for the user, and
+    the normalized paper and hoop.
+    Raises :class:`InputError` with one plain line for anything that does not apply, for a
+    malformed hoop, and when formats named by the caller do not fit the hoop. The default formats (``formats=None``
     on a cross-stitch pattern) are dropped with a note instead when the design is larger than
     the hoop: a large chart for hand stitching is not an error.
     """
@@ -83,16 +94,8 @@ def validate_options(
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
     settings = resolve_settings(medium, part=part, section=section, fabric_count=fabric_count,
                                 strands=strands, merge=merge)
-    notes: list[str] = []
     if formats is None:
         fmts: tuple[str, ...] = DEFAULT_FORMATS if medium == "stitch" else ()
-        if fmts and size is not None:
-            assert settings.fabric_count is not None
-            try:
-                check_hoop(size[0], size[1], settings.fabric_count, parse_hoop(hoop))
-            except InputError as exc:
-                fmts = ()
-                notes.append(f"no embroidery files written: {exc}")
     else:
         fmts = parse_formats(formats)
         if fmts and medium != "stitch":
@@ -100,12 +103,18 @@ def validate_options(
                 f"embroidery files ({', '.join(fmts)}) are made from cross-stitch patterns, "
                 f"not from {medium}"
             )
-    if fmts:
-        hoop = parse_hoop(hoop)
-        if size is not None:
-            assert settings.fabric_count is not None
-            check_hoop(size[0], size[1], settings.fabric_count, hoop)
-    return settings, tuple(fmts), notes
+    hoop_mm = parse_hoop(hoop)
+    notes: list[str] = []
+    if fmts and size is not None:
+        assert settings.fabric_count is not None
+        try:
+            check_hoop(size[0], size[1], settings.fabric_count, hoop_mm)
+        except InputError as exc:
+            if formats is not None:
+                raise
+            fmts = ()
+            notes.append(f"no embroidery files written: {exc}")
+    return ResolvedOptions(settings, fmts, notes, paper, hoop_mm)
 
 
 def export_pattern(
@@ -147,13 +156,11 @@ def export_pattern(
 
     All options are checked before anything is written; every file is written atomically.
     """
-    settings, fmts, notes = validate_options(
+    settings, fmts, notes, paper, hoop_mm = validate_options(
         pattern.medium, (pattern.width, pattern.height), paper=paper, formats=formats,
         hoop=hoop, merge=merge, part=part, section=section, fabric_count=fabric_count,
         strands=strands,
     )
-    paper = paper.lower()
-    hoop = parse_hoop(hoop)
     out = ensure_out_dir(out_dir)
     merged = None
     if merge:
@@ -183,11 +190,10 @@ def export_pattern(
 
         written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
                                  merged=merged, preview=craft_img, embroidery=plan,
-                                 formats=list(fmts), hoop=hoop, notes=notes))
-    if fmts:
-        assert settings.fabric_count is not None
-        written += write_embroidery(pattern, out, fmts, settings.fabric_count, hoop, plan=plan)
-    return ExportResult(written, settings, bom, tuple(fmts), merged, plan, notes)
+                                 formats=list(fmts), hoop=hoop_mm, notes=notes))
+    if plan is not None:
+        written += write_embroidery(pattern, out, fmts, plan.fabric_count, hoop_mm, plan=plan)
+    return ExportResult(written, settings, bom, fmts, merged, plan, notes)
 
 
 def export_all(pattern: Pattern, out_dir: str | os.PathLike[str], **options: Any) -> list[Path]:

@@ -16,13 +16,12 @@ import numpy as np
 from craftpix.errors import InputError
 from craftpix.export.merge import MergeResult, plate_id, plate_name
 from craftpix.media import BRICK_PARTS, get_medium
-from craftpix.pattern import Color, Pattern
+from craftpix.pattern import Color, Pattern, usage_order
 
 SPARE_FRACTION = 0.05
 SPARE_MIN = 2
 
-# --part choice -> (LEGO element id, name) of the 1×1 piece
-PARTS = BRICK_PARTS  # option value → (LEGO part ids, name)
+PARTS = BRICK_PARTS  # --part choice → (LEGO part ids, name) of the 1×1 piece
 
 # --- cross-stitch thread -------------------------------------------------------------------
 SKEIN_STRAND_CM = 800 * 6  # a DMC skein: 8 m of 6-strand floss = 4 800 strand-cm
@@ -178,7 +177,7 @@ def build_bom(
     medium = get_medium(pattern.medium)
     counts = pattern.counts()
     symbols = pattern.symbols()
-    order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+    order = usage_order(counts)
     rows: list[BomRow] = []
     notes: list[str] = []
     totals: list[BuyLine] = []
@@ -199,28 +198,24 @@ def build_bom(
         )
     elif pattern.medium == "bricks":
         one_id, one_name = PARTS[settings.part]
-        part_totals: dict[str, tuple[str, int]] = {}
+        # parts per color, counted in one pass over the placements
+        merged_parts = (merged.part_counts_in(0, pattern.height, 0, pattern.width)
+                        if merged is not None else {})
+        part_totals: dict[str, int] = {}
         for i in order:
             n = int(counts[i])
-            if merged is None:
-                sizes = {(1, 1): n}
-            else:
-                sizes = merged.part_counts(i)
+            sizes = merged_parts[i] if merged is not None else {(1, 1): n}
             lines = []
             for (a, b), k in sorted(sizes.items(), key=lambda kv: -kv[0][0] * kv[0][1]):
                 if (a, b) == (1, 1):
-                    pid, name = one_id, one_name
                     extra = spare(k)
-                    lines.append(BuyLine(f"{pid} {name}", k + extra, f"{k} + {extra} spare"))
+                    line = BuyLine(f"{one_id} {one_name}", k + extra, f"{k} + {extra} spare")
                 else:
-                    pid, name = plate_id(a, b), plate_name(a, b)
-                    lines.append(BuyLine(f"{pid} {name}", k))
-                key = f"{pid} {name}"
-                q = lines[-1].quantity
-                part_totals[key] = (key, part_totals.get(key, (key, 0))[1] + q)
+                    line = BuyLine(f"{plate_id(a, b)} {plate_name(a, b)}", k)
+                lines.append(line)
+                part_totals[line.item] = part_totals.get(line.item, 0) + line.quantity
             rows.append(BomRow(i, pattern.palette[i], symbols[i], n, tuple(lines)))
-        for key, (_, q) in sorted(part_totals.items()):
-            totals.append(BuyLine(key, q))
+        totals.extend(BuyLine(item, q) for item, q in sorted(part_totals.items()))
         notes.append(
             f"1\u00d71 parts include a spare margin of {SPARE_FRACTION:.0%} per color "
             f"(at least {SPARE_MIN}); larger plates are counted exactly."

@@ -20,13 +20,13 @@ from craftpix.export.options import export_options, export_settings
 def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> None:
     """Write the PDF, previews and embroidery files of a saved pattern.json."""
     from craftpix.export import export_pattern
-    from craftpix.fileio import ensure_out_dir
     from craftpix.pattern import Pattern
 
     pattern = Pattern.load(pattern_file)
     kwargs = export_settings(options)
-    out = ensure_out_dir(out_dir if out_dir is not None else pattern_file.parent)
-    result = export_pattern(pattern, out, **kwargs)
+    # export_pattern checks the options, then creates and checks the folder
+    result = export_pattern(pattern, out_dir if out_dir is not None else pattern_file.parent,
+                            **kwargs)
     if result.merged is not None:
         m = result.merged
         click.echo(f"merged plates: {m.pieces_before} pieces -> {m.pieces_after} "

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ import pyembroidery as emb
 from craftpix.errors import InputError
 from craftpix.fileio import atomic_path
 from craftpix.media import MM_PER_INCH
-from craftpix.pattern import Pattern
+from craftpix.pattern import Pattern, usage_order
 
 UNITS_PER_MM = 10
 
@@ -89,9 +89,7 @@ def parse_formats(value: str | Iterable[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for raw in items:
         name = str(raw).strip().lower().lstrip(".")
-        if not name:
-            continue
-        if name == "none":
+        if name in ("", "none"):
             continue
         if name not in FORMATS:
             raise InputError(
@@ -104,8 +102,7 @@ def parse_formats(value: str | Iterable[str] | None) -> tuple[str, ...]:
 
 def color_order(pattern: Pattern) -> list[int]:
     """Palette indices in stitching order: most-used first (ties: palette order); unused dropped."""
-    counts = pattern.counts()
-    return [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+    return usage_order(pattern.counts())
 
 
 @dataclass
@@ -265,44 +262,47 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
 
     cmds: list[tuple[int, int, int]] = []
     cur = (0, 0)  # last corner visited (row_line, col_line)
-    stitches = trims = changes = 0
     longest = 0.0
 
     def xy(pt: tuple[int, int]) -> tuple[int, int]:
         return xs[pt[1]], ys[pt[0]]
 
     def stitch_to(pt: tuple[int, int]) -> None:
-        nonlocal stitches, longest, cur
+        nonlocal longest, cur
         x, y = xy(pt)
         if cmds:
             px, py = cmds[-1][1], cmds[-1][2]
             longest = max(longest, math.hypot(x - px, y - py))
         cmds.append((emb.STITCH, x, y))
-        stitches += 1
+        cur = pt
+
+    def jump_to(pt: tuple[int, int]) -> None:
+        """Jump to corner ``pt`` and put the needle down there."""
+        nonlocal cur
+        x, y = xy(pt)
+        cmds.append((emb.JUMP, x, y))
+        cmds.append((emb.STITCH, x, y))
         cur = pt
 
     def lock(a: tuple[int, int], b: tuple[int, int]) -> None:
-        """A there-and-back stitch a third of the way from corner ``a`` toward ``b``."""
-        nonlocal stitches
-        (ax, ay), (bx, by) = xy(a), xy(b)
+        """A there-and-back stitch a third of the way from point ``a`` toward ``b`` (units)."""
+        (ax, ay), (bx, by) = a, b
         mx, my = int(round(ax + (bx - ax) / 3)), int(round(ay + (by - ay) / 3))
         cmds.append((emb.STITCH, mx, my))
         cmds.append((emb.STITCH, ax, ay))
-        stitches += 2
+
+    def here(command: int) -> None:
+        """``command`` (trim, color change, end) at the needle's position."""
+        cmds.append((command, cmds[-1][1], cmds[-1][2]))
 
     for ci, color in enumerate(order):
         if ci > 0:
-            x, y = cmds[-1][1], cmds[-1][2]
-            cmds.append((emb.TRIM, x, y))
-            trims += 1
-            cmds.append((emb.COLOR_CHANGE, x, y))
-            changes += 1
+            here(emb.TRIM)
+            here(emb.COLOR_CHANGE)
         for ri, reg_idx in enumerate(by_color[color]):
             reg = regions[reg_idx]
             if ri > 0:
-                x, y = cmds[-1][1], cmds[-1][2]
-                cmds.append((emb.TRIM, x, y))
-                trims += 1
+                here(emb.TRIM)
 
             def inside(r: int, c: int, reg_idx: int = reg_idx) -> bool:
                 return 0 <= r < h and 0 <= c < w and label[r, c] == reg_idx
@@ -318,14 +318,9 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
                 left, right = (r + 1, c0), (r + 1, c1 + 1)
                 if k == 0:
                     use_right = False
-                    entry = left
-                    ex, ey = xy(entry)
-                    cmds.append((emb.JUMP, ex, ey))
-                    cmds.append((emb.STITCH, ex, ey))
-                    stitches += 1
-                    cur = entry
+                    jump_to(left)
                     pts = _run_points(r, c0, c1, use_right)
-                    lock(entry, pts[1])
+                    lock(xy(left), xy(pts[1]))
                 else:
                     dl = abs(cur[0] - left[0]) + abs(cur[1] - left[1])
                     dr = abs(cur[0] - right[0]) + abs(cur[1] - right[1])
@@ -333,13 +328,8 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
                     entry = right if use_right else left
                     path = _edge_path(cur, entry, inside, h, w)
                     if path is None:  # cannot happen for a connected region; stay safe
-                        x, y = xy(entry)
-                        cmds.append((emb.TRIM, *xy(cur)))
-                        trims += 1
-                        cmds.append((emb.JUMP, x, y))
-                        cmds.append((emb.STITCH, x, y))
-                        stitches += 1
-                        cur = entry
+                        here(emb.TRIM)
+                        jump_to(entry)
                     else:
                         for pt in path:
                             stitch_to(pt)
@@ -347,17 +337,10 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
                 for pt in pts[1:]:
                     stitch_to(pt)
             # lock at the end: back along the last stitch and forward again
-            last, before = cur, (cmds[-2][1], cmds[-2][2])
-            lx, ly = xy(last)
-            mx = int(round(lx + (before[0] - lx) / 3))
-            my = int(round(ly + (before[1] - ly) / 3))
-            cmds.append((emb.STITCH, mx, my))
-            cmds.append((emb.STITCH, lx, ly))
-            stitches += 2
-    x, y = cmds[-1][1], cmds[-1][2]
-    cmds.append((emb.TRIM, x, y))
-    trims += 1
-    cmds.append((emb.END, x, y))
+            lock(xy(cur), (cmds[-2][1], cmds[-2][2]))
+    here(emb.TRIM)
+    here(emb.END)
+    kinds = Counter(c[0] for c in cmds)
     bx = [c[1] for c in cmds]
     by = [c[2] for c in cmds]
     return StitchPlan(
@@ -366,10 +349,10 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
         width_mm=w * cu / UNITS_PER_MM,
         height_mm=h * cu / UNITS_PER_MM,
         bounds=(min(bx), min(by), max(bx), max(by)),
-        stitches=stitches,
+        stitches=kinds[emb.STITCH],
         regions=len(regions),
-        trims=trims,
-        color_changes=changes,
+        trims=kinds[emb.TRIM],
+        color_changes=kinds[emb.COLOR_CHANGE],
         max_stitch_units=longest,
         fabric_count=fabric_count,
         per_color_regions={c: len(v) for c, v in by_color.items()},

@@ -12,13 +12,15 @@ from typing import Any, TypeVar
 import click
 
 from craftpix.errors import InputError
+from craftpix.export import PAPERS, validate_options
 from craftpix.export.embroidery import FORMATS, parse_formats, parse_hoop
+from craftpix.media import BRICK_PARTS, MEDIA
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-PAPER_CHOICES = ("a4", "letter")
-PART_CHOICES = ("plate", "round", "tile")
-FABRIC_COUNTS = ("11", "14", "16", "18")
+PAPER_CHOICES = PAPERS
+PART_CHOICES = tuple(BRICK_PARTS)
+FABRIC_COUNTS = tuple(str(c) for c in MEDIA["stitch"].fabric_counts)
 
 __all__ = ["export_options", "export_settings", "parse_hoop", "OPTION_NAMES"]
 
@@ -103,8 +105,6 @@ def export_settings(
     if "formats" in out and out["formats"] is not None:
         out["formats"] = parse_formats(out["formats"])
     if medium is not None:
-        from craftpix.export import validate_options
-
         size = values.get("size")
         dims = tuple(size) if isinstance(size, (tuple, list)) and len(size) == 2 else None
         validate_options(medium, dims, **out)

@@ -24,6 +24,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 
+from craftpix.color import srgb_to_linear
 from craftpix.errors import InputError
 from craftpix.export.bom import PARTS, Bom, ExportSettings, section_counts
 from craftpix.export.embroidery import StitchPlan
@@ -31,7 +32,7 @@ from craftpix.export.layout import ChartPage, page_plan, section_plan
 from craftpix.export.merge import MergeResult
 from craftpix.fileio import atomic_path
 from craftpix.media import MM_PER_INCH, get_medium
-from craftpix.pattern import Pattern
+from craftpix.pattern import Pattern, usage_order
 
 PAPERS: dict[str, tuple[float, float]] = {"a4": A4, "letter": LETTER}
 
@@ -46,6 +47,9 @@ LABEL_W = 7.5 * mm  # room for edge numbers and centre arrows around a chart
 MIN_CELL = 3.0 * mm  # smallest chart cell (split charts)
 MAX_CELL = 7.0 * mm  # largest chart cell (small designs)
 BOLD_EVERY = 10
+
+# what one cell of the chart is called when counted
+CELL_UNITS = {"beads": "beads", "bricks": "studs", "stitch": "stitches"}
 
 BRAND_TITLES = {
     "perler": "Perler", "hama": "Hama", "artkal": "Artkal", "lego": "LEGO", "dmc": "DMC",
@@ -73,11 +77,8 @@ def pattern_title(pattern: Pattern) -> str:
 
 def luminance(rgb8: tuple[int, int, int]) -> float:
     """Relative luminance (WCAG) of an sRGB color, 0..1."""
-    lin = []
-    for v in rgb8:
-        s = v / 255.0
-        lin.append(s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4)
-    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    r, g, b = srgb_to_linear(np.asarray(rgb8, dtype=np.float64) / 255.0).tolist()
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def symbol_ink(rgb8: tuple[int, int, int]) -> tuple[float, float, float]:
@@ -230,10 +231,14 @@ class _Doc:
         c.line(MARGIN, top - 13, self.pw - MARGIN, top - 13)
         return top - HEADER_H
 
-    def swatch(self, x: float, y: float, size: float, idx: int, symbol: bool = True) -> None:
-        """A filled square of color ``idx`` (with its symbol) whose bottom-left is (x, y)."""
+    def swatch(self, x: float, y: float, size: float, idx: int, symbol: bool = True,
+               mono: bool = False) -> None:
+        """A filled square of color ``idx`` (with its symbol) whose bottom-left is (x, y).
+
+        ``mono`` draws it as black-and-white print shows it: white, with a black symbol.
+        """
         c = self.c
-        c.setFillColorRGB(*self.fill[idx])
+        c.setFillColorRGB(*((1.0, 1.0, 1.0) if mono else self.fill[idx]))
         c.setStrokeColorRGB(0.3, 0.3, 0.3)
         c.setLineWidth(0.4)
         c.rect(x, y, size, size, stroke=1, fill=1)
@@ -241,7 +246,7 @@ class _Doc:
             sym = self.symbols[idx]
             fs = size * (0.72 if len(sym) == 1 else 0.5)
             self.text(x + size / 2, y + size / 2 - fs * 0.36, sym, fs, True, "center",
-                      self.ink[idx])
+                      (0.0, 0.0, 0.0) if mono else self.ink[idx])
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -278,7 +283,7 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
         y = iy - 16
     # facts
     w_mm, h_mm = medium.finished_size_mm(p.width, p.height, settings.fabric_count)
-    unit = {"beads": "beads", "bricks": "studs", "stitch": "stitches"}[p.medium]
+    unit = CELL_UNITS[p.medium]
     facts: list[tuple[str, str]] = [
         ("Finished size", finished_size_text(w_mm, h_mm)),
         ("Grid", f"{p.width} \u00d7 {p.height} {unit}"),
@@ -340,7 +345,7 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
     x0 = MARGIN
     width = d.pw - 2 * MARGIN
     heading = {"beads": "Beads", "bricks": "Parts", "stitch": "Floss"}[p.medium]
-    what = {"beads": "beads", "bricks": "studs", "stitch": "stitches"}[p.medium]
+    what = CELL_UNITS[p.medium]
 
     def start() -> float:
         y = d.header("Bill of materials")
@@ -371,14 +376,7 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
         top = y
         sw = 5.5 * mm
         d.swatch(x0, top - 1.2 * mm - sw, sw, row.index, symbol=False)
-        # the symbol as it looks in black-and-white print
-        d.c.setStrokeColorRGB(0.3, 0.3, 0.3)
-        d.c.setFillColorRGB(1, 1, 1)
-        d.c.rect(x0 + _BOM_COLS[1], top - 1.2 * mm - sw, sw, sw, stroke=1, fill=1)
-        sym = row.symbol
-        fs = sw * (0.72 if len(sym) == 1 else 0.5)
-        d.text(x0 + _BOM_COLS[1] + sw / 2, top - 1.2 * mm - sw / 2 - fs * 0.36, sym, fs, True,
-               "center")
+        d.swatch(x0 + _BOM_COLS[1], top - 1.2 * mm - sw, sw, row.index, mono=True)
         base = top - 10
         d.text(x0 + _BOM_COLS[2], base, row.color.code, 8.5, bold=True)
         for k, line in enumerate(name_lines):
@@ -680,11 +678,11 @@ def _board_bom(d: _Doc, page: ChartPage, y: float, layout: ChartLayout,
                merged: MergeResult | None) -> None:
     p = d.p
     counts = section_counts(p, page.row0, page.row1, page.col0, page.col1)
-    order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+    order = usage_order(counts)
     total = int(counts.sum())
     x0 = MARGIN
     width = d.pw - 2 * MARGIN
-    what = "beads" if p.medium == "beads" else "studs"
+    what = CELL_UNITS[p.medium]
     s = layout.section or 0
     used = f"{page.cols}\u00d7{page.rows} of {s}\u00d7{s} used" if (page.cols, page.rows) != (s, s) else ""
     line = f"This board: {total:,} {what}, {len(order)} colors"
