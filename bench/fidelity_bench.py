@@ -99,8 +99,6 @@ def main() -> None:
                     res = run_case(getattr(skimage.data, name)(), size, pal, n, args.steps)
                     for method, r in res.items():
                         per_method[method].append(r)
-                        if method != "nearest":
-                            continue
                     f, b = res["fidelity"], res["nearest"]
                     rows.append((cat, size, n, name, b["de"], f["de"], b["iso"], f["iso"], f["seconds"]))
 

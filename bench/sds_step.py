@@ -108,21 +108,19 @@ class Timed(torch.nn.Module):
         self.inner, self.name, self.times, self.device = inner, name, times, device
         self.config = getattr(inner, "config", None)  # scaling_factor for the encoder
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
+    def _timed(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         _sync(self.device)
         t0 = time.perf_counter()
-        out = self.inner(*args, **kwargs)
+        out = fn(*args, **kwargs)
         _sync(self.device)
         self.times[self.name] += time.perf_counter() - t0
         return out
 
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self._timed(self.inner, *args, **kwargs)
+
     def encode(self, x: torch.Tensor) -> Any:
-        _sync(self.device)
-        t0 = time.perf_counter()
-        out = self.inner.encode(x)
-        _sync(self.device)
-        self.times[self.name] += time.perf_counter() - t0
-        return out
+        return self._timed(self.inner.encode, x)
 
 
 def _build(cls: Any, config: dict[str, Any], device: torch.device, dtype: torch.dtype) -> Any:

@@ -17,26 +17,26 @@ libraries' own ``from_pretrained`` from the located folder, ``use_safetensors=Tr
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import torch
 
 from craftpix.errors import CraftpixError, InputError, ModelNotAvailable
 
 if TYPE_CHECKING:
-    from craftpix.guidance.options import SDSSettings
+    import torch
 
-log = logging.getLogger(__name__)
+    from craftpix.guidance.options import SDSSettings
 
 # --- the models ----------------------------------------------------------------------------------
 SDXL_BASE = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -63,7 +63,6 @@ FAMILY_DEFAULTS: dict[str, dict[str, str | None]] = {
 KNOWN_REVISIONS = {DPT_HYBRID: "refs/pr/5"}
 
 _TEXT_ENCODER_CLASSES = ("CLIPTextModel", "CLIPTextModelWithProjection")
-_PIPELINE_MODELS = ("unet", "text_encoder", "text_encoder_2", "vae")
 _PIPELINE_TOKENIZERS = ("tokenizer", "tokenizer_2")
 
 _WEIGHT_RE = re.compile(
@@ -87,12 +86,9 @@ def hub_offline() -> bool:
 
 def hub_cache() -> Path:
     """The Hugging Face hub cache folder, honoring ``HF_HUB_CACHE`` and ``HF_HOME``."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.path.expandvars(os.environ["HF_HUB_CACHE"])).expanduser()
-    if os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        return Path(os.path.expandvars(os.environ["HUGGINGFACE_HUB_CACHE"])).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.path.expandvars(os.environ["HF_HOME"])).expanduser() / "hub"
+    for var, sub in (("HF_HUB_CACHE", ""), ("HUGGINGFACE_HUB_CACHE", ""), ("HF_HOME", "hub")):
+        if os.environ.get(var):
+            return Path(os.path.expandvars(os.environ[var])).expanduser() / sub
     from huggingface_hub import constants
 
     return Path(constants.HF_HUB_CACHE)
@@ -348,22 +344,16 @@ def locate(refs: Sequence[ModelRef], *, prefer_fp16: bool = False,
 
 def download(ref: ModelRef, *, prefer_fp16: bool = True) -> Path:
     """Fetch exactly the files ``ref`` needs (configs + one set of safetensors weights)."""
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.utils import logging as hub_logging
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 
     if hub_offline():
         raise ModelNotAvailable(
             f"cannot download {ref.name} ({ref.role}): HF_HUB_OFFLINE is set; "
             f"unset it or copy the model into {hub_cache()}")
-    # The hub client logs every retry of a failed request; the user gets one line instead.
-    verbosity = hub_logging.get_verbosity()
-    hub_logging.set_verbosity_error()
-    try:
+    with _downloading(f"{ref.name} ({ref.role})", _how_to_get([ref])):
         files = set(HfApi().list_repo_files(ref.name, revision=ref.revision))
         model_index = None
         if ref.kind == "pipeline" and "model_index.json" in files:
-            from huggingface_hub import hf_hub_download
-
             model_index = _read_json(Path(hf_hub_download(
                 ref.name, "model_index.json", revision=ref.revision, cache_dir=hub_cache())))
         patterns, problems = required_patterns(ref, files, prefer_fp16, model_index)
@@ -371,25 +361,45 @@ def download(ref: ModelRef, *, prefer_fp16: bool = True) -> Path:
             raise InputError(
                 f"{ref.name} cannot be used as {ref.role}: the repository has no "
                 f"{', '.join(problems[:3])} (craftpix loads diffusers-format safetensors only)")
-        path = Path(snapshot_download(ref.name, revision=ref.revision, cache_dir=hub_cache(),
+        return Path(snapshot_download(ref.name, revision=ref.revision, cache_dir=hub_cache(),
                                       allow_patterns=patterns))
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _downloading(what: str, how: str) -> Iterator[None]:
+    """Around Hub requests: quiet the client and turn its errors into one line.
+
+    The hub client logs every retry of a failed request; the user gets one
+    :class:`ModelNotAvailable` line instead, naming ``what`` and ``how`` to fetch it.
+    """
+    from huggingface_hub.utils import logging as hub_logging
+
+    verbosity = hub_logging.get_verbosity()
+    hub_logging.set_verbosity_error()
+    try:
+        yield
     except CraftpixError:
         raise
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelNotAvailable(
-            f"cannot download {ref.name} ({ref.role}): {reason[:200]}; check the name and your "
-            f"connection, or fetch it with {_how_to_get([ref])}") from None
+            f"cannot download {what}: {_first_line(exc)[:200]}; check the name and your "
+            f"connection, or fetch it with {how}") from None
     finally:
         hub_logging.set_verbosity(verbosity)
-    return path
 
 
 # --- what a run needs ------------------------------------------------------------------------------
-def _family_of(ref: ModelRef) -> str:
-    if ref.folder is not None and (ref.folder / "unet" / "config.json").is_file():
-        return family_from_unet_config(_read_json(ref.folder / "unet" / "config.json"))
-    return guess_family(ref.name)
+def _family_of(name: str, folder: Path | None) -> str:
+    """From the UNet config in ``folder`` when there is one, else from the name."""
+    if folder is not None and (folder / "unet" / "config.json").is_file():
+        return family_from_unet_config(_read_json(folder / "unet" / "config.json"))
+    return guess_family(name)
 
 
 def _pull_flags(family: str) -> str:
@@ -483,6 +493,8 @@ class SDSComponents:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -491,11 +503,23 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    import torch
+
     if name == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[name]
     if dtype == torch.float16 and device.type == "cpu":
         raise InputError("--dtype fp16 needs a GPU; on the CPU use fp32 (or bf16)")
+    return dtype
+
+
+def encoder_dtype(vae: Any, dtype: torch.dtype) -> torch.dtype:
+    """The image encoder's precision: float32 instead of fp16 when its config asks for it
+    (``force_upcast``: the SDXL VAE overflows in fp16)."""
+    import torch
+
+    if getattr(getattr(vae, "config", None), "force_upcast", False) and dtype == torch.float16:
+        return torch.float32
     return dtype
 
 
@@ -530,8 +554,7 @@ def _quiet_libraries() -> None:
 
 
 def _load_error(ref: ModelRef, exc: Exception) -> CraftpixError:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return InputError(f"cannot load {ref.role} {ref.name}: {reason[:300]}")
+    return InputError(f"cannot load {ref.role} {ref.name}: {_first_line(exc)[:300]}")
 
 
 def load_components(
@@ -548,9 +571,10 @@ def load_components(
     (default: from ``settings.dtype`` and ``settings.device``). Every model is located before
     the first weight is read, so a missing one stops the run with one message, early.
     """
+    import torch
+
     if controls is None:
-        controls = [n for n, w in (("canny", settings.canny_weight),
-                                   ("depth", settings.depth_weight)) if w > 0]
+        controls = settings.controls
     if dtype is None:
         dtype = resolve_dtype(settings.dtype, resolve_device(settings.device))
     prefer_fp16 = dtype != torch.float32
@@ -562,21 +586,17 @@ def load_components(
 
     base = base_ref(settings.model, full_vae=settings.vae == "full")
     cached = None if base.local else _cached_folder(base)
-    if base.local or (cached is None and base.name not in (SDXL_BASE, SD15)):
+    base_first = base.local or (cached is None and base.name not in (SDXL_BASE, SD15))
+    if base_first:
         # The family (hence which VAE and ControlNets fit) is unknown until the model is here.
         locate([base], prefer_fp16=prefer_fp16)
-        family = _family_of(base)
-        vae_ref, cn_refs, depth_ref, notes = dependent_refs(settings, family, controls)
-        others = [r for r in (vae_ref, *cn_refs.values(), depth_ref) if r is not None]
-        locate(others, prefer_fp16=prefer_fp16)
+        family = _family_of(base.name, base.folder)
     else:
-        # Check everything in the cache first, so one message names all that is missing.
-        base.folder = cached
-        family = _family_of(base)
-        base.folder = None
-        vae_ref, cn_refs, depth_ref, notes = dependent_refs(settings, family, controls)
-        others = [r for r in (vae_ref, *cn_refs.values(), depth_ref) if r is not None]
-        locate([base, *others], prefer_fp16=prefer_fp16)
+        # Everything is checked in the cache at once, so one message names all that is missing.
+        family = _family_of(base.name, cached)
+    vae_ref, cn_refs, depth_ref, notes = dependent_refs(settings, family, controls)
+    others = [r for r in (vae_ref, *cn_refs.values(), depth_ref) if r is not None]
+    locate(others if base_first else [base, *others], prefer_fp16=prefer_fp16)
     assert base.folder is not None
     _check_compatible(base, family, vae_ref, cn_refs)
     return _load(settings, base, family, vae_ref, cn_refs, depth_ref, notes, dtype, prefer_fp16,
@@ -621,6 +641,7 @@ def _check_compatible(base: ModelRef, family: str, vae_ref: ModelRef | None,
 def _load(settings: SDSSettings, base: ModelRef, family: str, vae_ref: ModelRef | None,
           cn_refs: dict[str, ModelRef], depth_ref: ModelRef | None, notes: list[str],
           dtype: torch.dtype, prefer_fp16: bool, lora_file: Path | None = None) -> SDSComponents:
+    import torch
     import transformers
     from diffusers import (
         AutoencoderKL,
@@ -643,7 +664,7 @@ def _load(settings: SDSSettings, base: ModelRef, family: str, vae_ref: ModelRef 
         scheduler = DDPMScheduler.from_config(config)
         encoders, tokenizers = [], []
         for te, tok in (("text_encoder", "tokenizer"), ("text_encoder_2", "tokenizer_2")):
-            listed = index.get(te, [None, None]) if index else [None, None]
+            listed = index.get(te, [None, None])
             if not (folder / te).is_dir() or (index and listed[0] is None):
                 continue
             cls_name = listed[1] or (
@@ -667,8 +688,7 @@ def _load(settings: SDSSettings, base: ModelRef, family: str, vae_ref: ModelRef 
             vae = vae_cls.from_pretrained(vae_ref.folder, use_safetensors=True, torch_dtype=dtype,
                                           variant=_variant(vae_ref.folder, "", prefer_fp16))
             names["vae"] = vae_ref.name
-        if getattr(vae.config, "force_upcast", False) and dtype == torch.float16:
-            vae = vae.to(torch.float32)  # the SDXL VAE overflows in fp16
+        vae = vae.to(encoder_dtype(vae, dtype))
     except CraftpixError:
         raise
     except Exception as exc:
@@ -750,22 +770,10 @@ def _cached_lora(repo: str) -> Path | None:
 def _download_lora(repo: str) -> Path:
     """Fetch the one safetensors LoRA file of Hub repo ``repo`` into the cache."""
     from huggingface_hub import HfApi, hf_hub_download
-    from huggingface_hub.utils import logging as hub_logging
 
-    verbosity = hub_logging.get_verbosity()
-    hub_logging.set_verbosity_error()
-    try:
+    with _downloading(f"LoRA {repo}", f"`hf download {repo}`"):
         name = _pick_lora_file(HfApi().list_repo_files(repo), f"the LoRA repository {repo}")
         return Path(hf_hub_download(repo, name, cache_dir=hub_cache()))
-    except CraftpixError:
-        raise
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelNotAvailable(
-            f"cannot download LoRA {repo}: {reason[:200]}; check the name and your connection, "
-            f"or fetch it with `hf download {repo}`") from None
-    finally:
-        hub_logging.set_verbosity(verbosity)
 
 
 def locate_lora(lora: str, *, allow_download: bool | None = None) -> Path:
@@ -835,8 +843,7 @@ def _lora_error(name: str, model: str, exc: Exception) -> InputError:
         return InputError(f"{name} is not a LoRA (its weights are not LoRA layers)")
     if "safetensors" in type(exc).__module__.lower() or "header" in text.lower():
         return InputError(f"LoRA {name} is not a readable safetensors file")
-    reason = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return InputError(f"cannot load LoRA {name}: {reason[:300]}")
+    return InputError(f"cannot load LoRA {name}: {_first_line(exc)[:300]}")
 
 
 def apply_lora(comps: SDSComponents, lora: str | Path, scale: float = 1.0, *,
@@ -941,12 +948,14 @@ def pull_command(family: str, no_controlnet: bool, depth: bool, full_vae: bool) 
 
 
 def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+    if n < 1000:
+        return f"{n} B"
+    value = n / 1000
+    for unit in ("KB", "MB"):
+        if value < 1000:
+            return f"{value:.1f} {unit}"
         value /= 1000
-    return f"{value:.1f} GB"  # pragma: no cover
+    return f"{value:.1f} GB"
 
 
 @models_group.command("list")
@@ -956,15 +965,14 @@ def list_command() -> None:
 
     cache = hub_cache()
     try:
-        info = scan_cache_dir(cache)
+        repos = sorted((r for r in scan_cache_dir(cache).repos if r.repo_type == "model"),
+                       key=lambda r: r.repo_id)
     except Exception:  # CacheNotFound, unreadable folder
-        click.echo(f"no models cached yet (cache: {cache}); see `craftpix models pull --help`")
-        return
-    roles = _known_roles()
-    repos = sorted((r for r in info.repos if r.repo_type == "model"), key=lambda r: r.repo_id)
+        repos = []
     if not repos:
         click.echo(f"no models cached yet (cache: {cache}); see `craftpix models pull --help`")
         return
+    roles = _known_roles()
     width = max(len(r.repo_id) for r in repos)
     for r in repos:
         role = roles.get(r.repo_id, "")

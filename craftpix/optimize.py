@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -149,11 +149,15 @@ def optimize(
         [gen.logits], lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_factor(s, config.warmup))
+    # What a checkpoint holds besides the RNG: everything with a state_dict.
+    parts = {"generator": gen, "optimizer": opt, "scheduler": sched}
     start = 0
     if resume:
         if checkpoint_dir is None:
             raise InputError("resume needs the folder of an earlier run")
-        start = load_checkpoint(Path(checkpoint_dir), gen, opt, sched, rng, config)
+        start = load_checkpoint(Path(checkpoint_dir), parts, rng, config)
+    uses_weights = getattr(objective, "uses_weights", False)
+    tau_lo, tau_hi = config.tau_range
 
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
@@ -163,11 +167,10 @@ def optimize(
     try:
         for step in range(start, config.steps):
             step_rng = rng.get_state()  # Ctrl-C mid-step rewinds to here
-            lo, hi = config.tau_range
-            tau = lo + (hi - lo) * float(torch.rand((), generator=rng))
+            tau = tau_lo + (tau_hi - tau_lo) * float(torch.rand((), generator=rng))
             weights = gen.gumbel_weights(tau, rng)
             render = gen.mix(weights)
-            if getattr(objective, "uses_weights", False):
+            if uses_weights:
                 loss = objective.loss(render, step, config.steps, rng, weights=weights)
             else:
                 loss = objective.loss(render, step, config.steps, rng)
@@ -186,7 +189,7 @@ def optimize(
             bar.update(1)
             bar.set_postfix(loss=f"{history[-1]['loss']:.4g}", refresh=False)
             if checkpoint_dir and checkpoint_every and (step + 1) % checkpoint_every == 0:
-                save_checkpoint(Path(checkpoint_dir), gen, opt, sched, rng, config, step + 1)
+                save_checkpoint(Path(checkpoint_dir), parts, rng, config, step + 1)
         step = config.steps
     except KeyboardInterrupt:
         bar.close()
@@ -194,7 +197,7 @@ def optimize(
             raise Interrupted(f"interrupted at step {step}; nothing was saved") from None
         # The step in flight is dropped: resuming redoes it from the RNG state it began with.
         rng.set_state(step_rng)
-        save_checkpoint(Path(checkpoint_dir), gen, opt, sched, rng, config, step)
+        save_checkpoint(Path(checkpoint_dir), parts, rng, config, step)
         raise Interrupted(
             f"interrupted at step {step} of {config.steps}; "
             f"continue with --resume {checkpoint_dir}"
@@ -211,21 +214,16 @@ def optimize(
 
 # --- checkpoints ------------------------------------------------------------------------------
 def save_checkpoint(
-    folder: Path,
-    gen: Generator,
-    opt: torch.optim.Optimizer,
-    sched: Any,
-    rng: torch.Generator,
-    config: OptimConfig,
-    step: int,
+    folder: Path, parts: Mapping[str, Any], rng: torch.Generator, config: OptimConfig, step: int
 ) -> Path:
-    """Everything needed to continue bit-for-bit: logits, Adam moments, RNG, step."""
+    """Everything needed to continue bit-for-bit: logits, Adam moments, RNG, step.
+
+    ``parts`` names the objects with a ``state_dict`` (generator, optimizer, scheduler).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     state = {
         "step": step,
-        "generator": gen.state_dict(),
-        "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict(),
+        **{name: part.state_dict() for name, part in parts.items()},
         "rng": rng.get_state(),
         "config": asdict(config),
     }
@@ -236,13 +234,9 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    folder: Path,
-    gen: Generator,
-    opt: torch.optim.Optimizer,
-    sched: Any,
-    rng: torch.Generator,
-    config: OptimConfig,
+    folder: Path, parts: Mapping[str, Any], rng: torch.Generator, config: OptimConfig
 ) -> int:
+    """Restore what :func:`save_checkpoint` wrote into ``parts`` and ``rng``; the step."""
     path = folder / CHECKPOINT_NAME
     if not path.is_file():
         raise InputError(f"no checkpoint to resume from in {folder}")
@@ -251,15 +245,14 @@ def load_checkpoint(
     except Exception as exc:  # a truncated or foreign file
         raise InputError(f"cannot read checkpoint {path}: {exc}") from None
     saved = state.get("generator", {}).get("logits")
-    if saved is None or tuple(saved.shape) != tuple(gen.logits.shape):
+    if saved is None or tuple(saved.shape) != tuple(parts["generator"].logits.shape):
         raise InputError(
             f"checkpoint {path} is for a different pattern size or palette; "
             "start a new run or use the same --size and colors"
         )
     if state["config"].get("steps") != config.steps and state["step"] > config.steps:
         raise InputError(f"checkpoint is already past step {config.steps}")
-    gen.load_state_dict(state["generator"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
     rng.set_state(state["rng"])
     return int(state["step"])

@@ -1,6 +1,8 @@
 """The command line as a user meets it: outputs, defaults and one-line errors."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -27,6 +29,13 @@ def photo(tmp_path_factory):
 
 def run(*args, **kwargs):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def test_starting_the_cli_does_not_import_torch():
+    """``craftpix --help`` and the catalog commands start fast: torch loads only for a run."""
+    code = "import sys, craftpix.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_palettes_list_shows_every_catalog():

@@ -18,12 +18,22 @@ from craftpix.models import LORA_WEIGHT_NAME, load_components, locate_lora
 pytest.importorskip("peft")
 
 try:
-    from tiny_models import save_tiny_lora, tiny_paths, tiny_settings  # noqa: F401  (fixture)
+    from tiny_models import (  # noqa: F401  (fixture)
+        PALETTE,
+        save_tiny_lora,
+        tiny_paths,
+        tiny_settings,
+        write_palette_csv,
+    )
 except ImportError:  # tests/ imported as a package
-    from tests.tiny_models import save_tiny_lora, tiny_paths, tiny_settings  # noqa: F401
+    from tests.tiny_models import (  # noqa: F401
+        PALETTE,
+        save_tiny_lora,
+        tiny_paths,
+        tiny_settings,
+        write_palette_csv,
+    )
 
-PALETTE = np.array([[0, 0, 0], [1, 1, 1], [0.9, 0.1, 0.1], [0.1, 0.7, 0.2], [0.1, 0.2, 0.9],
-                    [0.95, 0.85, 0.1], [0.5, 0.3, 0.1], [0.6, 0.6, 0.6]], dtype=np.float64)
 ATTENTION = (".to_q.weight", ".to_k.weight", ".to_v.weight", ".to_out.0.weight")
 TEXT_ATTENTION = (".q_proj.weight", ".k_proj.weight", ".v_proj.weight", ".out_proj.weight")
 
@@ -220,10 +230,7 @@ def test_cli_lora(tiny_paths, loras, tmp_path) -> None:
 
     from craftpix.cli import main
 
-    palette = tmp_path / "pal.csv"
-    palette.write_text("code,name,hex\n" + "".join(
-        f"C{i},color {i},#{''.join(f'{round(v * 255):02x}' for v in c)}\n"
-        for i, c in enumerate(PALETTE)))
+    palette = write_palette_csv(tmp_path / "pal.csv")
 
     def invoke(lora: Path, out: Path):
         args = ["beads", "--prompt", "rose", "--size", "8", "--engine", "sds", "--steps", "2",

@@ -18,12 +18,19 @@ from craftpix.models import load_components
 from craftpix.optimize import CHECKPOINT_NAME, Interrupted
 
 try:
-    from tiny_models import tiny_paths, tiny_settings  # noqa: F401  (fixture)
+    from tiny_models import (  # noqa: F401  (fixture)
+        PALETTE,
+        tiny_paths,
+        tiny_settings,
+        write_palette_csv,
+    )
 except ImportError:  # tests/ imported as a package
-    from tests.tiny_models import tiny_paths, tiny_settings  # noqa: F401
-
-PALETTE = np.array([[0, 0, 0], [1, 1, 1], [0.9, 0.1, 0.1], [0.1, 0.7, 0.2], [0.1, 0.2, 0.9],
-                    [0.95, 0.85, 0.1], [0.5, 0.3, 0.1], [0.6, 0.6, 0.6]], dtype=np.float64)
+    from tests.tiny_models import (  # noqa: F401
+        PALETTE,
+        tiny_paths,
+        tiny_settings,
+        write_palette_csv,
+    )
 
 
 def _image(seed: int = 0) -> tuple[Image.Image, np.ndarray]:
@@ -47,15 +54,20 @@ def _run(settings: SDSSettings, out: Path, *, image: bool = False, steps: int = 
 
 
 class Counter:
-    """Counts forward calls (and batch sizes) of a diffusers model class, class-wide."""
+    """Counts forward calls (and batch sizes) of a diffusers/transformers model class, class-wide.
+
+    The batch size is that of the first input, positional (``sample``) or keyword
+    (``pixel_values``).
+    """
 
     def __init__(self, monkeypatch, cls) -> None:
         self.batches: list[int] = []
         original = cls.forward
 
-        def forward(module, sample, *args, **kwargs):
-            self.batches.append(int(sample.shape[0]))
-            return original(module, sample, *args, **kwargs)
+        def forward(module, *args, **kwargs):
+            first = args[0] if args else next(iter(kwargs.values()))
+            self.batches.append(int(first.shape[0]))
+            return original(module, *args, **kwargs)
 
         monkeypatch.setattr(cls, "forward", forward)
 
@@ -93,18 +105,11 @@ def test_reference_image_drives_both_controlnets(tiny_paths, tmp_path, monkeypat
 
     unet_calls = Counter(monkeypatch, UNet2DConditionModel)
     cn_calls = Counter(monkeypatch, ControlNetModel)
-    depth_calls: list[int] = []
-    original = DPTForDepthEstimation.forward
-
-    def depth_forward(module, *args, **kwargs):
-        depth_calls.append(1)
-        return original(module, *args, **kwargs)
-
-    monkeypatch.setattr(DPTForDepthEstimation, "forward", depth_forward)
+    depth_calls = Counter(monkeypatch, DPTForDepthEstimation)
     result = _run(tiny_settings(tiny_paths, family), tmp_path, image=True, steps=3)
     assert unet_calls.batches == [2, 2, 2]
     assert cn_calls.batches == [2] * 6  # canny + depth, every step
-    assert depth_calls == [1]  # control images are computed once
+    assert len(depth_calls.batches) == 1  # control images are computed once
     assert result.indices.shape == (8, 8)
 
 
@@ -257,10 +262,7 @@ def test_cli_prompt_run(tiny_paths, tmp_path) -> None:
 
     if "--vae" not in {o for p in cli.main.commands["beads"].params for o in p.opts}:
         pytest.skip("the CLI does not have the sds options yet")
-    palette = tmp_path / "pal.csv"
-    palette.write_text("code,name,hex\n" + "".join(
-        f"C{i},color {i},#{''.join(f'{round(v * 255):02x}' for v in c)}\n"
-        for i, c in enumerate(PALETTE)))
+    palette = write_palette_csv(tmp_path / "pal.csv")
     out = tmp_path / "out"
     args = ["beads", "--prompt", "rose", "--size", "8", "--engine", "sds", "--steps", "3",
             "--model", str(tiny_paths["sd15"]), "--vae", str(tiny_paths["taesd"]),

@@ -12,11 +12,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 NATIVE = 64  # UNet sample_size 8 × VAE factor 8
 TEXT_DIM = 32
 MAX_TOKENS = 77
+#: A small catalog for the end-to-end runs on the tiny models.
+PALETTE = np.array([[0, 0, 0], [1, 1, 1], [0.9, 0.1, 0.1], [0.1, 0.7, 0.2], [0.1, 0.2, 0.9],
+                    [0.95, 0.85, 0.1], [0.5, 0.3, 0.1], [0.6, 0.6, 0.6]], dtype=np.float64)
+
+
+def write_palette_csv(path: Path, palette: np.ndarray = PALETTE) -> Path:
+    """``palette`` as a code,name,hex CSV for ``--palette``."""
+    path.write_text("code,name,hex\n" + "".join(
+        f"C{i},color {i},#{''.join(f'{round(v * 255):02x}' for v in c)}\n"
+        for i, c in enumerate(palette)))
+    return path
 
 
 def _byte_chars() -> list[str]:

@@ -12,7 +12,7 @@ count per step, so runs are reproducible and resumable bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,10 @@ class AugmentDraw:
     grayscale: bool
     corners: tuple[tuple[float, float], ...] | None  # where the 4 image corners land, or None
     flip: bool
+    # Warp grids already built for this draw, by (H, W, device, dtype): the render and the
+    # control images of one step share one grid.
+    _grids: dict[tuple[int, int, torch.device, torch.dtype], torch.Tensor] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def identity(self) -> bool:
@@ -92,13 +96,14 @@ def perspective_grid(
     For each output pixel the grid holds where to read in the input: the inverse warp, as
     ``grid_sample`` wants it (coordinates normalized with ``align_corners=False``).
     """
-    out_to_in = homography(torch.tensor(corners), torch.tensor(_CORNERS))
-    ys = (torch.arange(height, dtype=torch.float64) * 2 + 1) / height - 1
-    xs = (torch.arange(width, dtype=torch.float64) * 2 + 1) / width - 1
+    # Built where it is used: a megapixel grid costs far more on the CPU than on a GPU.
+    out_to_in = homography(torch.tensor(corners), torch.tensor(_CORNERS)).to(device)
+    ys = (torch.arange(height, dtype=torch.float64, device=device) * 2 + 1) / height - 1
+    xs = (torch.arange(width, dtype=torch.float64, device=device) * 2 + 1) / width - 1
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     pts = torch.stack([gx, gy, torch.ones_like(gx)], dim=-1) @ out_to_in.T
     grid = pts[..., :2] / pts[..., 2:].clamp_min(1e-12)
-    return grid.unsqueeze(0).to(device=device, dtype=dtype)
+    return grid.unsqueeze(0).to(dtype=dtype)
 
 
 def apply_augment(images: torch.Tensor, draw: AugmentDraw) -> torch.Tensor:
@@ -110,7 +115,10 @@ def apply_augment(images: torch.Tensor, draw: AugmentDraw) -> torch.Tensor:
     x = images
     if draw.corners is not None:
         h, w = x.shape[-2:]
-        grid = perspective_grid(draw.corners, h, w, device=x.device, dtype=x.dtype)
+        key = (h, w, x.device, x.dtype)
+        grid = draw._grids.get(key)
+        if grid is None:
+            grid = draw._grids[key] = perspective_grid(draw.corners, h, w, x.device, x.dtype)
         x = F.grid_sample(x, grid.expand(x.shape[0], -1, -1, -1), mode="bilinear",
                           padding_mode="zeros", align_corners=False)
     if draw.flip:

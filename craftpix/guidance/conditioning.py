@@ -55,10 +55,11 @@ class TextConditioning:
         return {"text_embeds": self.pooled, "time_ids": self.time_ids}
 
 
-def _device_of(module: torch.nn.Module) -> torch.device:
+def module_device(module: Any) -> torch.device:
+    """Where a module's weights are (the CPU for one without parameters)."""
     try:
         return next(module.parameters()).device
-    except StopIteration:  # pragma: no cover
+    except (AttributeError, StopIteration):
         return torch.device("cpu")
 
 
@@ -94,11 +95,11 @@ def encode_text(
     warned: list[bool] = []
     if not sdxl:
         (tok,), (enc,) = tokenizers, text_encoders
-        ids = _tokenize(tok, texts, warned).to(_device_of(enc))
+        ids = _tokenize(tok, texts, warned).to(module_device(enc))
         return TextConditioning(hidden=enc(ids)[0].float())
     hidden, pooled = [], None
     for tok, enc in zip(tokenizers, text_encoders, strict=True):
-        ids = _tokenize(tok, texts, warned).to(_device_of(enc))
+        ids = _tokenize(tok, texts, warned).to(module_device(enc))
         out = enc(ids, output_hidden_states=True)
         hidden.append(out.hidden_states[-2].float())
         first = out[0]
@@ -226,7 +227,7 @@ def depth_image(
     Runs ``estimator`` (a transformers depth-estimation model) where its weights are, resizes
     its relative depth bicubically and normalizes it to [0, 1] (min-max), near = bright.
     """
-    device = _device_of(estimator)
+    device = module_device(estimator)
     dtype = next(estimator.parameters()).dtype
     inputs = processor(images=image.convert("RGB"), return_tensors="pt")
     pred = estimator(pixel_values=inputs["pixel_values"].to(device=device, dtype=dtype))

@@ -11,17 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from craftpix.guidance.sds import SDSConfig
 from craftpix.models import SDXL_BASE
+
+if TYPE_CHECKING:
+    from craftpix.guidance.sds import SDSConfig
 
 DEFAULT_CONTROL_WEIGHT = 0.15
 DEFAULT_GUIDANCE_SCALE = 40.0
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _default_objective() -> SDSConfig:
+    # Imported here: the CLI reads these options at start-up, before torch is needed.
+    from craftpix.guidance.sds import SDSConfig
+
+    return SDSConfig()
 
 
 @dataclass
@@ -56,8 +65,14 @@ class SDSSettings:
     resume: Path | None = None
     # --- not on the command line ---
     resolution: int | None = None
-    objective: SDSConfig = field(default_factory=SDSConfig)
+    objective: SDSConfig = field(default_factory=_default_objective)
     optim: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def controls(self) -> list[str]:
+        """The ControlNets switched on (positive weight), for runs with a reference image."""
+        return [name for name, weight in (("canny", self.canny_weight),
+                                          ("depth", self.depth_weight)) if weight > 0]
 
 
 #: The keyword names :func:`sds_options` adds to a command (and :func:`sds_settings` pops).

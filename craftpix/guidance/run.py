@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from craftpix.guidance.conditioning import (
     canny_image,
     depth_image,
     encode_text,
+    module_device,
     sdxl_time_ids,
     working_size,
 )
@@ -36,6 +37,7 @@ from craftpix.guidance.sds import ControlInput, LatentEncoder, SDSObjective
 from craftpix.models import (
     SDSComponents,
     canonical_model,
+    encoder_dtype,
     is_local_path,
     load_components,
     resolve_device,
@@ -145,7 +147,7 @@ def _free(device: torch.device) -> None:
 def encode_prompt_pair(comps: SDSComponents, prompt: str, negative: str,
                        device: torch.device, size: tuple[int, int]) -> TextConditioning:
     """Text conditioning for [negative, prompt]; the encoders visit ``device`` only meanwhile."""
-    homes = [_module_device(m) for m in comps.text_encoders]
+    homes = [module_device(m) for m in comps.text_encoders]
     try:
         for m in comps.text_encoders:
             m.to(device)
@@ -160,13 +162,6 @@ def encode_prompt_pair(comps: SDSComponents, prompt: str, negative: str,
     return cond
 
 
-def _module_device(module: Any) -> torch.device:
-    try:
-        return next(module.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
 def control_inputs(comps: SDSComponents, image: Image.Image, size: tuple[int, int],
                    settings: SDSSettings, device: torch.device) -> list[ControlInput]:
     """The control images of the reference, computed once, with their ControlNets."""
@@ -177,7 +172,7 @@ def control_inputs(comps: SDSComponents, image: Image.Image, size: tuple[int, in
     if "depth" in comps.controlnets:
         if comps.depth_estimator is None or comps.depth_processor is None:
             raise InputError("the depth ControlNet needs a depth estimator")
-        home = _module_device(comps.depth_estimator)
+        home = module_device(comps.depth_estimator)
         try:
             comps.depth_estimator.to(device)
             depth = depth_image(image, size, comps.depth_estimator, comps.depth_processor)
@@ -196,9 +191,7 @@ def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtyp
     With ``offload`` on CUDA the ControlNets and the UNet stay on the CPU and accelerate hooks
     move each one to the GPU when it runs (the previous one goes back).
     """
-    vae_dtype = dtype
-    if getattr(getattr(comps.vae, "config", None), "force_upcast", False) and dtype == torch.float16:
-        vae_dtype = torch.float32
+    vae_dtype = encoder_dtype(comps.vae, dtype)
     if hasattr(comps.vae, "to"):
         comps.vae.to(device=device, dtype=vae_dtype)
     nets = [*comps.controlnets.values(), comps.unet]
@@ -254,13 +247,14 @@ def run_sds(
         raise ValueError("palette_rgb must be (n, 3)")
     if reference_rgb is not None and np.asarray(reference_rgb).shape[:2] != (height, width):
         raise ValueError("reference_rgb must be (height, width, 3)")
+    optim = OptimConfig(steps=steps, seed=seed, fft_weight=smooth, **settings.optim)
+    if not math.isfinite(optim.fft_weight):  # before any model is loaded or file written
+        raise InputError("--smooth must be a finite number")
     text, negative = build_prompts(prompt, medium=medium, template=settings.template,
                                    raw=settings.raw_prompt, negative=settings.negative_prompt)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
-    controls = [] if image is None else [
-        name for name, weight in (("canny", settings.canny_weight), ("depth", settings.depth_weight))
-        if weight > 0]
+    controls = [] if image is None else settings.controls
 
     out_dir = Path(out_dir)
     ckpt_dir = Path(settings.resume) if settings.resume is not None else out_dir
@@ -287,8 +281,6 @@ def run_sds(
 
     config = settings.objective
     if config.guidance_scale != settings.guidance_scale:
-        from dataclasses import replace
-
         config = replace(config, guidance_scale=settings.guidance_scale)
     objective = SDSObjective(
         unet=components.unet, encoder=LatentEncoder(components.vae, dtype=vae_dtype),
@@ -312,9 +304,6 @@ def run_sds(
     if settings.resume is None:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         write_text(ckpt_dir / RUN_FILE, json.dumps(fingerprint, indent=2) + "\n")
-    optim = OptimConfig(steps=steps, seed=seed, fft_weight=smooth, **settings.optim)
-    if not math.isfinite(optim.fft_weight):
-        raise InputError("--smooth must be a finite number")
     return optimize(gen, objective, optim, hooks=hooks, progress=not quiet, desc="sds",
                     checkpoint_dir=ckpt_dir, checkpoint_every=settings.checkpoint_every,
                     resume=settings.resume is not None)
