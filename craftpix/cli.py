@@ -15,21 +15,26 @@ import csv
 import io
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from craftpix import __version__
+from craftpix import __version__, api
+from craftpix.api import (
+    DEFAULT_PROMPT_COLORS,
+    ENGINES,
+    FITS,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_SIDE,
+    PatternRequest,
+)
 from craftpix.clibase import OneLineGroup
 from craftpix.errors import InputError
-from craftpix.fileio import ensure_out_dir
-from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
-from craftpix.palette import Palette, available_palettes, load_palette
-
-MIN_SIDE, MAX_SIDE = 2, 500
+from craftpix.media import MEDIA, Medium
+from craftpix.palette import available_palettes, load_palette
 
 
 # --- parameter types --------------------------------------------------------------------------
@@ -110,14 +115,6 @@ def palettes_show(name: str, fmt: str, swatch: Path | None) -> None:
 
 
 # --- the three crafts -------------------------------------------------------------------------
-ENGINES = ("auto", "fidelity", "sds")
-DEFAULT_STEPS = {"fidelity": 150, "sds": 6000}
-# A prompt alone keeps this many colors unless --colors says otherwise: score distillation
-# over a whole catalog gives patterns of dozens of barely different colors.
-DEFAULT_PROMPT_COLORS = 16
-SDS_FFT_WEIGHT = 20.0  # SD-πXL's FFT weight, which --smooth 1 stands for
-
-
 def pattern_options(f: Any) -> Any:
     """The options every craft command shares (defined once, applied to beads/bricks/stitch)."""
     options = [
@@ -126,7 +123,7 @@ def pattern_options(f: Any) -> Any:
                      help="A photo or drawing to turn into a pattern."),
         click.option("--size", type=SIZE, required=True,
                      help="Pattern size in cells: N for a square, or WxH (e.g. 48 or 64x48)."),
-        click.option("--fit", type=click.Choice(["crop", "pad", "stretch"]), default="crop",
+        click.option("--fit", type=click.Choice(FITS), default="crop",
                      show_default=True, help="How to match the image to the pattern's shape."),
         click.option("--brand", help="Catalog to use (see 'craftpix palettes list')."),
         click.option("--palette", "palette_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -137,14 +134,14 @@ def pattern_options(f: Any) -> Any:
         click.option("--all-finishes", is_flag=True,
                      help="Also use transparent, neon, glow, pearl and metallic colors."),
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
-                     help="auto: a diffusion model when there is a prompt, else fit the image."),
-        click.option("--steps", type=click.IntRange(0, 100_000),
-                     help="Optimization steps (default: 150 for images, 6000 for prompts)."),
-        click.option("--smooth", type=click.FloatRange(0), default=None,
+                     help="auto: a diffusion model when there is a prompt, else the photo engine."),
+        click.option("--steps", type=click.IntRange(0, MAX_STEPS),
+                     help="Optimization steps of the diffusion engine (default 6000)."),
+        click.option("--smooth", type=click.FloatRange(0, 100), default=None,
                      help="Clean-up strength: 1 is the default, 0 turns it off, higher gives flatter regions."),
         click.option("--dither", is_flag=True,
-                     help="Classic Floyd-Steinberg dithering instead of optimization."),
-        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Classic Floyd-Steinberg dithering instead."),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
                      help="Same seed, same pattern."),
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder (default: named after the prompt or image)."),
@@ -159,140 +156,37 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "pattern"
 
 
-STANDARD_FINISHES = ("standard", "solid")
+def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternRequest:
+    """Turn a craft command's parsed options into a :class:`PatternRequest` (no other logic)."""
+    from craftpix.export.options import export_settings
+    from craftpix.guidance.options import sds_settings
 
-
-def _resolve_palette(
-    medium: Medium, brand: str | None, palette_file: Path | None, all_finishes: bool,
-    part: str | None = None,
-) -> tuple[Palette, str, list[str]]:
-    """The catalog a run may use, and notes for the user about what was left out."""
-    if palette_file is not None:
-        pal = load_palette(palette_file)
-        return pal, pal.name, []
-    name = (brand or medium.default_brand).lower()
-    pal = load_palette(name)
-    notes: list[str] = []
-    if "finish" in pal.columns and not all_finishes:
-        # Transparent, glow, neon, pearl and metallic pieces do not look like their swatch
-        # once placed (transparent plates go dark on a baseplate): plain colors by default.
-        pal = pal.subset([i for i, e in enumerate(pal.extra)
-                          if e.get("finish", "").lower() in STANDARD_FINISHES])
-    if part and "parts" in pal.columns:
-        ids, title = BRICK_PARTS[part]
-        wanted = set(ids.split("/"))
-        made = [i for i, e in enumerate(pal.extra) if wanted & set(e.get("parts", "").split(";"))]
-        if made:
-            pal = pal.subset(made)
-        else:
-            notes.append(f"the {name} catalog does not say which colors {title} ({ids}) is "
-                         "made in; check availability before ordering")
-    return pal, name, notes
+    sds = sds_settings(opts)
+    export = export_settings(opts, pop=True)
+    width, height = opts["size"]
+    prompt, image = opts["prompt"], opts["image"]
+    if not prompt and image is None:
+        raise InputError("give --prompt TEXT, --image PATH, or both")
+    out = opts["out"]
+    if out is None:
+        out = Path(f"{_slug(prompt or Path(image).stem)}-{medium_name}-{width}x{height}")
+    return PatternRequest(
+        medium=medium_name, size=(width, height), image=image, prompt=prompt,
+        brand=opts["brand"], palette=opts["palette_file"], colors=opts["colors"],
+        all_finishes=opts["all_finishes"], fit=opts["fit"], engine=opts["engine"],
+        steps=opts["steps"], smooth=opts["smooth"], dither=opts["dither"], seed=opts["seed"],
+        export=export, sds=sds, out=out, quiet=opts["quiet"],
+    )
 
 
 def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
-    """The body of ``craftpix beads|bricks|stitch``: inputs → engine → Pattern → exports."""
-    from craftpix.export import export_pattern
-    from craftpix.export.options import export_settings
-    from craftpix.guidance.options import sds_settings
-    from craftpix.imageio import reference_grid
-    from craftpix.metrics import isolated_cell_rate, mean_delta_e
-    from craftpix.pattern import pattern_from_indices
-
-    medium = get_medium(medium_name)
-    sds = sds_settings(opts)
-    export_kwargs = export_settings(opts, medium=medium_name)
-    prompt, image_path = opts["prompt"], opts["image"]
-    width, height = opts["size"]
-    if not prompt and image_path is None:
-        raise InputError("give --prompt TEXT, --image PATH, or both")
-    engine = opts["engine"]
-    if engine == "auto":
-        engine = "sds" if prompt else "fidelity"
-    if engine == "fidelity" and image_path is None:
-        raise InputError("the fidelity engine needs --image (use --engine sds for a prompt alone)")
-    if opts["dither"] and image_path is None:
-        raise InputError("--dither needs --image")
-
-    palette, brand, notes = _resolve_palette(
-        medium, opts["brand"], opts["palette_file"], opts["all_finishes"],
-        export_kwargs.get("part") if medium_name == "bricks" else None)
-    fitted, reference = None, None
-    if image_path is not None:
-        fitted, reference = reference_grid(image_path, width, height, opts["fit"])
-    colors = opts["colors"]
-    if colors is not None and colors < len(palette) and reference is not None:
-        palette = palette.select(reference, colors, seed=opts["seed"])
-
-    out = ensure_out_dir(opts["out"] or Path(
-        f"{_slug(prompt or Path(image_path).stem)}-{medium_name}-{width}x{height}"))
-    steps = opts["steps"] if opts["steps"] is not None else DEFAULT_STEPS[engine]
-    if opts["dither"]:
-        engine, steps = "dither", 0
-    t0 = time.perf_counter()
-    indices, entropy = _run_engine(
-        engine, opts, sds, palette=palette, reference=reference, fitted=fitted, steps=steps,
-        size=(width, height), colors=colors, medium=medium_name, out=out)
-    seconds = time.perf_counter() - t0
-
-    meta: dict[str, Any] = {"engine": engine, "steps": steps, "seed": opts["seed"],
-                            "craftpix": __version__, "seconds": round(seconds, 2)}
-    if prompt:
-        meta["prompt"] = prompt
-    if image_path is not None:
-        meta["image"] = Path(image_path).name
-        meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
-    meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
-    if entropy is not None:  # how decided the cells were: near 0 is a crisp result
-        meta["entropy"] = round(entropy, 4)
-    pattern = pattern_from_indices(indices, palette.codes, palette.names, palette.hexes,
-                                   medium_name, brand, meta)
-    written = [pattern.save(out / "pattern.json")]
-    exported = export_pattern(pattern, out, **export_kwargs)
-    written += exported.paths
-    summary = (f"{width}×{height} {medium.title}, {len(pattern.palette)} {brand} colors, "
-               f"{width * height} {medium.piece}{'es' if medium.piece.endswith('ch') else 's'}, {meta['isolated_cells']:.1%} isolated cells")
-    if "delta_e00_mean" in meta:
-        summary += f", mean ΔE00 {meta['delta_e00_mean']:.2f}"
-    if exported.merged is not None:
-        m = exported.merged
-        summary += f", {m.pieces_after} pieces after merging ({m.pieces_before} plates 1×1)"
-    click.echo(f"{summary}, {seconds:.1f} s")
-    for path in written:
+    """The body of ``craftpix beads|bricks|stitch``: options → request → API → summary."""
+    result = api.make_pattern(request_from_options(medium_name, opts))
+    click.echo(result.summary)
+    for path in result.files:
         click.echo(f"  wrote {path}")
-    for note in notes + exported.notes:
+    for note in result.notes:
         click.echo(f"note: {note}", err=True)
-
-
-def _run_engine(
-    engine: str, opts: dict[str, Any], sds: Any, *, palette: Palette,
-    reference: np.ndarray | None, fitted: Any, steps: int, size: tuple[int, int],
-    colors: int | None, medium: str, out: Path,
-) -> tuple[np.ndarray, float | None]:
-    """Cell indices into ``palette`` from the chosen engine, and the final mean entropy."""
-    smooth = 1.0 if opts["smooth"] is None else opts["smooth"]
-    if engine == "dither":
-        from craftpix.dither import floyd_steinberg
-
-        return floyd_steinberg(reference, palette.rgb), None
-    if engine == "fidelity":
-        from craftpix.guidance.fidelity import run_fidelity
-
-        result = run_fidelity(reference, palette.rgb, steps=steps, seed=opts["seed"],
-                              smooth=smooth, quiet=opts["quiet"])
-    else:
-        from craftpix.guidance.run import run_sds
-
-        # Without a photo the color budget is met by pruning during the run.
-        budget = None
-        if reference is None:
-            wanted = DEFAULT_PROMPT_COLORS if colors is None else colors
-            budget = wanted if wanted < len(palette) else None
-        result = run_sds(sds, prompt=opts["prompt"], image=fitted, reference_rgb=reference,
-                         palette_rgb=palette.rgb, height=size[1], width=size[0], colors=budget,
-                         medium=medium, steps=steps, seed=opts["seed"],
-                         smooth=SDS_FFT_WEIGHT * smooth, out_dir=out, quiet=opts["quiet"])
-    return result.indices, result.entropy
 
 
 def _craft_command(medium: Medium) -> click.Command:

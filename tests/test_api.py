@@ -1,0 +1,94 @@
+"""The library API: a typed request in, a result out, the same pattern the CLI makes."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from craftpix.api import PatternRequest, export, load, make_pattern
+from craftpix.cli import main
+from craftpix.errors import CraftpixError, InputError
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    img = np.zeros((60, 80, 3))
+    img[...] = [0.9, 0.85, 0.7]
+    img[10:40, 10:40] = [0.8, 0.1, 0.1]
+    img[30:55, 45:75] = [0.1, 0.3, 0.8]
+    img = np.clip(img + rng.normal(0, 0.05, img.shape), 0, 1)
+    path = tmp_path_factory.mktemp("api") / "photo.jpg"
+    Image.fromarray((img * 255).astype(np.uint8)).save(path, quality=95)
+    return path
+
+
+def test_request_in_memory_writes_nothing(photo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    result = make_pattern(PatternRequest(medium="beads", image=photo, size=(24, 24), colors=6,
+                                         seed=7), on_progress=lambda s, f: seen.append((s, f)))
+    assert (result.pattern.width, result.pattern.height) == (24, 24)
+    assert len(result.pattern.palette) <= 6
+    assert result.files == [] and list(tmp_path.iterdir()) == []
+    assert seen[0][0] == "load" and seen[-1] == ("done", 1.0)
+    assert [f for _, f in seen] == sorted(f for _, f in seen)
+    assert "24×24" in result.summary
+
+
+def test_api_and_cli_make_the_same_pattern(photo, tmp_path):
+    """The issue's own example: the API pattern is the one ``craftpix beads`` writes."""
+    in_memory = make_pattern(PatternRequest(medium="beads", image=photo, size=(24, 24),
+                                            colors=6, seed=7)).pattern
+    out = tmp_path / "cli"
+    res = CliRunner().invoke(main, ["beads", "--image", str(photo), "--size", "24",
+                                    "--colors", "6", "--seed", "7", "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    from_cli = load(out / "pattern.json")
+    assert np.array_equal(in_memory.cells, from_cli.cells)
+    assert [c.code for c in in_memory.palette] == [c.code for c in from_cli.palette]
+
+
+def test_output_folder_gets_the_set_and_export_rewrites_it(photo, tmp_path):
+    out = tmp_path / "set"
+    result = make_pattern(PatternRequest(medium="stitch", image=photo, size=(20, 16), colors=5,
+                                         export={"formats": "dst", "paper": "letter"}, out=out))
+    names = {p.name for p in result.files}
+    assert {"pattern.json", "preview.png", "pattern.pdf", "pattern.dst"} <= names
+    again = export(result.pattern, tmp_path / "again", pdf=False, formats="none")
+    assert {p.name for p in again.paths} == {"preview.png", "preview-pixels.png"}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"medium": "knitting"}, "unknown craft"),
+    ({"size": (1, 30)}, "out of range"),
+    ({"size": (30, 501)}, "out of range"),
+    ({"size": "big"}, "size must be"),
+    ({"image": None}, "prompt"),
+    ({"engine": "magic"}, "unknown engine"),
+    ({"fit": "zoom"}, "fit must be"),
+    ({"colors": 0}, "colors must be"),
+    ({"smooth": float("nan")}, "smooth must be"),
+    ({"smooth": float("inf")}, "smooth must be"),
+    ({"seed": -1}, "seed must be"),
+    ({"seed": 2**70}, "seed must be"),
+    ({"steps": 10**9}, "steps must be"),
+    ({"export": {"formats": "dst"}}, "cross-stitch"),
+    ({"export": {"colour": "red"}}, "unknown export setting"),
+    ({"engine": "photo", "image": None, "prompt": "a fox"}, "needs an image"),
+])
+def test_bad_requests_are_one_line_errors(photo, changes, message):
+    base = {"medium": "beads", "image": photo, "size": (10, 10)}
+    with pytest.raises(InputError) as err:
+        make_pattern(PatternRequest(**{**base, **changes}))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_prompt_without_the_diffusion_extra_names_it(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "diffusers" else real(name, *a))
+    with pytest.raises(CraftpixError, match=r'pip install "craftpix\[diffusion\]"'):
+        make_pattern(PatternRequest(medium="beads", prompt="a red rose", size=(16, 16)))
