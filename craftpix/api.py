@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from craftpix import __version__
+from craftpix.edit import clean, convert, exclude, fill, replace, set_cell
 from craftpix.errors import InputError
 from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
 from craftpix.palette import Palette, load_palette
@@ -34,7 +35,7 @@ from craftpix.pattern import Pattern
 if TYPE_CHECKING:
     from craftpix.export import ExportResult
 
-__all__ = [
+__all__ = [  # edits: see craftpix.edit
     "ENGINES",
     "FITS",
     "MAX_SIDE",
@@ -42,10 +43,16 @@ __all__ = [
     "PatternRequest",
     "PatternResult",
     "Progress",
+    "clean",
+    "convert",
+    "exclude",
     "export",
+    "fill",
     "load",
     "make_pattern",
+    "replace",
     "resolve_palette",
+    "set_cell",
 ]
 
 MIN_SIDE, MAX_SIDE = 2, 500

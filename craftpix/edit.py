@@ -1,0 +1,228 @@
+"""Changes to a finished pattern: swap, drop or paint colors, flood fill, clean up, re-catalog.
+
+Every function takes a :class:`Pattern` and returns a new, valid one (the input is never
+changed); the CLI's ``craftpix edit`` / ``craftpix convert``, the web app and scripts all call
+these. Cells are addressed ``(row, col)`` from 0 at the top left (the CLI and the charts count
+from 1). A color is named by its catalog code; ``None`` as a color means an empty cell (no
+piece). Each edit is appended to ``meta["edits"]`` so a pattern shows how it was changed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from craftpix.color import pairwise_delta_e_2000, rgb8_to_lab
+from craftpix.errors import InputError
+from craftpix.palette import Palette, load_palette
+from craftpix.pattern import Color, Pattern
+
+EMPTY = -1
+
+__all__ = ["EMPTY", "clean", "convert", "exclude", "fill", "replace", "set_cell"]
+
+
+def _catalog_of(pattern: Pattern, catalog: Palette | None) -> Palette | None:
+    """The catalog new colors may come from: the one given, or the pattern's brand if built in."""
+    if catalog is not None:
+        return catalog
+    try:
+        return load_palette(pattern.brand)
+    except InputError:
+        return None  # a custom palette file: only the pattern's own colors are known
+
+
+def _color(pattern: Pattern, code: str, catalog: Palette | None) -> Color:
+    for c in pattern.palette:
+        if c.code == code:
+            return c
+    cat = _catalog_of(pattern, catalog)
+    if cat is not None and code in cat.codes:
+        i = cat.codes.index(code)
+        return Color(cat.codes[i], cat.names[i], cat.hexes[i])
+    where = f"the {pattern.brand} catalog" if cat is not None else "this pattern"
+    raise InputError(f"color {code!r} is not in {where}")
+
+
+def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str) -> Pattern:
+    meta = dict(pattern.meta)
+    meta["edits"] = [*meta.get("edits", []), edit]
+    if not (cells >= 0).any():
+        raise InputError("that edit would leave the pattern without a single piece")
+    return Pattern(cells, palette, pattern.medium, pattern.brand, meta).compact()
+
+
+def _index(pattern: Pattern, code: str | None, catalog: Palette | None) -> tuple[int, list[Color]]:
+    """Palette index of ``code`` (added to a copy of the palette if new); -1 for empty."""
+    palette = list(pattern.palette)
+    if code is None:
+        return EMPTY, palette
+    color = _color(pattern, code, catalog)
+    for i, c in enumerate(palette):
+        if c.code == color.code:
+            return i, palette
+    palette.append(color)
+    return len(palette) - 1, palette
+
+
+def _check_cell(pattern: Pattern, row: int, col: int) -> None:
+    if not (0 <= row < pattern.height and 0 <= col < pattern.width):
+        raise InputError(f"cell ({row + 1}, {col + 1}) is outside the {pattern.width}×"
+                         f"{pattern.height} pattern (rows and columns count from 1)")
+
+
+def replace(pattern: Pattern, mapping: Mapping[str, str | None],
+            catalog: Palette | None = None) -> Pattern:
+    """Give every cell of color ``old`` the color ``new`` for each ``old → new`` in ``mapping``.
+
+    ``new`` may be any color of the catalog (the pattern's own brand unless ``catalog`` is
+    given), or ``None`` to empty those cells. Raises :class:`InputError` for a code the
+    pattern does not use or the catalog does not have.
+    """
+    cells = pattern.cells.copy()
+    palette = list(pattern.palette)
+    codes = [c.code for c in pattern.palette]
+    for old, new in mapping.items():
+        if old not in codes:
+            raise InputError(f"the pattern has no color {old!r}")
+        probe = Pattern(pattern.cells, palette, pattern.medium, pattern.brand, pattern.meta)
+        j, palette = _index(probe, new, catalog)
+        cells[pattern.cells == codes.index(old)] = j
+    pairs = ", ".join(f"{o}={n or 'empty'}" for o, n in mapping.items())
+    return _with(pattern, cells, palette, f"replace {pairs}")
+
+
+def exclude(pattern: Pattern, codes: Iterable[str]) -> Pattern:
+    """Remove colors: each of their cells takes the nearest remaining color (CIEDE2000).
+
+    Raises :class:`InputError` for an unknown code or when no color would remain.
+    """
+    drop = set(codes)
+    known = {c.code for c in pattern.palette}
+    unknown = sorted(drop - known)
+    if unknown:
+        raise InputError(f"the pattern has no color {unknown[0]!r}")
+    counts = pattern.counts()
+    keep = [i for i, c in enumerate(pattern.palette) if c.code not in drop and counts[i] > 0]
+    if not keep:
+        raise InputError("excluding those colors would leave none")
+    lab = rgb8_to_lab(np.array([c.rgb8 for c in pattern.palette], dtype=np.float64))
+    dist = pairwise_delta_e_2000(lab, lab[keep])
+    nearest = np.array(keep)[np.argmin(dist, axis=1)]
+    remap = np.where(np.isin([c.code for c in pattern.palette], list(drop)),
+                     nearest, np.arange(len(pattern.palette)))
+    cells = np.where(pattern.cells >= 0, remap[np.maximum(pattern.cells, 0)], EMPTY)
+    return _with(pattern, cells, list(pattern.palette), f"exclude {','.join(sorted(drop))}")
+
+
+def set_cell(pattern: Pattern, row: int, col: int, code: str | None,
+             catalog: Palette | None = None) -> Pattern:
+    """Give one cell (0-based ``row``, ``col``) the color ``code`` (``None``: empty)."""
+    _check_cell(pattern, row, col)
+    j, palette = _index(pattern, code, catalog)
+    cells = pattern.cells.copy()
+    cells[row, col] = j
+    return _with(pattern, cells, palette, f"set {row + 1},{col + 1}={code or 'empty'}")
+
+
+def _region(cells: np.ndarray, row: int, col: int) -> np.ndarray:
+    """Boolean mask of the 4-connected region of equal cells that holds ``(row, col)``."""
+    h, w = cells.shape
+    target = cells[row, col]
+    mask = np.zeros((h, w), dtype=bool)
+    mask[row, col] = True
+    todo = deque([(row, col)])
+    while todo:
+        r, c = todo.popleft()
+        for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if 0 <= rr < h and 0 <= cc < w and not mask[rr, cc] and cells[rr, cc] == target:
+                mask[rr, cc] = True
+                todo.append((rr, cc))
+    return mask
+
+
+def fill(pattern: Pattern, row: int, col: int, code: str | None,
+         catalog: Palette | None = None) -> Pattern:
+    """Flood fill: the same-color region around ``(row, col)`` (4-neighbours) becomes ``code``."""
+    _check_cell(pattern, row, col)
+    j, palette = _index(pattern, code, catalog)
+    cells = pattern.cells.copy()
+    cells[_region(pattern.cells, row, col)] = j
+    return _with(pattern, cells, palette, f"fill {row + 1},{col + 1}={code or 'empty'}")
+
+
+def clean(pattern: Pattern, max_size: int = 1) -> Pattern:
+    """Absorb "confetti": same-color regions of at most ``max_size`` cells (4-connected) take
+    the color most of their neighbours have (ties: the nearest color by CIEDE2000).
+
+    Empty cells are never filled and never spread. Regions are visited smallest first, so
+    a pair of stray cells is absorbed as a whole.
+    """
+    if max_size < 1:
+        raise InputError(f"clean-up size must be at least 1 cell, got {max_size}")
+    cells = pattern.cells.copy()
+    h, w = cells.shape
+    lab = rgb8_to_lab(np.array([c.rgb8 for c in pattern.palette], dtype=np.float64))
+    seen = np.zeros_like(cells, dtype=bool)
+    regions = []
+    for r in range(h):
+        for c in range(w):
+            if not seen[r, c] and cells[r, c] >= 0:
+                mask = _region(cells, r, c)
+                seen |= mask
+                if mask.sum() <= max_size:
+                    regions.append(mask)
+    regions.sort(key=lambda m: int(m.sum()))
+    for mask in regions:
+        own = cells[mask][0]
+        if not (cells[mask] == own).all():
+            continue  # an earlier absorption changed it
+        ring = np.zeros_like(mask)
+        ring[1:] |= mask[:-1]
+        ring[:-1] |= mask[1:]
+        ring[:, 1:] |= mask[:, :-1]
+        ring[:, :-1] |= mask[:, 1:]
+        ring &= ~mask
+        around = cells[ring]
+        around = around[(around >= 0) & (around != own)]
+        if around.size == 0:
+            continue
+        votes = np.bincount(around, minlength=len(pattern.palette))
+        best = np.flatnonzero(votes == votes.max())
+        if len(best) > 1:
+            d = pairwise_delta_e_2000(lab[[own]], lab[best])[0]
+            best = best[[int(np.argmin(d))]]
+        cells[mask] = int(best[0])
+    return _with(pattern, cells, list(pattern.palette), f"clean {max_size}")
+
+
+def convert(pattern: Pattern, catalog: Palette, brand: str | None = None) -> Pattern:
+    """Re-map the pattern to another catalog, one color per color.
+
+    Each pattern color gets a distinct catalog color, chosen as a minimum-cost assignment on
+    CIEDE2000 (Hungarian method, ``scipy.optimize.linear_sum_assignment``) so two colors never
+    merge into one, unless the catalog has fewer colors than the pattern (then nearest). The
+    medium stays; ``brand`` names the new catalog (default: ``catalog.name``).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    src = rgb8_to_lab(np.array([c.rgb8 for c in pattern.palette], dtype=np.float64))
+    dist = pairwise_delta_e_2000(src, catalog.lab)
+    if len(catalog) >= len(pattern.palette):
+        rows, cols = linear_sum_assignment(dist)
+        target = cols[np.argsort(rows)]
+    else:
+        target = np.argmin(dist, axis=1)
+    chosen = sorted(set(int(t) for t in target))
+    pos = {t: i for i, t in enumerate(chosen)}
+    palette = [Color(catalog.codes[t], catalog.names[t], catalog.hexes[t]) for t in chosen]
+    remap = np.array([pos[int(t)] for t in target])
+    cells = np.where(pattern.cells >= 0, remap[np.maximum(pattern.cells, 0)], EMPTY)
+    meta = dict(pattern.meta)
+    meta["edits"] = [*meta.get("edits", []), f"convert to {brand or catalog.name}"]
+    mean = float(dist[np.arange(len(target)), target].mean())
+    meta["convert_delta_e00_mean"] = round(mean, 3)
+    return Pattern(cells, palette, pattern.medium, brand or catalog.name, meta).compact()
+
