@@ -19,7 +19,8 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,7 +140,7 @@ class PatternRequest:
             raise InputError(f"seed must be 0 to {MAX_SEED}, got {self.seed}")
         if self.steps is not None and not 0 <= int(self.steps) <= MAX_STEPS:
             raise InputError(f"steps must be 0 to {MAX_STEPS}, got {self.steps}")
-        return replace(self, size=(width, height), prompt=prompt or None, engine=engine)
+        return dataclasses.replace(self, size=(width, height), prompt=prompt or None, engine=engine)
 
 
 @dataclass
