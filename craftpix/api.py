@@ -15,11 +15,11 @@ a :class:`craftpix.errors.CraftpixError` with a one-line message.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
 from collections.abc import Callable, Mapping
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
