@@ -110,8 +110,8 @@ def palettes_show(name: str, fmt: str, swatch: Path | None) -> None:
 
 
 # --- the three crafts -------------------------------------------------------------------------
-ENGINES = ("auto", "fidelity", "sds")
-DEFAULT_STEPS = {"fidelity": 150, "sds": 6000}
+ENGINES = ("auto", "photo", "sds")
+DEFAULT_STEPS = {"photo": 0, "sds": 6000}
 # A prompt alone keeps this many colors unless --colors says otherwise: score distillation
 # over a whole catalog gives patterns of dozens of barely different colors.
 DEFAULT_PROMPT_COLORS = 16
@@ -137,13 +137,16 @@ def pattern_options(f: Any) -> Any:
         click.option("--all-finishes", is_flag=True,
                      help="Also use transparent, neon, glow, pearl and metallic colors."),
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
-                     help="auto: a diffusion model when there is a prompt, else fit the image."),
+                     help="auto: a diffusion model when there is a prompt, else the photo engine."),
         click.option("--steps", type=click.IntRange(0, 100_000),
-                     help="Optimization steps (default: 150 for images, 6000 for prompts)."),
+                     help="Optimization steps of the diffusion engine (default 6000)."),
         click.option("--smooth", type=click.FloatRange(0), default=None,
                      help="Clean-up strength: 1 is the default, 0 turns it off, higher gives flatter regions."),
         click.option("--dither", is_flag=True,
                      help="Classic Floyd-Steinberg dithering instead of optimization."),
+        click.option("--background",
+                     help="Fill transparent areas with this color (a catalog code or #RRGGBB); "
+                          "default none: no piece there."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Same seed, same pattern."),
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
@@ -208,34 +211,46 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
         raise InputError("give --prompt TEXT, --image PATH, or both")
     engine = opts["engine"]
     if engine == "auto":
-        engine = "sds" if prompt else "fidelity"
-    if engine == "fidelity" and image_path is None:
-        raise InputError("the fidelity engine needs --image (use --engine sds for a prompt alone)")
+        engine = "sds" if prompt else "photo"
+    if engine == "photo" and image_path is None:
+        raise InputError("the photo engine needs --image (use --engine sds for a prompt alone)")
     if opts["dither"] and image_path is None:
         raise InputError("--dither needs --image")
 
     palette, brand, notes = _resolve_palette(
         medium, opts["brand"], opts["palette_file"], opts["all_finishes"],
         export_kwargs.get("part") if medium_name == "bricks" else None)
-    fitted, reference = None, None
+    fitted, reference, ref = None, None, None
     if image_path is not None:
-        fitted, reference = reference_grid(image_path, width, height, opts["fit"])
+        ref = reference_grid(image_path, width, height, opts["fit"])
+        fitted, reference = ref.fitted, ref.rgb
     colors = opts["colors"]
-    if colors is not None and colors < len(palette) and reference is not None:
+    if engine == "sds" and colors is not None and colors < len(palette) and reference is not None:
         palette = palette.select(reference, colors, seed=opts["seed"])
 
     out = ensure_out_dir(opts["out"] or Path(
         f"{_slug(prompt or Path(image_path).stem)}-{medium_name}-{width}x{height}"))
     steps = opts["steps"] if opts["steps"] is not None else DEFAULT_STEPS[engine]
     if opts["dither"]:
-        engine, steps = "dither", 0
+        engine, steps = "photo", 0
     t0 = time.perf_counter()
-    indices, entropy = _run_engine(
-        engine, opts, sds, palette=palette, reference=reference, fitted=fitted, steps=steps,
-        size=(width, height), colors=colors, medium=medium_name, out=out)
+    if engine == "photo":
+        from craftpix.engines.photo import PhotoSettings, make_photo_pattern
+
+        result = make_photo_pattern(ref, palette, PhotoSettings(
+            colors=colors, smooth=1.0 if opts["smooth"] is None else opts["smooth"],
+            dither=opts["dither"], seed=opts["seed"], background=opts["background"],
+            medium=medium_name))
+        indices, entropy, palette = result.indices, None, result.palette
+        notes += result.notes
+    else:
+        indices, entropy = _run_engine(
+            engine, opts, sds, palette=palette, reference=reference, fitted=fitted, steps=steps,
+            size=(width, height), colors=colors, medium=medium_name, out=out)
     seconds = time.perf_counter() - t0
 
-    meta: dict[str, Any] = {"engine": engine, "steps": steps, "seed": opts["seed"],
+    meta: dict[str, Any] = {"engine": "dither" if opts["dither"] else engine, "steps": steps,
+                            "seed": opts["seed"],
                             "craftpix": __version__, "seconds": round(seconds, 2)}
     if prompt:
         meta["prompt"] = prompt
@@ -251,7 +266,7 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     exported = export_pattern(pattern, out, **export_kwargs)
     written += exported.paths
     summary = (f"{width}×{height} {medium.title}, {len(pattern.palette)} {brand} colors, "
-               f"{width * height} {medium.piece}{'es' if medium.piece.endswith('ch') else 's'}, {meta['isolated_cells']:.1%} isolated cells")
+               f"{int((indices >= 0).sum())} {medium.piece}{'es' if medium.piece.endswith('ch') else 's'}, {meta['isolated_cells']:.1%} isolated cells")
     if "delta_e00_mean" in meta:
         summary += f", mean ΔE00 {meta['delta_e00_mean']:.2f}"
     if exported.merged is not None:
@@ -269,29 +284,19 @@ def _run_engine(
     reference: np.ndarray | None, fitted: Any, steps: int, size: tuple[int, int],
     colors: int | None, medium: str, out: Path,
 ) -> tuple[np.ndarray, float | None]:
-    """Cell indices into ``palette`` from the chosen engine, and the final mean entropy."""
+    """Cell indices into ``palette`` from the diffusion engine, and the final mean entropy."""
     smooth = 1.0 if opts["smooth"] is None else opts["smooth"]
-    if engine == "dither":
-        from craftpix.dither import floyd_steinberg
+    from craftpix.guidance.run import run_sds
 
-        return floyd_steinberg(reference, palette.rgb), None
-    if engine == "fidelity":
-        from craftpix.guidance.fidelity import run_fidelity
-
-        result = run_fidelity(reference, palette.rgb, steps=steps, seed=opts["seed"],
-                              smooth=smooth, quiet=opts["quiet"])
-    else:
-        from craftpix.guidance.run import run_sds
-
-        # Without a photo the color budget is met by pruning during the run.
-        budget = None
-        if reference is None:
-            wanted = DEFAULT_PROMPT_COLORS if colors is None else colors
-            budget = wanted if wanted < len(palette) else None
-        result = run_sds(sds, prompt=opts["prompt"], image=fitted, reference_rgb=reference,
-                         palette_rgb=palette.rgb, height=size[1], width=size[0], colors=budget,
-                         medium=medium, steps=steps, seed=opts["seed"],
-                         smooth=SDS_FFT_WEIGHT * smooth, out_dir=out, quiet=opts["quiet"])
+    # Without a photo the color budget is met by pruning during the run.
+    budget = None
+    if reference is None:
+        wanted = DEFAULT_PROMPT_COLORS if colors is None else colors
+        budget = wanted if wanted < len(palette) else None
+    result = run_sds(sds, prompt=opts["prompt"], image=fitted, reference_rgb=reference,
+                     palette_rgb=palette.rgb, height=size[1], width=size[0], colors=budget,
+                     medium=medium, steps=steps, seed=opts["seed"],
+                     smooth=SDS_FFT_WEIGHT * smooth, out_dir=out, quiet=opts["quiet"])
     return result.indices, result.entropy
 
 

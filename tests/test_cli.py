@@ -72,7 +72,7 @@ def test_beads_from_an_image_writes_pattern_preview_and_pdf(photo, tmp_path):
     assert (pattern.width, pattern.height) == (24, 20)
     assert pattern.medium == "beads" and pattern.brand == "perler"
     assert len(pattern.palette) <= 6
-    assert pattern.meta["engine"] == "fidelity" and pattern.meta["seed"] == 0
+    assert pattern.meta["engine"] == "photo" and pattern.meta["seed"] == 0
     assert "isolated cells" in res.output
 
 
@@ -167,7 +167,7 @@ def test_bad_files_give_one_line_and_exit_2(tmp_path):
         (["beads", "--image", good, "--size", "8", "--palette", bad_palette], "bad hex"),
         (["beads", "--image", good, "--size", "8", "--out", blocker / "sub"], "output folder"),
         (["beads", "--size", "8"], "--prompt"),
-        (["beads", "--image", good, "--size", "8", "--engine", "fidelity", "--dither",
+        (["beads", "--image", good, "--size", "8", "--engine", "photo", "--dither",
           "--palette", tmp_path / "none.gpl"], "does not exist"),
     ]
     for args, message in cases:

@@ -295,10 +295,10 @@ def test_area_downsample_accepts_other_modes():
 
 def test_reference_grid(tmp_path):
     flat(30, 10, (0, 0, 255)).save(tmp_path / "r.png")
-    fitted, grid = reference_grid(tmp_path / "r.png", 4, 4, "crop")
-    assert fitted.size == (10, 10)
+    fitted, grid, alpha, *_ = reference_grid(tmp_path / "r.png", 4, 4, "crop")
+    assert fitted.size == (10, 10) and alpha is None
     assert grid.shape == (4, 4, 3)
     assert np.allclose(grid, [0, 0, 1], atol=1e-5)
-    fitted, grid = reference_grid(tmp_path / "r.png", 4, 4, "pad")
+    fitted, grid, alpha, *_ = reference_grid(tmp_path / "r.png", 4, 4, "pad")
     assert fitted.size == (30, 30) and grid.shape == (4, 4, 3)
     assert np.allclose(grid[0, 0], 1.0, atol=1e-5)  # white padding
