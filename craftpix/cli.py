@@ -203,7 +203,6 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     from craftpix.pattern import pattern_from_indices
 
     medium = get_medium(medium_name)
-    sds = sds_settings(opts)
     export_kwargs = export_settings(opts, medium=medium_name)
     prompt, image_path = opts["prompt"], opts["image"]
     width, height = opts["size"]
@@ -216,6 +215,8 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
         raise InputError("the photo engine needs --image (use --engine sds for a prompt alone)")
     if opts["dither"] and image_path is None:
         raise InputError("--dither needs --image")
+    # The diffusion settings import torch (their defaults): only for the diffusion engine.
+    sds = sds_settings(opts) if engine == "sds" else None
 
     palette, brand, notes = _resolve_palette(
         medium, opts["brand"], opts["palette_file"], opts["all_finishes"],

@@ -115,8 +115,11 @@ def normalise_mode(im: Image.Image, label: str = "image") -> Image.Image:
         return Image.fromarray(np.rint(rgb * 255).astype(np.uint8), "RGB")
     if mode in ("La", "PA", "LA", "RGBa", "RGBA") or (
             mode in ("P", "L", "RGB") and key is not None):
-        if mode == "La":
-            im = im.convert("RGBa")
+        if mode == "La":  # grey premultiplied by alpha (Pillow converts it to nothing)
+            raw = np.asarray(im).astype(np.float64)
+            a = raw[..., 1]
+            grey = np.where(a > 0, np.clip(np.rint(raw[..., 0] * 255.0 / np.maximum(a, 1)), 0, 255), 0)
+            im = Image.fromarray(np.stack([grey, a], axis=-1).astype(np.uint8), "LA")
         return _drop_opaque_alpha(im.convert("RGBA"))
     if mode in ("1", "L", "P", "RGB", "CMYK", "YCbCr", "HSV"):
         return im.convert("RGB")

@@ -145,7 +145,7 @@ class Palette:
         followed while the next color lowers the mean ΔE00 per pixel by at least ``gain``,
         up to ``cap`` colors. Colors a crafter cannot tell apart (ΔE00 < :data:`DISTINCT`
         from another chosen color) are then dropped unless the image needs both (dropping
-        one would raise its pixels' ΔE00 by more than 1 on average). Pixels are grouped by
+        one would raise its pixels' ΔE00 by more than 2 on average). Pixels are grouped by
         color first (8 bits per channel, coarser when there are more than ``max_colors``).
         Raises InputError if ``n`` < 1.
         """
@@ -203,7 +203,7 @@ def unique_colors(image_rgb: np.ndarray, weights: np.ndarray | None = None,
 
 
 def drop_indistinct(d: np.ndarray, w: np.ndarray, chosen: list[int], lab: np.ndarray,
-                    threshold: float = DISTINCT, need: float = 1.0) -> list[int]:
+                    threshold: float = DISTINCT, need: float = 2.0) -> list[int]:
     """Leave out chosen colors within ``threshold`` ΔE00 of another chosen color.
 
     ``d`` (N, M) ΔE00 from N pixel colors (weights ``w``) to the M catalog colors, ``lab``
