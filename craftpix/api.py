@@ -35,6 +35,7 @@ from craftpix.pattern import Pattern
 
 if TYPE_CHECKING:
     from craftpix.export import ExportResult
+    from craftpix.imageio import Reference
 
 __all__ = [  # edits: see craftpix.edit
     "ENGINES",
@@ -83,6 +84,8 @@ class PatternRequest:
     (``code,name,hex`` CSV, GIMP ``.gpl`` or ``.hex``) used instead. ``colors`` caps the number
     of colors; ``None`` lets the engine choose (photos) or keeps 16 (a prompt alone).
     ``smooth`` is the clean-up strength (``None`` = 1; 0 = exactly the nearest color per cell).
+    Transparent areas of the image (alpha < 50 %) become empty cells, or ``background`` (a
+    catalog code or ``#RRGGBB``) when given.
     ``export`` holds keyword arguments of :func:`craftpix.export.export_pattern` (paper,
     formats, hoop, merge, part, section, fabric_count, strands, pdf, preview). ``sds`` is an
     ``SDSSettings`` for the diffusion engine (``None`` = its defaults). ``out`` is the output
@@ -103,6 +106,7 @@ class PatternRequest:
     smooth: float | None = None
     dither: bool = False
     seed: int = 0
+    background: str | None = None
     export: Mapping[str, Any] = field(default_factory=dict)
     sds: Any = None
     out: str | os.PathLike[str] | None = None
@@ -217,18 +221,20 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
         out = ensure_out_dir(req.out)
     part = export_kwargs.get("part") if req.medium == "bricks" else None
     catalog, brand, notes = resolve_palette(medium, req.brand, req.palette, req.all_finishes, part)
-    fitted, reference = None, None
+    ref = None
     if req.image is not None:
         from craftpix.imageio import reference_grid
 
-        fitted, reference = reference_grid(req.image, width, height, req.fit)
+        ref = reference_grid(req.image, width, height, req.fit)
 
     progress("engine", 0.1)
     t0 = time.perf_counter()
     if req.engine == "sds":
-        indices, palette, meta = _run_sds(req, catalog, fitted, reference, out)
+        indices, palette, meta = _run_sds(req, catalog, ref, out)
     else:
-        indices, palette, meta = _run_photo(req, catalog, reference)
+        assert ref is not None
+        indices, palette, meta, engine_notes = _run_photo(req, catalog, ref)
+        notes += engine_notes
     seconds = time.perf_counter() - t0
 
     meta = {"engine": meta.pop("engine", req.engine), "seed": req.seed, "craftpix": __version__,
@@ -237,7 +243,7 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
         meta["prompt"] = req.prompt
     if req.image is not None:
         meta["image"] = Path(req.image).name
-        meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
+        meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, ref.rgb), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
     pattern = pattern_from_indices(indices, palette.codes, palette.names, palette.hexes,
                                    req.medium, brand, meta)
@@ -285,24 +291,16 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
 
 
 def _run_photo(
-    req: PatternRequest, catalog: Palette, reference: np.ndarray | None,
-) -> tuple[np.ndarray, Palette, dict[str, Any]]:
-    """The model-free engine: cell indices into the palette it chose, and meta values."""
-    assert reference is not None
-    palette = catalog
-    if req.colors is not None and req.colors < len(catalog):
-        palette = catalog.select(reference, req.colors, seed=req.seed)
-    smooth = 1.0 if req.smooth is None else req.smooth
-    if req.dither:
-        from craftpix.dither import floyd_steinberg
+    req: PatternRequest, catalog: Palette, ref: Reference,
+) -> tuple[np.ndarray, Palette, dict[str, Any], list[str]]:
+    """The model-free engine: cell indices into the colors it chose, meta values, notes."""
+    from craftpix.engines.photo import PhotoSettings, make_photo_pattern
 
-        return floyd_steinberg(reference, palette.rgb), palette, {"engine": "dither"}
-    from craftpix.guidance.fidelity import run_fidelity
-
-    steps = 150 if req.steps is None else req.steps
-    result = run_fidelity(reference, palette.rgb, steps=steps, seed=req.seed, smooth=smooth,
-                          quiet=req.quiet)
-    return result.indices, palette, {"steps": steps, "entropy": round(result.entropy, 4)}
+    result = make_photo_pattern(ref, catalog, PhotoSettings(
+        colors=req.colors, smooth=1.0 if req.smooth is None else req.smooth,
+        dither=req.dither, seed=req.seed, background=req.background, medium=req.medium))
+    return result.indices, result.palette, {"engine": "dither" if req.dither else "photo"}, \
+        result.notes
 
 
 def _require_diffusion() -> None:
@@ -320,8 +318,7 @@ def _require_diffusion() -> None:
 
 
 def _run_sds(
-    req: PatternRequest, catalog: Palette, fitted: Any, reference: np.ndarray | None,
-    out: Path | None,
+    req: PatternRequest, catalog: Palette, ref: Reference | None, out: Path | None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any]]:
     """The diffusion engine (SD-πXL): cell indices into the palette and meta values."""
     import tempfile
@@ -329,6 +326,8 @@ def _run_sds(
     from craftpix.guidance.options import SDSSettings
     from craftpix.guidance.run import run_sds
 
+    fitted = ref.fitted if ref is not None else None
+    reference = ref.rgb if ref is not None else None
     palette = catalog
     if req.colors is not None and req.colors < len(catalog) and reference is not None:
         palette = catalog.select(reference, req.colors, seed=req.seed)

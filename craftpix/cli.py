@@ -141,6 +141,9 @@ def pattern_options(f: Any) -> Any:
                      help="Clean-up strength: 1 is the default, 0 turns it off, higher gives flatter regions."),
         click.option("--dither", is_flag=True,
                      help="Classic Floyd-Steinberg dithering instead."),
+        click.option("--background",
+                     help="Fill transparent areas with this color (a catalog code or #RRGGBB); "
+                          "default none: no piece there."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
                      help="Same seed, same pattern."),
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
@@ -161,7 +164,9 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
     from craftpix.export.options import export_settings
     from craftpix.guidance.options import sds_settings
 
-    sds = sds_settings(opts)
+    # The diffusion settings' defaults import torch: build them only for the diffusion engine.
+    wants_sds = opts["engine"] == "sds" or (opts["engine"] == "auto" and bool(opts["prompt"]))
+    sds = sds_settings(opts) if wants_sds else None
     export = export_settings(opts, pop=True)
     width, height = opts["size"]
     prompt, image = opts["prompt"], opts["image"]
@@ -175,6 +180,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         brand=opts["brand"], palette=opts["palette_file"], colors=opts["colors"],
         all_finishes=opts["all_finishes"], fit=opts["fit"], engine=opts["engine"],
         steps=opts["steps"], smooth=opts["smooth"], dither=opts["dither"], seed=opts["seed"],
+        background=opts["background"],
         export=export, sds=sds, out=out, quiet=opts["quiet"],
     )
 

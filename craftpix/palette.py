@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -133,16 +134,124 @@ class Palette:
         return self.subset(sorted(chosen))
 
 
-def _greedy_facility_location(d: np.ndarray, w: np.ndarray, n: int) -> list[int]:
+    def choose(self, image_rgb: np.ndarray, n: int | None = None, cap: int = 24,
+               gain: float = 0.15, weights: np.ndarray | None = None,
+               max_colors: int = 4096) -> Palette:
+        """Catalog colors for an image, their number chosen per image unless ``n`` is given.
+
+        ``image_rgb`` (..., 3) float sRGB 0..1 (optionally with per-pixel ``weights``). The
+        colors are a weighted k-medoids in CIEDE2000 as in :meth:`select`. Without ``n`` the
+        count is where one more color stops paying: the greedy (facility location) order is
+        followed while the next color lowers the mean ΔE00 per pixel by at least ``gain``,
+        up to ``cap`` colors. Colors a crafter cannot tell apart (ΔE00 < :data:`DISTINCT`
+        from another chosen color) are then dropped unless the image needs both (dropping
+        one would raise its pixels' ΔE00 by more than 2 on average). Pixels are grouped by
+        color first (8 bits per channel, coarser when there are more than ``max_colors``).
+        Raises InputError if ``n`` < 1.
+        """
+        if n is not None and n < 1:
+            raise InputError("the number of colors must be at least 1")
+        colors, w = unique_colors(image_rgb, weights, max_colors)
+        d = pairwise_delta_e_2000(rgb_to_lab(colors), self.lab)
+        limit = min(len(self), len(colors), n if n is not None else cap)
+        chosen, curve = _greedy_facility_location(d, w, max(1, limit), with_costs=True)
+        if n is None:
+            mean = np.asarray(curve) / w.sum()
+            k = 1
+            while k < len(chosen) and mean[k - 1] - mean[k] >= gain:
+                k += 1
+            chosen = chosen[:k]
+        chosen = _refine_medoids(d, w, chosen)
+        chosen = _swap_medoids(d, w, chosen)
+        chosen = drop_indistinct(d, w, chosen, self.lab)
+        return self.subset(sorted(chosen))
+
+
+#: Two catalog colors closer than this (CIEDE2000) are hard to tell apart once placed
+#: (e.g. DMC B5200 and BLANC); about 2–3 is the usual "just noticeable" range for ΔE00.
+DISTINCT = 2.5
+
+
+def unique_colors(image_rgb: np.ndarray, weights: np.ndarray | None = None,
+                  max_colors: int = 4096, return_inverse: bool = False) -> Any:
+    """Distinct colors of an image with their total weights: (U, 3) float sRGB 0..1, (U,).
+
+    Colors are rounded to 8 bits per channel; while there are more than ``max_colors`` they
+    are grouped by fewer bits (7, 6, ...) and each group is represented by its weighted mean.
+    With ``return_inverse`` also the group of every pixel (P,), as a third value.
+    """
+    px = np.asarray(image_rgb, dtype=np.float64).reshape(-1, 3)
+    w = np.ones(len(px)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    q8 = np.clip(np.rint(px * 255), 0, 255).astype(np.int64)
+    for bits in range(8, 0, -1):
+        q = q8 >> (8 - bits)
+        key = (q[:, 0] << 16) | (q[:, 1] << 8) | q[:, 2]
+        uniq, inverse = np.unique(key, return_inverse=True)
+        if len(uniq) <= max_colors or bits == 1:
+            break
+    tot = np.bincount(inverse, weights=w, minlength=len(uniq))
+    if bits == 8:
+        colors = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], -1) / 255.0
+    else:
+        colors = np.stack([np.bincount(inverse, weights=w * px[:, c], minlength=len(uniq))
+                           for c in range(3)], -1) / np.maximum(tot, 1e-12)[:, None]
+    keep = tot > 0
+    if not return_inverse:
+        return colors[keep], tot[keep]
+    renum = np.cumsum(keep) - 1
+    return colors[keep], tot[keep], renum[inverse]
+
+
+def drop_indistinct(d: np.ndarray, w: np.ndarray, chosen: list[int], lab: np.ndarray,
+                    threshold: float = DISTINCT, need: float = 2.0) -> list[int]:
+    """Leave out chosen colors within ``threshold`` ΔE00 of another chosen color.
+
+    ``d`` (N, M) ΔE00 from N pixel colors (weights ``w``) to the M catalog colors, ``lab``
+    (M, 3) the catalog. Of each close pair the color whose removal costs least is dropped,
+    unless removing it raises the mean ΔE00 of its pixels by more than ``need``.
+    """
+    chosen = list(chosen)
+    while len(chosen) > 1:
+        sub = lab[chosen]
+        close = pairwise_delta_e_2000(sub, sub) < threshold
+        np.fill_diagonal(close, False)
+        if not close.any():
+            break
+        dc = d[:, chosen]
+        near = np.argmin(dc, axis=1)
+        best: tuple[float, int] | None = None
+        for j in np.flatnonzero(close.any(axis=1)):
+            mine = near == j
+            if not mine.any():
+                best = (0.0, int(j))
+                break
+            rest = np.delete(dc[mine], j, axis=1).min(axis=1)
+            rise = float((w[mine] * (rest - dc[mine, j])).sum() / w[mine].sum())
+            if rise <= need and (best is None or rise < best[0]):
+                best = (rise, int(j))
+        if best is None:
+            break
+        del chosen[best[1]]
+    return chosen
+
+
+def _greedy_facility_location(d: np.ndarray, w: np.ndarray, n: int, with_costs: bool = False) -> Any:
+    """Greedy facility location: add, n times, the color that most lowers Σ w·min ΔE00.
+
+    Returns the chosen catalog indices, and with ``with_costs`` also the total weighted cost
+    after each addition.
+    """
     best = np.full(d.shape[0], np.inf)
     chosen: list[int] = []
+    costs: list[float] = []
     for _ in range(n):
         cost = (w[:, None] * np.minimum(best[:, None], d)).sum(0)
         cost[chosen] = np.inf
         k = int(np.argmin(cost))
         chosen.append(k)
+        costs.append(float(cost[k]))
         best = np.minimum(best, d[:, k])
-    return chosen
+    return (chosen, costs) if with_costs else chosen
 
 
 def _refine_medoids(d: np.ndarray, w: np.ndarray, chosen: list[int], iters: int = 10) -> list[int]:

@@ -295,10 +295,163 @@ def test_area_downsample_accepts_other_modes():
 
 def test_reference_grid(tmp_path):
     flat(30, 10, (0, 0, 255)).save(tmp_path / "r.png")
-    fitted, grid = reference_grid(tmp_path / "r.png", 4, 4, "crop")
-    assert fitted.size == (10, 10)
+    fitted, grid, alpha, *_ = reference_grid(tmp_path / "r.png", 4, 4, "crop")
+    assert fitted.size == (10, 10) and alpha is None
     assert grid.shape == (4, 4, 3)
     assert np.allclose(grid, [0, 0, 1], atol=1e-5)
-    fitted, grid = reference_grid(tmp_path / "r.png", 4, 4, "pad")
+    fitted, grid, alpha, *_ = reference_grid(tmp_path / "r.png", 4, 4, "pad")
     assert fitted.size == (30, 30) and grid.shape == (4, 4, 3)
     assert np.allclose(grid[0, 0], 1.0, atol=1e-5)  # white padding
+
+
+# --- image modes, by value range -----------------------------------------------------------
+from craftpix.imageio import flat_colors, native_grid, normalise_mode, open_image  # noqa: E402
+
+RAMP16 = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5957)  # 0 .. 65527
+
+
+def test_16_bit_pgm_mode_i_is_scaled(tmp_path):
+    path = tmp_path / "g16.pgm"
+    path.write_bytes(b"P5\n4 3\n65535\n" + RAMP16.astype(">u2").tobytes())
+    assert Image.open(path).mode == "I"
+    out = np.asarray(load_image(path))[..., 0]
+    assert np.array_equal(out, np.rint(RAMP16 / 65535 * 255).astype(np.uint8))
+
+
+def test_mode_i_by_value_range():
+    eight = Image.fromarray(np.array([[0, 128, 255]], dtype=np.int32), "I")
+    assert np.asarray(normalise_mode(eight))[0, :, 0].tolist() == [0, 128, 255]
+    sixteen = Image.fromarray(np.array([[0, 32768, 65535]], dtype=np.int32), "I")
+    assert np.asarray(normalise_mode(sixteen))[0, :, 0].tolist() == [0, 128, 255]
+    with pytest.raises(InputError, match="outside 0..65535"):
+        normalise_mode(Image.fromarray(np.array([[-5, 10]], dtype=np.int32), "I"))
+    with pytest.raises(InputError, match="outside 0..65535"):
+        normalise_mode(Image.fromarray(np.array([[0, 70000]], dtype=np.int32), "I"))
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0, 65535.0])
+def test_float_tiff_mode_f_by_value_range(tmp_path, scale):
+    values = np.array([[0.0, 0.5, 1.0]], dtype=np.float32) * scale
+    Image.fromarray(values, "F").save(tmp_path / "f.tif")
+    assert Image.open(tmp_path / "f.tif").mode == "F"
+    out = np.asarray(load_image(tmp_path / "f.tif"))[0, :, 0]
+    assert out.tolist() == [0, 128, 255]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -3.0, 1e6])
+def test_float_values_that_cannot_be_read_are_refused(bad):
+    im = Image.fromarray(np.array([[0.2, bad]], dtype=np.float32), "F")
+    with pytest.raises(InputError):
+        normalise_mode(im)
+
+
+@pytest.mark.parametrize("mode, dtype", [("I;16", "<u2"), ("I;16L", "<u2"), ("I;16B", ">u2")])
+def test_i16_variants(mode, dtype):
+    im = Image.frombytes(mode, (3, 1), np.array([0, 32768, 65535], dtype=dtype).tobytes())
+    assert im.mode == mode
+    assert np.asarray(normalise_mode(im))[0, :, 0].tolist() == [0, 128, 255]
+
+
+def test_la_pa_and_premultiplied_keep_alpha():
+    la = Image.new("LA", (2, 1), (90, 0))
+    la.putpixel((1, 0), (90, 255))
+    out = normalise_mode(la)
+    assert out.mode == "RGBA" and np.asarray(out)[0, :, 3].tolist() == [0, 255]
+    assert np.asarray(out)[0, 1, :3].tolist() == [90, 90, 90]
+    pa = Image.new("PA", (1, 1))
+    pa.putpalette([10, 20, 30] * 256)
+    pa.putpixel((0, 0), (0, 128))
+    out = normalise_mode(pa)
+    assert out.mode == "RGBA" and np.asarray(out)[0, 0].tolist() == [10, 20, 30, 128]
+    rgba = normalise_mode(Image.new("RGBa", (1, 1), (50, 100, 150, 255)))
+    assert np.asarray(rgba)[0, 0].tolist() == [50, 100, 150]  # opaque: alpha dropped
+    la_pre = normalise_mode(Image.new("La", (1, 1), (40, 128)))
+    assert la_pre.mode == "RGBA" and np.asarray(la_pre)[0, 0, 3] == 128
+
+
+def test_opaque_alpha_is_dropped_and_palette_trns_kept():
+    assert normalise_mode(Image.new("RGBA", (2, 2), (1, 2, 3, 255))).mode == "RGB"
+    p = Image.new("P", (2, 1))
+    p.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    p.putpixel((1, 0), 1)
+    p.info["transparency"] = 0
+    out = normalise_mode(p)
+    assert out.mode == "RGBA" and np.asarray(out)[0, :, 3].tolist() == [0, 255]
+
+
+@pytest.mark.parametrize("mode", ["1", "CMYK", "YCbCr", "HSV"])
+def test_other_color_modes_convert(mode):
+    im = Image.new("RGB", (2, 1), (255, 255, 255)).convert(mode)
+    out = np.asarray(normalise_mode(im))
+    assert out.shape == (1, 2, 3) and (out >= 250).all()
+
+
+def test_lab_mode_through_cielab():
+    lab = Image.frombytes("LAB", (2, 1), bytes([112, 64, 42, 255, 0, 0]))  # ≈ (200,30,40), white
+    out = np.asarray(normalise_mode(lab)).astype(int)
+    assert np.abs(out[0, 0] - [200, 30, 40]).max() <= 4
+    assert (out[0, 1] >= 253).all()
+    negative = Image.frombytes("LAB", (1, 1), bytes([128, 256 - 40, 256 - 40]))  # a*, b* < 0
+    r, g, b = np.asarray(normalise_mode(negative))[0, 0].astype(int)
+    assert b > r and g > r  # a bluish green, not a red
+
+
+def test_unknown_mode_is_refused_in_one_line():
+    with pytest.raises(InputError, match="not supported"):
+        normalise_mode(_FakeMode())  # a mode Pillow may add later
+
+
+class _FakeMode:
+    mode = "RGBX;weird"
+    info: dict = {}
+
+
+def test_open_image_keeps_transparency(tmp_path):
+    a = np.zeros((4, 4, 4), np.uint8)
+    a[1:3, 1:3] = (10, 200, 30, 255)
+    Image.fromarray(a, "RGBA").save(tmp_path / "t.png")
+    assert open_image(tmp_path / "t.png").mode == "RGBA"
+    assert load_image(tmp_path / "t.png").mode == "RGB"
+
+
+# --- reference grid: coverage, flat art, native grid ----------------------------------------
+def test_reference_alpha_is_coverage_and_color_ignores_transparent_pixels(tmp_path):
+    a = np.zeros((4, 8, 4), np.uint8)
+    a[:, :4] = (0, 0, 255, 255)
+    a[:, 4:6] = (255, 0, 0, 255)  # right cell: half red, half transparent black
+    Image.fromarray(a, "RGBA").save(tmp_path / "t.png")
+    ref = reference_grid(tmp_path / "t.png", 2, 1, "stretch")
+    assert np.allclose(ref.alpha, [[1.0, 0.5]], atol=1e-6)
+    assert np.allclose(ref.rgb[0, 1], [1, 0, 0], atol=1e-5)  # not darkened by the black
+    assert np.asarray(ref.fitted)[0, 7].tolist() == [255, 255, 255]
+
+
+def test_pad_keeps_transparency(tmp_path):
+    a = np.full((4, 8, 4), 255, np.uint8)
+    a[0, 0, 3] = 0
+    Image.fromarray(a, "RGBA").save(tmp_path / "t.png")
+    ref = reference_grid(tmp_path / "t.png", 4, 4, "pad")
+    assert ref.alpha is not None and np.allclose(ref.alpha[0], 0) and np.allclose(ref.alpha[2], 1)
+
+
+def test_flat_colors_found_for_flat_art_not_for_photos():
+    art = np.zeros((30, 30, 3), np.uint8)
+    art[:, 15:] = (200, 0, 0)
+    colors, counts = flat_colors(Image.fromarray(art))
+    assert len(colors) == 2 and counts.sum() == 900
+    noise = np.random.default_rng(0).integers(0, 256, (30, 30, 3), dtype=np.uint8)
+    assert flat_colors(Image.fromarray(noise)) is None
+
+
+@pytest.mark.parametrize("factor, w, h", [(8, 16, 16), (3, 5, 7), (2, 9, 4)])
+def test_native_grid_of_scaled_pixel_art(factor, w, h):
+    small = np.random.default_rng(factor).integers(0, 4, (h, w)).astype(np.uint8) * 60
+    big = np.repeat(np.repeat(small, factor, 0), factor, 1)
+    assert native_grid(Image.fromarray(big)) == (w, h)
+    assert native_grid(Image.fromarray(np.dstack([big] * 3))) == (w, h)
+
+
+def test_native_grid_none_for_photos_and_uniform_images():
+    assert native_grid(Image.new("RGB", (10, 10), "red")) is None
+    noise = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    assert native_grid(Image.fromarray(noise)) is None

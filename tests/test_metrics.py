@@ -74,3 +74,29 @@ def test_mean_delta_e_positive_and_averaged():
 def test_colors_used():
     assert colors_used(np.array([[0, 3, 3], [9, 0, 0]])) == 3
     assert colors_used(np.zeros((2, 2), dtype=int)) == 1
+
+
+# --- empty cells and blobs ------------------------------------------------------------------
+from craftpix.metrics import blob_rate  # noqa: E402
+
+
+def test_empty_cells_are_left_out():
+    g = np.array([[-1, -1, -1], [-1, 2, -1], [-1, -1, -1]])
+    assert isolated_cell_rate(g) == 1.0  # one piece, alone on empty pegs
+    assert colors_used(g) == 1
+    palette = np.array([[0.0, 0, 0], [0, 0, 0], [1.0, 1, 1]])
+    ref = np.zeros((3, 3, 3))
+    ref[1, 1] = 1.0
+    assert mean_delta_e(g, palette, ref) == pytest.approx(0.0, abs=1e-9)
+    assert isolated_cell_rate(np.full((2, 2), -1)) == 0.0 and blob_rate(np.full((2, 2), -1)) == 0.0
+
+
+def test_blob_rate_counts_components_up_to_three_cells():
+    g = np.zeros((6, 6), dtype=int)
+    g[0, 0] = 1                  # 1 cell
+    g[2, 2] = g[2, 3] = 2        # 2 cells
+    g[4, 1:4] = 3                # 3 cells
+    g[5, 5] = g[4, 5] = g[3, 5] = g[2, 5] = 4  # 4 cells: not a blob
+    assert blob_rate(g) == pytest.approx(6 / 36)
+    assert blob_rate(g, max_size=1) == pytest.approx(1 / 36)
+    assert blob_rate(checkerboard(4, 4)) == 1.0

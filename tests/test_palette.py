@@ -616,3 +616,55 @@ def test_property_garbage_files_raise_only_palette_error(data, suffix):
             load_palette(path)
         except PaletteError as exc:
             assert "\n" not in str(exc)
+
+
+# --- choose: per-image color count, indistinct colors ---------------------------------------
+from craftpix.palette import DISTINCT, drop_indistinct, unique_colors  # noqa: E402
+
+
+def test_choose_finds_the_colors_an_image_is_made_of():
+    p = load_palette("perler")
+    rng = np.random.default_rng(0)
+    pick = [3, 17, 40, 66]
+    img = p.rgb[rng.choice(pick, size=(20, 20))]
+    got = p.choose(img)
+    assert set(got.codes) == {p.codes[i] for i in pick}
+
+
+def test_choose_caps_and_honours_n():
+    p = load_palette("dmc")
+    img = np.random.default_rng(1).random((30, 30, 3))
+    assert len(p.choose(img, cap=7)) <= 7
+    assert len(p.choose(img, n=5)) <= 5
+    assert len(p.choose(np.full((5, 5, 3), 0.3))) == 1  # one more color never pays
+    with pytest.raises(InputError):
+        p.choose(img, n=0)
+
+
+def test_choose_drops_indistinct_colors():
+    p = load_palette("dmc")
+    codes = list(p.codes)
+    white = p.rgb[[codes.index("B5200"), codes.index("BLANC")]]
+    img = np.concatenate([np.tile(white[0], (50, 1)), np.tile(white[1], (50, 1))])
+    got = p.choose(img, n=2)
+    assert len(got) == 1 and got.codes[0] in ("B5200", "BLANC")
+
+
+def test_drop_indistinct_keeps_colors_the_image_needs():
+    lab = np.array([[50.0, 0, 0], [51.5, 0, 0], [90.0, 0, 0]])
+    # pixels sit exactly on the two close colors, far from the third: dropping costs 1.5 each
+    d = np.array([[0.0, 1.5, 40.0], [1.5, 0.0, 40.0]])
+    w = np.array([1.0, 1.0])
+    assert drop_indistinct(d, w, [0, 1, 2], lab) in ([1, 2], [0, 2])
+    assert drop_indistinct(d, w, [0, 1, 2], lab, need=1.0) == [0, 1, 2]
+    assert DISTINCT == 2.5
+
+
+def test_unique_colors_groups_and_weights():
+    img = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    colors, w, inv = unique_colors(img, return_inverse=True)
+    assert len(colors) == 2 and sorted(w.tolist()) == [1.0, 2.0]
+    assert np.allclose(colors[inv], img)
+    many = np.random.default_rng(0).random((5000, 3))
+    colors, w = unique_colors(many, max_colors=300)
+    assert len(colors) <= 300 and w.sum() == 5000

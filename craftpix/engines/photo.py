@@ -1,0 +1,306 @@
+"""The photo engine: a photo or drawing → catalog colors per cell, in well under a second.
+
+A discrete labelling problem over the cells that have a piece (Potts MRF):
+
+    E(f) = Σ_p ΔE00(x_p, c_{f_p}) + Σ_{p~q} w_pq · [f_p ≠ f_q]
+
+* data term: CIEDE2000 between the cell's color ``x_p`` and the chosen catalog color;
+* contrast-sensitive Potts term over 4-neighbours, ``w_pq = smooth · POTTS ·
+  exp(−ΔE00(x_p, x_q)² / (2σ²))`` with σ² the mean squared ΔE00 between neighbouring cells
+  (Boykov & Jolly, ICCV 2001; the GrabCut β of Rother et al., SIGGRAPH 2004): two cells of
+  one flat area want one color, while a cut along a strong image edge is almost free, so
+  outlines and shapes stay crisp;
+
+minimized by α-expansion graph cuts (:mod:`craftpix.engines.labeling`, max-flow from scipy).
+The catalog colors are chosen jointly with the labelling: a per-image number of colors
+(:meth:`craftpix.palette.Palette.choose`), then each label's catalog color is re-picked for
+the cells it actually got and the cells relabelled, while the energy falls. Last, tiny blobs
+(1–3 cells of one color) are absorbed into a neighbour when that costs less than
+``smooth · BLOB_PENALTY`` ΔE00. ``smooth = 0`` gives exactly the nearest catalog color.
+
+Flat art (few source colors: logos, sprites, line art, scaled pixel art; see
+:func:`craftpix.imageio.flat_colors`) is mapped exactly: each source color gets one catalog
+color, distinct source colors distinct catalog colors (a minimum-cost assignment on ΔE00),
+cells that are exactly a source color keep it, and only cells that mix several (anti-aliased
+edges of a downsampled logo) are decided by the labelling.
+
+Cells less than half covered (alpha < 0.5) are empty (index -1), or take the background color
+when one is given. No torch on this path: numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from craftpix.color import (
+    hex_to_rgb8,
+    linear_to_srgb,
+    pairwise_delta_e_2000,
+    rgb_to_lab,
+    srgb_to_linear,
+)
+from craftpix.engines.labeling import absorb_blobs, alpha_expansion, grid_edges, potts_energy
+from craftpix.errors import InputError
+from craftpix.imageio import Reference
+from craftpix.palette import Palette, unique_colors
+
+__all__ = [
+    "BLOB_PENALTY",
+    "COLOR_CAPS",
+    "POTTS",
+    "PhotoResult",
+    "PhotoSettings",
+    "clean_up",
+    "contrast_weights",
+    "make_photo_pattern",
+]
+
+#: Potts weight per unit of ``smooth``, in ΔE00 per cut neighbour pair (tuned on scikit-image's
+#: photographs, see docs/BENCHMARKS.md).
+POTTS = 2.5
+#: Price of one blob of 1–3 cells per unit of ``smooth``, in ΔE00 summed over the blob.
+BLOB_PENALTY = 4.0
+#: Most colors chosen automatically (``colors=None``), per medium.
+COLOR_CAPS = {"beads": 16, "bricks": 16, "stitch": 30}
+DEFAULT_CAP = 16
+#: Mean ΔE00 per cell that one more color must save to be added (``colors=None``).
+COLOR_GAIN = 0.15
+#: Cells with less coverage than this are empty (or take the background color).
+EMPTY_BELOW = 0.5
+#: Distinct cell colors the color choice looks at (grouped by fewer bits beyond this).
+SAMPLE_COLORS = 1024
+_FIXED = 1e4  # data cost that keeps a cell off a label (exact flat-art cells)
+
+
+@dataclass
+class PhotoSettings:
+    """What the user asked for (see the module docstring)."""
+
+    colors: int | None = None    # cap; None = chosen per image (capped per medium)
+    smooth: float = 1.0          # 0 = exactly the nearest catalog color per cell
+    dither: bool = False         # Floyd–Steinberg over the chosen colors (not for flat art)
+    seed: int = 0
+    background: str | None = None  # None/"none": transparent → empty cells; else code or hex
+    medium: str = "beads"        # for the per-medium color cap
+
+
+@dataclass
+class PhotoResult:
+    """Cell indices into ``palette`` (-1 = empty cell), the colors and notes for the user."""
+
+    indices: np.ndarray          # (H, W) int64 into `palette`; -1 = empty cell (no piece)
+    palette: Palette             # the colors chosen (a subset of the catalog, Palette.subset)
+    notes: list[str] = field(default_factory=list)
+
+
+def contrast_weights(lab: np.ndarray, edges: np.ndarray, strength: float) -> np.ndarray:
+    """Contrast-sensitive Potts weights ``strength · exp(−ΔE00² / (2σ²))`` per edge, (E,).
+
+    ``lab`` (N, 3) CIELAB of the cells, ``edges`` (E, 2). σ² is the mean squared ΔE00 over
+    the edges (at least 1), so the weights adapt to the image's own contrast.
+    """
+    if len(edges) == 0:
+        return np.zeros(0)
+    from craftpix.color import delta_e_2000
+
+    de = delta_e_2000(lab[edges[:, 0]], lab[edges[:, 1]])
+    sigma2 = max(float(np.mean(de**2)), 1.0)
+    return strength * np.exp(-(de**2) / (2.0 * sigma2))
+
+
+def _background_index(catalog: Palette, background: str) -> int:
+    text = background.strip()
+    for i, code in enumerate(catalog.codes):
+        if code.lower() == text.lower():
+            return i
+    if re.fullmatch(r"#?[0-9A-Fa-f]{6}", text):
+        rgb = np.array(hex_to_rgb8(text), dtype=np.float64) / 255.0
+        return int(catalog.nearest(rgb[None])[0])
+    raise InputError(f"--background {background!r} is neither a {catalog.name} color code nor "
+                     "a hex color like #FFFFFF (or 'none')")
+
+
+def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSettings) -> PhotoResult:
+    """Cell colors for ``reference`` from ``catalog`` (see the module docstring).
+
+    Returns indices (H, W) into the returned palette, a subset of ``catalog`` holding only
+    the colors used, and notes for the summary. Raises InputError for a bad ``background``, a
+    color count below 1 or an image without any opaque cell.
+    """
+    if settings.colors is not None and settings.colors < 1:
+        raise InputError("the number of colors must be at least 1")
+    rgb = np.asarray(reference.rgb, dtype=np.float64)
+    h, w = rgb.shape[:2]
+    notes: list[str] = []
+    bg = None
+    if settings.background is not None and settings.background.strip().lower() != "none":
+        bg = _background_index(catalog, settings.background)
+    covered = np.ones((h, w), dtype=bool)
+    if reference.alpha is not None:
+        alpha = np.asarray(reference.alpha, dtype=np.float64)
+        covered = alpha >= EMPTY_BELOW
+        if bg is not None:  # partly covered cells are seen over the background
+            lin = srgb_to_linear(rgb) * alpha[..., None] + srgb_to_linear(
+                catalog.rgb[bg]) * (1.0 - alpha[..., None])
+            rgb = np.clip(linear_to_srgb(lin), 0.0, 1.0)
+    if not covered.any() and bg is None:
+        raise InputError("the image is fully transparent: nothing to make "
+                         "(give --background COLOR to fill it)")
+    cells = rgb[covered]
+    cap = COLOR_CAPS.get(settings.medium, DEFAULT_CAP)
+    if reference.flat_colors is not None and len(cells):
+        labels, chosen = _flat_labels(reference, catalog, settings, rgb, covered)
+        if settings.dither:
+            notes.append("flat art is mapped color for color; --dither was not used")
+    else:
+        labels, chosen = _photo_labels(catalog, settings, rgb, covered, cap, notes)
+    indices = np.full((h, w), -1, dtype=np.int64)
+    indices[covered] = np.asarray(chosen, dtype=np.int64)[labels] if len(cells) else 0
+    if bg is not None:
+        indices[~covered] = bg
+    used = np.unique(indices[indices >= 0])
+    remap = np.full(len(catalog), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    out = np.where(indices >= 0, remap[np.maximum(indices, 0)], -1)
+    if settings.colors is None:
+        notes.insert(0, f"chose {len(used)} colors for this image (--colors N to set the number)")
+    return PhotoResult(out, catalog.subset(used), notes)
+
+
+def _photo_labels(catalog: Palette, settings: PhotoSettings, rgb: np.ndarray, covered: np.ndarray,
+                  cap: int, notes: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Labels (N covered cells,) into ``chosen`` catalog indices, for a photo."""
+    h, w = covered.shape
+    cells = rgb[covered]
+    sub = catalog.choose(cells, n=settings.colors, cap=cap, max_colors=SAMPLE_COLORS)
+    chosen = [catalog.codes.index(c) for c in sub.codes]
+    cell_lab = rgb_to_lab(cells)
+    if settings.dither:
+        from craftpix.dither import floyd_steinberg
+
+        grid = floyd_steinberg(rgb, catalog.rgb[chosen])
+        return grid[covered].astype(np.int64), chosen
+    unary = pairwise_delta_e_2000(cell_lab, catalog.lab[chosen])
+    if settings.smooth <= 0:
+        return np.argmin(unary, axis=1), chosen
+    edges = _compact_edges(h, w, covered)
+    weights = contrast_weights(cell_lab, edges, settings.smooth * POTTS)
+    labels = alpha_expansion(unary, edges, weights)
+    energy = potts_energy(labels, unary, edges, weights)
+    # Joint choice: re-pick each label's catalog color for the cells it got, relabel, repeat.
+    colors_u, _, group = unique_colors(cells, max_colors=SAMPLE_COLORS, return_inverse=True)
+    d_u = pairwise_delta_e_2000(rgb_to_lab(colors_u), catalog.lab)  # (U, M)
+    for _ in range(3):
+        k = len(chosen)
+        hist = np.zeros((len(colors_u), k))
+        np.add.at(hist, (group, labels), 1.0)
+        cost = hist.T @ d_u  # (k, M): data cost of giving label j catalog color m
+        new = list(chosen)
+        for j in np.argsort(-hist.sum(0)):
+            row = cost[j].copy()
+            row[[c for i, c in enumerate(new) if i != j]] = np.inf
+            new[j] = int(np.argmin(row))
+        if new == chosen:
+            break
+        unary_new = pairwise_delta_e_2000(cell_lab, catalog.lab[new])
+        labels_new = alpha_expansion(unary_new, edges, weights, init=labels)
+        e = potts_energy(labels_new, unary_new, edges, weights)
+        if e >= energy:
+            break
+        chosen, unary, labels, energy = new, unary_new, labels_new, e
+    full = absorb_blobs(_full_labels(labels, covered), _full_unary(unary, covered),
+                        _full_edges(edges, covered), weights, (h, w),
+                        settings.smooth * BLOB_PENALTY, valid=covered.ravel())
+    labels = full[covered.ravel()]
+    return labels, chosen
+
+
+def _compact_edges(h: int, w: int, covered: np.ndarray) -> np.ndarray:
+    """4-neighbour pairs between covered cells, numbered among the covered cells only."""
+    edges = grid_edges(h, w, covered)
+    number = np.cumsum(covered.ravel()) - 1
+    return number[edges]
+
+
+def _full_edges(edges: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(covered.ravel())[edges]
+
+
+def _full_labels(labels: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    full = np.full(covered.size, -1, dtype=np.int64)
+    full[covered.ravel()] = labels
+    return full
+
+
+def _full_unary(unary: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    full = np.zeros((covered.size, unary.shape[1]))
+    full[covered.ravel()] = unary
+    return full
+
+
+def _flat_labels(reference: Reference, catalog: Palette, settings: PhotoSettings, rgb: np.ndarray,
+                 covered: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Labels (N covered cells,) into catalog indices for flat art (module docstring)."""
+    h, w = covered.shape
+    src = np.asarray(reference.flat_colors, dtype=np.float64)
+    counts = np.asarray(reference.flat_counts, dtype=np.float64)
+    src_lab = rgb_to_lab(src)
+    d = pairwise_delta_e_2000(src_lab, catalog.lab)  # (S, M)
+    n = settings.colors
+    if (n is not None and n < len(src)) or len(src) > len(catalog):
+        sub = catalog.choose(src, n=min(n or len(catalog), len(catalog)), weights=counts)
+        pool = [catalog.codes.index(c) for c in sub.codes]
+        mapping = [pool[i] for i in np.argmin(d[:, pool], axis=1)]
+    else:
+        from scipy.optimize import linear_sum_assignment  # imported here: ≈0.5 s of start-up
+
+        rows, cols = linear_sum_assignment(d)
+        mapping = [0] * len(src)
+        for r, c in zip(rows, cols, strict=True):
+            mapping[int(r)] = int(c)
+    cells = rgb[covered]
+    cell_lab = rgb_to_lab(cells)
+    unary = pairwise_delta_e_2000(cell_lab, src_lab)  # (N, S): distance to the source colors
+    exact = unary.min(axis=1) < 0.5
+    unary[exact] = np.where(unary[exact] == unary[exact].min(axis=1, keepdims=True), 0.0, _FIXED)
+    labels = np.argmin(unary, axis=1)
+    if settings.smooth > 0 and (~exact).any() and len(src) > 1:
+        edges = _compact_edges(h, w, covered)
+        weights = contrast_weights(cell_lab, edges, settings.smooth * POTTS)
+        labels = alpha_expansion(unary, edges, weights, init=labels)
+    return labels, mapping
+
+
+def clean_up(indices: np.ndarray, reference_rgb: np.ndarray | None, palette: Palette,
+             smooth: float = 1.0) -> np.ndarray:
+    """The photo engine's final clean-up on any pattern (e.g. the SDS engine's argmax).
+
+    ``indices`` (H, W) int into ``palette``, -1 = empty (kept empty). The data cost is ΔE00 to
+    ``reference_rgb`` (H, W, 3) float sRGB 0..1 when given, else to each cell's current color
+    (so a cell only changes where a neighbour's color is close). Contrast-sensitive Potts
+    α-expansion started at ``indices``, then blob absorption, both scaled by ``smooth`` (0 returns
+    the indices unchanged). Returns new (H, W) int64 indices into the same palette.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    if smooth <= 0 or idx.size == 0:
+        return idx.copy()
+    h, w = idx.shape
+    covered = idx >= 0
+    if not covered.any():
+        return idx.copy()
+    if reference_rgb is not None:
+        cell_lab = rgb_to_lab(np.asarray(reference_rgb, dtype=np.float64)[covered])
+    else:
+        cell_lab = palette.lab[idx[covered]]
+    unary = pairwise_delta_e_2000(cell_lab, palette.lab)
+    edges = _compact_edges(h, w, covered)
+    weights = contrast_weights(cell_lab, edges, smooth * POTTS)
+    labels = alpha_expansion(unary, edges, weights, init=idx[covered])
+    cleaned = absorb_blobs(_full_labels(labels, covered), _full_unary(unary, covered), _full_edges(edges, covered), weights,
+                           (h, w), smooth * BLOB_PENALTY, valid=covered.ravel())
+    out = cleaned.reshape(h, w)
+    out[~covered] = -1
+    return out
