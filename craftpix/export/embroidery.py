@@ -486,8 +486,9 @@ def thread_names(pattern: Pattern, order: Sequence[int]) -> tuple[list[tuple[str
                 notes.append(f"thread {c.code} is named '{name}' in the machine files "
                              f"('{c.name}' has letters the formats cannot hold)")
             else:
-                notes.append(f"thread {c.code}: name '{c.name}' left out of the machine files "
-                             "(its letters cannot be stored there)")
+                name = code  # VP3 would store the RGB hex in its place
+                notes.append(f"thread {c.code}: name '{c.name}' left out of the machine files, "
+                             "which name it by its code (its letters cannot be stored there)")
         if code != c.code:
             notes.append(f"thread code '{c.code}' is written as '{code}' in the machine files")
         out.append((code, name))
