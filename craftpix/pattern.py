@@ -1,16 +1,25 @@
 """The finished design: a grid of catalog colors, and the hand-off to every export.
 
-``pattern.json`` schema (version 1)::
+``pattern.json`` schema (version 2)::
 
     {
-      "format": "craftpix.pattern", "version": 1,
+      "format": "craftpix.pattern", "version": 2,
       "medium": "beads" | "bricks" | "stitch",
       "brand": "perler",                       # catalog the colors come from
       "width": W, "height": H,
       "palette": [{"code": "80-19001", "name": "White", "hex": "#F1F1F1"}, ...],
-      "cells": [[i, i, ...], ...],             # H rows of W indices into "palette"
-      "meta": {...}                            # free-form: prompt, seed, engine, steps, ...
+      "cells": [[i, null, ...], ...],          # H rows of W indices into "palette";
+                                               # null = empty cell (no piece)
+      "meta": {...},                           # free-form: prompt, seed, engine, steps, ...
+      "settings": {...}                        # optional: the export settings last used
     }
+
+Version 2 adds empty cells (``null``; in memory :data:`EMPTY` = -1 in the int64 grid) and the
+``"settings"`` object (paper, fabric_count, strands, section, merge, part, hoop, formats,
+pdf, background, backstitch, ... as written by :func:`craftpix.export.export_pattern`, which
+uses them again unless overridden). Version-1 files (no empty cells, no settings) still load.
+An empty cell means an empty peg, bare fabric or no brick: exports count, draw and stitch
+nothing there. A pattern whose cells are all empty is refused.
 
 A palette entry may carry an optional ``"symbol"`` to pin its chart symbol. Exports read a
 :class:`Pattern` and nothing else: no tensors, no models.
@@ -34,7 +43,9 @@ from craftpix.fileio import write_text
 from craftpix.media import MEDIA
 
 FORMAT = "craftpix.pattern"
-VERSION = 1
+VERSION = 2
+READ_VERSIONS = (1, 2)
+EMPTY = -1  # "no piece" in Pattern.cells
 
 # Chart symbols, most legible first. All are in the Latin-1 range so that any embedded
 # TrueType font used by the PDF has them. Look-alikes are left out: l/1/I, O/0/o, and the
@@ -71,13 +82,18 @@ class Color:
 
 @dataclass
 class Pattern:
-    """A ``height``×``width`` grid of indices into ``palette``."""
+    """A ``height``×``width`` grid of indices into ``palette``; :data:`EMPTY` (-1) = no piece.
+
+    ``settings`` holds the export settings stored with the pattern (see the module docstring).
+    Raises :class:`PatternError` for a malformed grid or palette, or when every cell is empty.
+    """
 
     cells: np.ndarray
     palette: list[Color]
     medium: str
     brand: str
     meta: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         cells = np.asarray(self.cells)
@@ -88,7 +104,9 @@ class Pattern:
         if not self.palette:
             raise PatternError("palette is empty")
         lo, hi = int(cells.min()), int(cells.max())
-        if lo < 0 or hi >= len(self.palette):
+        if hi < 0:
+            raise PatternError("the pattern is empty: every cell is an empty cell (no pieces)")
+        if lo < EMPTY or hi >= len(self.palette):
             raise PatternError(
                 f"cells refer to palette index {hi if hi >= len(self.palette) else lo}, "
                 f"but the palette has {len(self.palette)} colors"
@@ -114,14 +132,28 @@ class Pattern:
     def width(self) -> int:
         return int(self.cells.shape[1])
 
+    @property
+    def filled(self) -> np.ndarray:
+        """``(H, W)`` bool: True where a cell holds a piece (not :data:`EMPTY`)."""
+        return self.cells >= 0
+
+    @property
+    def has_empty(self) -> bool:
+        """True when at least one cell is empty."""
+        return bool((self.cells < 0).any())
+
     def counts(self) -> np.ndarray:
-        """Number of cells of each palette entry (same order as ``palette``)."""
-        return np.bincount(self.cells.ravel(), minlength=len(self.palette))
+        """Number of cells of each palette entry (same order as ``palette``); empty cells skipped."""
+        flat = self.cells.ravel()
+        return np.bincount(flat[flat >= 0], minlength=len(self.palette))
 
     def compact(self) -> Pattern:
-        """Drop palette entries no cell uses; order the rest by count, most used first."""
+        """Drop palette entries no cell uses; order the rest by count, most used first.
+
+        Empty cells stay empty; ``meta`` and ``settings`` are copied.
+        """
         keep = usage_order(self.counts())
-        remap = np.full(len(self.palette), -1, dtype=np.int64)
+        remap = np.full(len(self.palette) + 1, EMPTY, dtype=np.int64)  # last slot: EMPTY → EMPTY
         remap[keep] = np.arange(len(keep))
         return Pattern(
             cells=remap[self.cells],
@@ -129,11 +161,20 @@ class Pattern:
             medium=self.medium,
             brand=self.brand,
             meta=dict(self.meta),
+            settings=dict(self.settings),
         )
 
-    def rgb8(self) -> np.ndarray:
-        """The design as an ``(H, W, 3)`` uint8 image, one pixel per cell."""
-        lut = np.array([c.rgb8 for c in self.palette], dtype=np.uint8)
+    def rgb8(self, empty: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+        """The design as an ``(H, W, 3)`` uint8 sRGB image, one pixel per cell.
+
+        Empty cells get the color ``empty`` (0..255 sRGB; white by default).
+        """
+        lut = np.array([c.rgb8 for c in self.palette] + [tuple(empty)], dtype=np.uint8)
+        return lut[self.cells]  # index -1 picks the last row: the empty color
+
+    def rgba8(self) -> np.ndarray:
+        """The design as an ``(H, W, 4)`` uint8 sRGBA image; empty cells are transparent (0, 0, 0, 0)."""
+        lut = np.array([(*c.rgb8, 255) for c in self.palette] + [(0, 0, 0, 0)], dtype=np.uint8)
         return lut[self.cells]
 
     def symbols(self) -> list[str]:
@@ -168,13 +209,17 @@ class Pattern:
 
     # --- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The ``pattern.json`` object (schema version 2; empty cells as ``None``)."""
         palette = []
         for c in self.palette:
             entry = {"code": c.code, "name": c.name, "hex": c.hex}
             if c.symbol:
                 entry["symbol"] = c.symbol
             palette.append(entry)
-        return {
+        rows: list[list[int | None]] = self.cells.tolist()
+        if self.has_empty:
+            rows = [[v if v >= 0 else None for v in row] for row in rows]  # type: ignore[operator]
+        d: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "medium": self.medium,
@@ -182,14 +227,22 @@ class Pattern:
             "width": self.width,
             "height": self.height,
             "palette": palette,
-            "cells": self.cells.tolist(),
+            "cells": rows,
             "meta": self.meta,
         }
+        if self.settings:
+            d["settings"] = self.settings
+        return d
 
     def to_json(self) -> str:
         # One row of cells per line keeps the file readable and diff-friendly.
         d = self.to_dict()
         cells = d.pop("cells")
+        d.pop("settings", None)
+        d.pop("meta")
+        d["meta"] = self.meta
+        if self.settings:
+            d["settings"] = self.settings
         head = json.dumps(d, indent=2, ensure_ascii=False)
         rows = ",\n    ".join(json.dumps(r, separators=(",", ":")) for r in cells)
         return head[:-2] + ',\n  "cells": [\n    ' + rows + "\n  ]\n}\n"
@@ -209,8 +262,10 @@ class Pattern:
             raise fail("expected a JSON object at the top level")
         if d.get("format", FORMAT) != FORMAT:
             raise fail(f"not a craftpix pattern (format is {d.get('format')!r})")
-        if d.get("version", VERSION) != VERSION:
-            raise fail(f"unsupported pattern version {d.get('version')!r} (this craftpix reads {VERSION})")
+        version = d.get("version", VERSION)
+        if version not in READ_VERSIONS or isinstance(version, bool):
+            readable = ", ".join(str(v) for v in READ_VERSIONS)
+            raise fail(f"unsupported pattern version {version!r} (this craftpix reads {readable})")
         for key in ("medium", "brand", "width", "height", "palette", "cells"):
             if key not in d:
                 raise fail(f"missing key {key!r}")
@@ -233,15 +288,24 @@ class Pattern:
                 got = len(row) if isinstance(row, list) else type(row).__name__
                 raise fail(f"'cells' row {r} must hold {width} entries (width), got {got}")
             for c, v in enumerate(row):
+                if v is None and version >= 2:
+                    continue
                 if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(palette):
+                    empty = " or null (empty cell)" if version >= 2 else ""
                     raise fail(
                         f"'cells' row {r} column {c} is {v!r}, expected a palette index "
-                        f"0..{len(palette) - 1}"
+                        f"0..{len(palette) - 1}{empty}"
                     )
         meta = d.get("meta", {})
         if not isinstance(meta, dict):
             raise fail("'meta' must be a JSON object")
-        return cls(np.array(cells, dtype=np.int64), palette, medium, brand, meta)
+        settings = d.get("settings", {})
+        if not isinstance(settings, dict):
+            raise fail("'settings' must be a JSON object")
+        grid = np.array([[EMPTY if v is None else v for v in row] for row in cells], dtype=np.int64)
+        if not (grid >= 0).any():
+            raise fail("every cell is empty (null); a pattern needs at least one piece")
+        return cls(grid, palette, medium, brand, meta, dict(settings))
 
     @classmethod
     def from_json(cls, text: str, source: str = "pattern") -> Pattern:
@@ -299,6 +363,10 @@ def pattern_from_indices(
     brand: str,
     meta: dict[str, Any] | None = None,
 ) -> Pattern:
-    """Build a compact pattern from a grid of indices into a catalog's color lists."""
+    """Build a compact pattern from a grid of indices into a catalog's color lists.
+
+    ``cells`` is ``(H, W)`` integers; -1 (:data:`EMPTY`) marks an empty cell. Raises
+    :class:`PatternError` when every cell is empty or an index is out of range.
+    """
     palette = [Color(c, n, h) for c, n, h in zip(codes, names, hexes, strict=True)]
     return Pattern(np.asarray(cells), palette, medium, brand, dict(meta or {})).compact()

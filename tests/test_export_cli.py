@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from craftpix.errors import InputError
 from craftpix.export.cli import export_command
+from craftpix.export.hoops import Hoop, smallest_fitting_hoop
 from craftpix.export.options import export_options, export_settings, parse_hoop
 from craftpix.pattern import Color, Pattern
 
@@ -40,7 +41,7 @@ def test_export_writes_files_next_to_the_pattern(tmp_path: Path) -> None:
     names = sorted(q.name for q in pj.parent.iterdir())
     assert names == ["pattern.dst", "pattern.jef", "pattern.json", "pattern.pdf", "pattern.pes",
                      "preview-pixels.png", "preview.png"]
-    assert out.count("wrote ") == 6
+    assert out.count("wrote ") == 7  # pattern.json is rewritten with the settings used
 
 
 def test_export_default_formats_and_out_dir(tmp_path: Path) -> None:
@@ -50,7 +51,7 @@ def test_export_default_formats_and_out_dir(tmp_path: Path) -> None:
                           "--strands", "1"])
     assert code == 0, err
     assert sorted(q.name for q in out_dir.iterdir()) == [
-        "pattern.dst", "pattern.pes", "preview-pixels.png", "preview.png"]
+        "pattern.dst", "pattern.json", "pattern.pes", "preview-pixels.png", "preview.png"]
 
 
 def test_export_bricks_merge_reports_reduction(tmp_path: Path) -> None:
@@ -89,10 +90,14 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, args: list[str], needl
 
 def test_default_formats_skip_a_design_larger_than_the_hoop(tmp_path: Path) -> None:
     pj = saved(tmp_path, h=40, w=70)  # 127 x 72.6 mm at 14 ct: a chart, too big for 100x100
-    code, out, err = run([str(pj), "--no-pdf"])
+    code, out, err = run([str(pj), "--no-pdf", "--hoop", "4x4"])
     assert code == 0, err
     assert err.startswith("note: no embroidery files written: the design is 127.0 x 72.6 mm")
     assert not any(q.suffix in (".pes", ".dst") for q in pj.parent.iterdir())
+    # the hoop stuck: a plain re-export uses it again
+    assert Pattern.load(pj).settings["hoop"] == "4x4"
+    code, out, err = run([str(pj), "--no-pdf"])
+    assert code == 0 and "no embroidery files written" in err
     code, out, err = run([str(pj), "--hoop", "130x180"])
     assert code == 0 and err == ""
     assert (pj.parent / "pattern.pes").exists() and (pj.parent / "pattern.dst").exists()
@@ -130,9 +135,8 @@ def test_options_decorator_for_other_commands() -> None:
                                    "Letter", "--fabric-count", "16"])
     assert res.exit_code == 0, res.output
     kwargs = export_settings(seen)
-    assert kwargs == {"pdf": True, "paper": "letter", "formats": ("vp3", "exp"),
-                      "hoop": (130.0, 180.0), "merge": False, "part": "plate", "section": None,
-                      "fabric_count": 16, "strands": None}
+    assert kwargs == {"paper": "letter", "formats": ("vp3", "exp"),
+                      "hoop": Hoop(130.0, 180.0, "5x7"), "fabric_count": 16}
     # with the medium known, options that do not apply fail before any work
     with pytest.raises(InputError, match="cross-stitch"):
         export_settings(seen, medium="beads")
@@ -145,9 +149,100 @@ def test_options_decorator_for_other_commands() -> None:
 
 
 def test_parse_hoop() -> None:
-    assert parse_hoop("130x180") == (130.0, 180.0)
-    assert parse_hoop(" 200 X 200 mm") == (200.0, 200.0)
-    assert parse_hoop("5x7.5") == (5.0, 7.5)
-    for bad in ("0x5", "abc", "100", "100x", "-1x5", "2000x100"):
+    assert parse_hoop("130x180").size == (130.0, 180.0)
+    assert parse_hoop(" 200 X 200 mm").size == (200.0, 200.0)
+    assert parse_hoop("4x4") == Hoop(100.0, 100.0, "4x4")  # a preset, not 4 mm
+    assert parse_hoop("4x4in") == Hoop(100.0, 100.0, "4x4")
+    assert parse_hoop("5x7").size == (130.0, 180.0)
+    assert parse_hoop("6x10").size == (160.0, 260.0)
+    assert parse_hoop("130x180mm").size == (130.0, 180.0)
+    assert parse_hoop("3x5in").size == pytest.approx((76.2, 127.0))
+    assert parse_hoop("12x20cm").size == (120.0, 200.0)
+    assert parse_hoop(None) is None and parse_hoop("auto") is None
+    for bad in ("0x5", "abc", "100", "100x", "-1x5", "2000x100", "5x7.5", "4inx100mm"):
         with pytest.raises(InputError):
             parse_hoop(bad)
+
+
+def test_smallest_fitting_hoop() -> None:
+    assert smallest_fitting_hoop(90, 95).name == "4x4"
+    assert smallest_fitting_hoop(120, 170).name == "5x7"
+    assert smallest_fitting_hoop(145.1, 108.9).name == "8x8"  # the README's 80x60 at 14 ct
+    assert smallest_fitting_hoop(181, 272).name == "200x280"
+    assert smallest_fitting_hoop(500, 500) is None
+
+
+def test_settings_stick_between_exports(tmp_path: Path) -> None:
+    pj = saved(tmp_path, "bricks", 40, 40)
+    code, out, err = run([str(pj), "--section", "32", "--merge", "--no-pdf", "--part", "plate"])
+    assert code == 0, err
+    stored = Pattern.load(pj).settings
+    assert stored["section"] == 32 and stored["merge"] is True and stored["pdf"] is False
+    code, out, err = run([str(pj)])  # no options: the stored ones apply
+    assert code == 0, err
+    assert "merged plates" in out and not (pj.parent / "pattern.pdf").exists()
+    code, out, err = run([str(pj), "--no-merge", "--pdf", "--paper", "letter"])
+    assert code == 0, err
+    s = Pattern.load(pj).settings
+    assert (s["merge"], s["pdf"], s["paper"], s["section"]) == (False, True, "letter", 32)
+
+
+def test_stitch_settings_stick(tmp_path: Path) -> None:
+    pj = saved(tmp_path, h=30, w=30)
+    code, _, err = run([str(pj), "--fabric-count", "18", "--strands", "1", "--formats", "jef",
+                        "--hoop", "5x7", "--no-pdf"])
+    assert code == 0, err
+    s = Pattern.load(pj).settings
+    assert (s["fabric_count"], s["strands"], s["formats"], s["hoop"]) == (18, 1, ["jef"], "5x7")
+    (pj.parent / "pattern.jef").unlink()
+    code, _, err = run([str(pj)])
+    assert code == 0, err
+    assert (pj.parent / "pattern.jef").exists() and not (pj.parent / "pattern.pes").exists()
+
+
+def test_bad_stored_settings_are_one_line(tmp_path: Path) -> None:
+    pj = saved(tmp_path)
+    p = Pattern.load(pj)
+    p.settings = {"fabric_count": 12}
+    p.save(pj)
+    code, _, err = run([str(pj)])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "fabric count 12" in err
+    p.settings = {"colour": "red"}
+    p.save(pj)
+    code, _, err = run([str(pj)])
+    assert code == 2 and "unknown pattern.json settings 'colour'" in err
+
+
+def test_readme_cross_stitch_example_runs(tmp_path: Path) -> None:
+    """``stitch --image garden.jpg --size 80x60 --colors 20 --fabric-count 14 --formats
+    pes,dst,vp3``: 145 x 109 mm needs more than a 4x4 hoop, so the smallest preset that fits
+    is chosen; every file is written and the hoop is recorded."""
+    from PIL import Image
+
+    from craftpix.cli import main
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:60, 0:80] / 60.0
+    img = np.stack([0.3 + 0.5 * xx / 1.4, 0.6 - 0.3 * yy, 0.2 + 0.2 * yy], -1)
+    img[10:30, 20:50] = [0.8, 0.2, 0.3]
+    img = np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1)
+    garden = tmp_path / "garden.jpg"
+    Image.fromarray((img * 255).astype(np.uint8)).save(garden)
+    out = tmp_path / "garden"
+    res = CliRunner().invoke(main, ["stitch", "--image", str(garden), "--size", "80x60",
+                                    "--colors", "20", "--fabric-count", "14",
+                                    "--formats", "pes,dst,vp3", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    for fmt in ("pes", "dst", "vp3"):
+        assert (out / f"pattern.{fmt}").stat().st_size > 0
+    s = Pattern.load(out / "pattern.json").settings
+    assert s["formats"] == ["pes", "dst", "vp3"] and s["fabric_count"] == 14
+
+
+def test_hoop_too_small_for_named_formats_fails_before_work(tmp_path: Path) -> None:
+    from craftpix.cli import main
+
+    res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "none.png"), "--size",
+                                    "80x60", "--formats", "pes", "--hoop", "4x4"])
+    assert res.exit_code == 2
+    assert "does not fit the 100x100 mm hoop" in res.output

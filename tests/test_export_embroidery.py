@@ -109,13 +109,14 @@ def test_read_back_each_format(tmp_path: Path, fmt: str) -> None:
     (path,) = write_embroidery(p, tmp_path, [fmt], 14, (100, 100), plan=plan)
     assert path == tmp_path / f"pattern.{fmt}"
     assert [q.name for q in tmp_path.iterdir()] == [path.name]  # no temp files left
-    back = emb.read(str(path))
+    back = emb.read(str(path), dict(FORMATS[fmt].reader_settings))
     assert back is not None
     assert back.count_stitch_commands(emb.STITCH) == plan.stitches
     assert back.count_color_changes() == len(plan.color_order) - 1
     # extents: exactly the design's cell corners (nothing at the origin outside the design)
     assert back.bounds() == pytest.approx(plan.bounds, abs=1)
-    _, limit, carries_threads = FORMATS[fmt]
+    limit = FORMATS[fmt].max_stitch_units
+    carries_threads = FORMATS[fmt].threads != "none"
     pts = np.array([(s[0], s[1]) for s in back.stitches], dtype=float)
     steps = np.abs(np.diff(np.vstack([[0.0, 0.0], pts]), axis=0)).max(axis=1)
     is_stitch = np.array([s[2] == emb.STITCH for s in back.stitches])
@@ -168,6 +169,8 @@ def test_hoop_too_small_is_a_clear_error(tmp_path: Path) -> None:
         write_embroidery(p, tmp_path, ["pes"], 14, (100, 100))
     with pytest.raises(InputError, match="130x180"):
         export_all(p, tmp_path, formats="dst", hoop=(130.0, 180.0))
+    with pytest.raises(InputError, match="--hoop 140x200"):  # names the preset that fits
+        export_all(p, tmp_path, formats="dst", hoop="5x7")
     assert list(tmp_path.iterdir()) == []  # checked before anything was written
     assert check_hoop(60, 100, 14, (130, 200)) == pytest.approx((60 * 25.4 / 14, 100 * 25.4 / 14))
     with pytest.raises(InputError, match="turned"):
@@ -204,4 +207,4 @@ def test_export_all_checks_hoop_values(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="hoop"):
         export_all(p, tmp_path, formats="dst", hoop=(0, 5))
     paths = export_all(p, tmp_path, paper="A4", formats="dst", hoop="60x60", preview=False)
-    assert [q.name for q in paths] == ["pattern.pdf", "pattern.dst"]
+    assert [q.name for q in paths] == ["pattern.pdf", "pattern.dst", "pattern.json"]

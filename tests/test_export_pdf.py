@@ -63,8 +63,8 @@ def test_pdf_holds_every_code_and_embeds_fonts(tmp_path: Path, medium: str, pale
     p = Pattern(blobs(40, 35, len(palette)), palette, medium, brand,
                 {"prompt": "a red fox in the snow", "seed": 3})
     res = export_pattern(p, tmp_path, preview=False, **kwargs)
-    (path,) = res.paths
-    assert path.name == "pattern.pdf"
+    path, saved = res.paths
+    assert (path.name, saved.name) == ("pattern.pdf", "pattern.json")
     reader, text = pdf_text(path)
     assert "a red fox in the snow" in text
     for color in palette:
@@ -162,7 +162,8 @@ def test_symbol_ink_contrasts() -> None:
 def test_sequence_page_with_embroidery(tmp_path: Path) -> None:
     p = Pattern(blobs(20, 24, 4), DMC, "stitch", "dmc")
     res = export_pattern(p, tmp_path, preview=False, formats="pes,dst")
-    assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.pes", "pattern.dst"]
+    assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.pes", "pattern.dst",
+                                           "pattern.json"]
     _, text = pdf_text(res.paths[0])
     assert "thread sequence" in text
     assert res.stitch_plan is not None
@@ -171,8 +172,11 @@ def test_sequence_page_with_embroidery(tmp_path: Path) -> None:
 
 def test_cover_notes_skipped_default_embroidery(tmp_path: Path) -> None:
     p = Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc")  # 145 mm wide: not for a 100 mm hoop
-    res = export_pattern(p, tmp_path, preview=False)
+    res = export_pattern(p, tmp_path, preview=False, hoop="4x4")
     assert res.formats == () and res.stitch_plan is None
-    assert [q.name for q in res.paths] == ["pattern.pdf"]
+    assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.json"]
     cover = PdfReader(str(res.paths[0])).pages[0].extract_text()
     assert "No embroidery files written: the design is 145.1 x 54.4 mm" in cover
+    # without a hoop, the smallest preset that holds it is used: 8x8 (200x200 mm)
+    res = export_pattern(Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc"), tmp_path, preview=False)
+    assert res.formats == ("pes", "dst") and res.hoop is not None and res.hoop.name == "8x8"

@@ -56,7 +56,7 @@ def test_to_dict_follows_schema():
     p = make(meta={"prompt": "x"})
     d = p.to_dict()
     assert d["format"] == FORMAT == "craftpix.pattern"
-    assert d["version"] == VERSION == 1
+    assert d["version"] == VERSION == 2
     assert (d["width"], d["height"]) == (3, 2)
     assert d["medium"] == "beads" and d["brand"] == "perler"
     assert d["palette"][0] == {"code": "80-19001", "name": "White", "hex": "#F1F1F1"}
@@ -312,7 +312,8 @@ def test_symbols_large_palette_with_pins():
         (np.zeros(3, dtype=int), "non-empty 2-D"),
         (np.zeros((2, 2)), "integer"),
         (np.array([[0, 4]]), "index 4"),
-        (np.array([[0, -1]]), "index -1"),
+        (np.array([[0, -2]]), "index -2"),
+        (np.array([[-1, -1]]), "every cell is an empty cell"),
     ],
 )
 def test_constructor_rejects_bad_cells(cells, match):
@@ -358,7 +359,11 @@ def _cell(r, c, value):
 
 BAD = [
     ("wrong format", _set("format", "something.else"), "not a craftpix pattern"),
-    ("wrong version", _set("version", 2), "version 2"),
+    ("wrong version", _set("version", 3), "version 3"),
+    ("null in v1", lambda d: (d.__setitem__("version", 1), d["cells"][0].__setitem__(2, None)),
+     "row 0 column 2 is None"),
+    ("all null", lambda d: d.__setitem__("cells", [[None] * 3, [None] * 3]), "every cell is empty"),
+    ("settings not object", _set("settings", [1]), "'settings' must be a JSON object"),
     ("missing medium", _del("medium"), "missing key 'medium'"),
     ("missing brand", _del("brand"), "missing key 'brand'"),
     ("missing width", _del("width"), "missing key 'width'"),
@@ -386,7 +391,6 @@ BAD = [
     ("index float", _cell(0, 0, 1.0), "row 0 column 0 is 1.0"),
     ("index str", _cell(0, 0, "1"), "row 0 column 0 is '1'"),
     ("index bool", _cell(1, 0, True), "row 1 column 0 is True"),
-    ("index null", _cell(0, 2, None), "row 0 column 2 is None"),
     ("palette empty", _set("palette", []), "'palette' must be a non-empty list"),
     ("palette not list", _set("palette", {"a": 1}), "'palette' must be a non-empty list"),
     ("entry not dict", lambda d: d["palette"].__setitem__(1, "black"), "entry 1 must be an object"),
@@ -556,3 +560,41 @@ def test_property_json_round_trip_is_exact(p):
     syms = q.symbols()
     assert len(set(syms)) == len(q.palette)
     assert syms == p.symbols()
+
+
+# --- empty cells (schema version 2) -------------------------------------------------------------
+def test_empty_cells_round_trip_as_null_and_are_skipped_by_counts():
+    p = Pattern(
+        np.array([[0, -1, 1], [-1, -1, 0]]), list(PALETTE), "beads", "perler", {},
+        {"paper": "letter"})
+    d = json.loads(p.to_json())
+    assert d["version"] == 2
+    assert d["cells"] == [[0, None, 1], [None, None, 0]]
+    assert d["settings"] == {"paper": "letter"}
+    back = Pattern.from_json(p.to_json())
+    assert np.array_equal(back.cells, p.cells) and back.settings == {"paper": "letter"}
+    assert p.counts().tolist() == [2, 1, 0, 0]
+    assert p.has_empty and p.filled.sum() == 3
+    rgba = p.rgba8()
+    assert rgba.shape == (2, 3, 4) and rgba[0, 1, 3] == 0 and rgba[0, 0, 3] == 255
+    assert p.rgb8(empty=(1, 2, 3))[1, 0].tolist() == [1, 2, 3]
+    c = p.compact()
+    assert c.cells.tolist() == [[0, -1, 1], [-1, -1, 0]] and len(c.palette) == 2
+    assert c.settings == {"paper": "letter"}
+
+
+def test_version_1_files_still_load():
+    d = valid_dict()
+    d["version"] = 1
+    p = Pattern.from_dict(d)
+    assert not p.has_empty and p.settings == {}
+
+
+def test_pattern_from_indices_accepts_empty():
+    cells = np.array([[-1, 5], [5, 7]])
+    codes = [str(i) for i in range(8)]
+    p = pattern_from_indices(cells, codes, codes, ["#000000"] * 7 + ["#FFFFFF"], "stitch", "dmc")
+    assert p.cells.tolist() == [[-1, 0], [0, 1]]
+    assert [c.code for c in p.palette] == ["5", "7"]
+    with pytest.raises(PatternError, match="empty"):
+        pattern_from_indices(np.full((2, 2), -1), codes, codes, ["#000000"] * 8, "stitch", "dmc")

@@ -3,7 +3,9 @@
 * ``preview.png`` — looks like the made object; ``preview-pixels.png`` — one flat square per
   cell (:mod:`craftpix.export.preview`);
 * ``pattern.pdf`` — cover, bill of materials, board/page map, charts (:mod:`.pdf`);
-* ``pattern.<fmt>`` — machine-embroidery files of true cross stitches (:mod:`.embroidery`).
+* ``pattern.<fmt>`` — machine-embroidery files of true cross stitches (:mod:`.embroidery`);
+* ``pattern.json`` — the pattern itself, with the export settings used (they stick: the next
+  :func:`export_pattern` of that file uses them unless overridden).
 
 Exports read plain values only: no tensors, no models.
 """
@@ -11,7 +13,7 @@ Exports read plain values only: no tensors, no models.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,24 +23,34 @@ from craftpix.export.bom import Bom, ExportSettings, build_bom, resolve_settings
 from craftpix.export.embroidery import (
     DEFAULT_FORMATS,
     StitchPlan,
+    check_format_limits,
     check_hoop,
+    design_size_mm,
     parse_formats,
-    parse_hoop,
     plan_cross_stitch,
-    write_embroidery,
+    render_embroidery,
 )
+from craftpix.export.hoops import Hoop, hoop_to_setting, parse_hoop, smallest_fitting_hoop
 from craftpix.export.merge import MergeResult, merge_plates
-from craftpix.fileio import ensure_out_dir
+from craftpix.fileio import ensure_out_dir, write_bytes
 from craftpix.pattern import Pattern
 
 __all__ = [
     "ExportResult",
+    "SETTING_KEYS",
     "export_all",
     "export_pattern",
+    "merged_settings",
     "validate_options",
 ]
 
 PAPERS = ("a4", "letter")
+
+# Every export setting, as stored in pattern.json's "settings" object and accepted as a keyword
+# by export_pattern. "background" is the engine's fill for empty cells (a catalog code, a hex
+# color or "none"); it is stored so that edits and re-exports know it, exports draw the cells.
+SETTING_KEYS = ("pdf", "preview", "paper", "formats", "hoop", "merge", "part", "section",
+                "fabric_count", "strands", "background")
 
 
 @dataclass
@@ -52,6 +64,8 @@ class ExportResult:
     merged: MergeResult | None = None  # bricks with merge: pieces before/after
     stitch_plan: StitchPlan | None = None  # when embroidery files were written
     notes: list[str] = field(default_factory=list)  # things the user should be told
+    hoop: Hoop | None = None  # the hoop the machine files are for
+    stored: dict[str, Any] = field(default_factory=dict)  # the settings saved with the pattern
 
 
 class ResolvedOptions(NamedTuple):
@@ -61,7 +75,7 @@ class ResolvedOptions(NamedTuple):
     formats: tuple[str, ...]
     notes: list[str]
     paper: str  # lower case
-    hoop: tuple[float, float]  # mm
+    hoop: Hoop | None  # the hoop used (given, or the smallest preset that fits); None: no files
 
 
 def validate_options(
@@ -71,24 +85,27 @@ def validate_options(
     pdf: bool = True,
     paper: str = "a4",
     formats: str | Sequence[str] | None = None,
-    hoop: tuple[float, float] | str = (100.0, 100.0),
+    hoop: Hoop | tuple[float, float] | str | None = None,
     merge: bool = False,
     part: str = "plate",
     section: int | None = None,
     fabric_count: int | None = None,
     strands: int | None = None,
     preview: bool = True,
+    background: str | None = None,
 ) -> ResolvedOptions:
-    """Check export options against a medium (and a ``(W, H)`` size for the hoop).
+    """Check export options against a medium (and a ``(W, H)`` size in cells for the hoop).
 
-    Returns the resolved settings, the embroidery formats to write, notes for the user, and
-    the normalized paper and hoop.
+    Returns the resolved settings, the embroidery formats to write, notes for the user, the
+    normalized paper and the hoop. ``hoop=None`` picks the smallest preset hoop that holds the
+    design (:func:`~craftpix.export.hoops.smallest_fitting_hoop`).
     Raises :class:`InputError` with one plain line for anything that does not apply, for a
-    malformed hoop, and when formats named by the caller do not fit the hoop. The default formats (``formats=None``
-    on a cross-stitch pattern) are dropped with a note instead when the design is larger than
-    the hoop: a large chart for hand stitching is not an error.
+    malformed hoop, and when formats named by the caller cannot be written (design larger
+    than the hoop or than any preset, JEF beyond Janome's largest hoop). The default formats
+    (``formats=None`` on a cross-stitch pattern) are dropped with a note instead: a large
+    chart for hand stitching is not an error.
     """
-    del pdf, preview  # accepted so that the same kwargs as export_all can be passed
+    del pdf, preview, background  # accepted so that the same kwargs as export_pattern can be passed
     paper = paper.lower()
     if paper not in PAPERS:
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
@@ -103,64 +120,116 @@ def validate_options(
                 f"embroidery files ({', '.join(fmts)}) are made from cross-stitch patterns, "
                 f"not from {medium}"
             )
-    hoop_mm = parse_hoop(hoop)
+    given = parse_hoop(hoop)
+    if given is not None and medium != "stitch":
+        raise InputError(f"--hoop applies to cross-stitch machine files, not to {medium}")
+    chosen = given
     notes: list[str] = []
     if fmts and size is not None:
         assert settings.fabric_count is not None
+        w_mm, h_mm = design_size_mm(size[0], size[1], settings.fabric_count)
+        if chosen is None:
+            chosen = smallest_fitting_hoop(w_mm, h_mm)
         try:
-            check_hoop(size[0], size[1], settings.fabric_count, hoop_mm)
+            if chosen is None:
+                raise InputError(
+                    f"the design is {w_mm:.1f} x {h_mm:.1f} mm ({size[0]}x{size[1]} stitches at "
+                    f"{settings.fabric_count} ct) and no preset hoop holds it; give --hoop WxHmm, "
+                    "a finer --fabric-count or a smaller design"
+                )
+            check_hoop(size[0], size[1], settings.fabric_count, chosen)
+            if "jef" in fmts:
+                from craftpix.export.embroidery import JEF_HOOPS, jef_hoop_code
+
+                if jef_hoop_code(w_mm, h_mm, chosen) is None:
+                    big = max(JEF_HOOPS.values(), key=lambda s: s[0] * s[1])
+                    raise InputError(
+                        f"JEF files name one of Janome's hoops, the largest {big[0]:g}x{big[1]:g} "
+                        f"mm, and the design is {w_mm:.1f} x {h_mm:.1f} mm; use another format "
+                        "(pes, dst, vp3, exp) or a smaller design"
+                    )
         except InputError as exc:
             if formats is not None:
                 raise
             fmts = ()
+            chosen = None
             notes.append(f"no embroidery files written: {exc}")
-    return ResolvedOptions(settings, fmts, notes, paper, hoop_mm)
+    return ResolvedOptions(settings, fmts, notes, paper, chosen)
+
+
+def merged_settings(stored: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings for one export: ``stored`` (pattern.json) overlaid by non-None ``overrides``.
+
+    Raises :class:`InputError` for a key that is not an export setting (see :data:`SETTING_KEYS`).
+    """
+    out: dict[str, Any] = {}
+    for source, label in ((stored, "pattern.json settings"), (overrides, "export option")):
+        for key, value in source.items():
+            if key not in SETTING_KEYS:
+                raise InputError(f"unknown {label} {key!r}; known: {', '.join(SETTING_KEYS)}")
+            if value is not None:
+                out[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) -> dict[str, Any]:
+    """What goes into pattern.json: resolved values, plus formats and hoop when they were given."""
+    s = resolved.settings
+    out: dict[str, Any] = {
+        "pdf": bool(effective.get("pdf", True)),
+        "preview": bool(effective.get("preview", True)),
+        "paper": resolved.paper,
+    }
+    if s.medium == "bricks":
+        out.update(part=s.part, section=s.section, merge=bool(effective.get("merge", False)))
+    elif s.medium == "beads":
+        out.update(section=s.section)
+    else:
+        out.update(fabric_count=s.fabric_count, strands=s.strands)
+        if effective.get("formats") is not None:
+            out["formats"] = list(parse_formats(effective["formats"]))
+        if effective.get("hoop") is not None:
+            out["hoop"] = hoop_to_setting(parse_hoop(effective["hoop"]))
+    if effective.get("background") is not None:
+        out["background"] = str(effective["background"])
+    return out
 
 
 def export_pattern(
     pattern: Pattern,
     out_dir: str | os.PathLike[str],
     *,
-    pdf: bool = True,
-    paper: str = "a4",
-    formats: str | Sequence[str] | None = None,
-    hoop: tuple[float, float] | str = (100.0, 100.0),
-    merge: bool = False,
-    part: str = "plate",
-    section: int | None = None,
-    fabric_count: int | None = None,
-    strands: int | None = None,
-    preview: bool = True,
+    save: bool = True,
+    **overrides: Any,
 ) -> ExportResult:
-    """Write every export of ``pattern`` into ``out_dir``.
+    """Write every export of ``pattern`` into ``out_dir``, with its stored settings.
 
-    Returns the paths written with the bill of materials, merge result and stitch plan.
+    The settings used are ``pattern.settings`` (from ``pattern.json``) overlaid by the
+    non-None keyword ``overrides`` (:func:`merged_settings`); they are checked, recorded back on
+    ``pattern.settings`` and, with ``save``, written with the pattern to
+    ``out_dir/pattern.json``. Returns the paths written with the bill of materials, merge
+    result, stitch plan, hoop and the stored settings.
 
-    Files: ``preview.png`` (craft look) and ``preview-pixels.png`` when ``preview``;
-    ``pattern.pdf`` when ``pdf`` (``paper`` ``"a4"`` or ``"letter"``); embroidery files
-    ``pattern.<fmt>``.
+    Settings (keys of :data:`SETTING_KEYS`): ``pdf`` and ``preview`` (bool); ``paper``
+    (``"a4"``/``"letter"``); ``formats`` (``"pes,dst"``, a sequence, or ``"none"``; None = the
+    medium's default: ``pes,dst`` for cross-stitch when the design fits a hoop, with a note
+    otherwise); ``hoop`` (a preset such as ``"5x7"``, ``"130x180mm"``, ``"4x4in"`` or
+    ``(w, h)`` mm; None = the smallest preset that fits); ``merge`` (bricks, with
+    ``part="plate"``); ``part`` (plate 3024, round 4073/6141, tile 3070b); ``section`` (board
+    size in cells: beads 29; bricks 16/32/48); ``fabric_count`` (11, 14, 16, 18; default 14)
+    and ``strands`` (default 3 on 11 ct, else 2); ``background`` (recorded only).
 
-    Embroidery formats rule: ``formats=None`` means the medium's default — ``pes,dst`` for a
-    cross-stitch pattern that fits ``hoop``, none for beads and bricks (and none, with a note
-    on the PDF cover and in :attr:`ExportResult.notes`, for a cross-stitch design larger than
-    the hoop: big hand-stitching charts are not an error). Formats named by the caller
-    (``"pes,dst"`` or a sequence) are always written, or fail: naming formats for a bead or
-    brick pattern, or for a design larger than the hoop, is an :class:`InputError` (the
-    design is never cut). An empty sequence (or ``"none"``) means no embroidery files.
-
-    ``hoop`` is ``(width, height)`` in mm, or ``"WxH"``. ``merge`` (bricks, with ``part="plate"``) covers
-    same-color areas with larger plates inside each ``section``; ``part`` picks the 1×1
-    element (plate 3024, round 4073/6141, tile 3070b). ``section`` is the board size in
-    cells (beads 29; bricks 16/32/48; default: the medium's first). ``fabric_count`` (11, 14,
-    16, 18; default 14) and ``strands`` (default 3 on 11 ct, else 2) are for cross-stitch.
-
-    All options are checked before anything is written; every file is written atomically.
+    Everything is checked before anything is written — options, hoop, each machine format's
+    limits (colors, stitch length, JEF hoop) and the read-back of every machine file against
+    its plan — and every file is written atomically. Raises :class:`InputError` (or another
+    :class:`~craftpix.errors.CraftpixError`) with a one-line message.
     """
-    settings, fmts, notes, paper, hoop_mm = validate_options(
-        pattern.medium, (pattern.width, pattern.height), paper=paper, formats=formats,
-        hoop=hoop, merge=merge, part=part, section=section, fabric_count=fabric_count,
-        strands=strands,
-    )
+    effective = merged_settings(pattern.settings, overrides)
+    opts = {k: v for k, v in effective.items() if k != "preview"}
+    resolved = validate_options(pattern.medium, (pattern.width, pattern.height), **opts)
+    settings, fmts, notes, paper, hoop = resolved
+    pdf, preview = bool(effective.get("pdf", True)), bool(effective.get("preview", True))
+    merge = bool(effective.get("merge", False))
     out = ensure_out_dir(out_dir)
     merged = None
     if merge:
@@ -168,9 +237,16 @@ def export_pattern(
         merged = merge_plates(pattern.cells, settings.section)
     bom = build_bom(pattern, settings, merged)
     plan = None
+    machine_files: dict[str, bytes] = {}
     if fmts:
         assert settings.fabric_count is not None
         plan = plan_cross_stitch(pattern, settings.fabric_count)
+        check_format_limits(pattern, fmts, plan, hoop)
+        machine_files = render_embroidery(pattern, plan, fmts, hoop)  # read back and checked
+        from craftpix.export.embroidery import thread_names
+
+        notes += thread_names(pattern, plan.color_order)[1]
+    stored = _settings_to_store(effective, resolved)
     written: list[Path] = []
     craft_img = None
     if preview or pdf:
@@ -188,12 +264,16 @@ def export_pattern(
     if pdf:
         from craftpix.export.pdf import write_pdf
 
+        hoop_mm = hoop.size if hoop is not None else (0.0, 0.0)
         written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
                                  merged=merged, preview=craft_img, embroidery=plan,
                                  formats=list(fmts), hoop=hoop_mm, notes=notes))
-    if plan is not None:
-        written += write_embroidery(pattern, out, fmts, plan.fabric_count, hoop_mm, plan=plan)
-    return ExportResult(written, settings, bom, fmts, merged, plan, notes)
+    for fmt, data in machine_files.items():
+        written.append(write_bytes(out / f"pattern.{fmt}", data))
+    pattern.settings = stored
+    if save:
+        written.append(pattern.save(out / "pattern.json"))
+    return ExportResult(written, settings, bom, fmts, merged, plan, notes, hoop, stored)
 
 
 def export_all(pattern: Pattern, out_dir: str | os.PathLike[str], **options: Any) -> list[Path]:

@@ -23,62 +23,91 @@ are at most a cell diagonal and are checked against the format's limit.
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import re
+import struct
+import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyembroidery as emb
+from pyembroidery import (
+    DstReader,
+    DstWriter,
+    ExpReader,
+    ExpWriter,
+    JefReader,
+    JefWriter,
+    PesReader,
+    PesWriter,
+    Vp3Reader,
+    Vp3Writer,
+)
 
-from craftpix.errors import InputError
-from craftpix.fileio import atomic_path
+from craftpix.errors import CraftpixError, InputError
+from craftpix.export.hoops import DEFAULT_HOOP, Hoop, smallest_fitting_hoop
+from craftpix.fileio import write_bytes
 from craftpix.media import MM_PER_INCH
 from craftpix.pattern import Pattern, usage_order
 
 UNITS_PER_MM = 10
 
-# format -> (pyembroidery writer, maximum stitch length in units, carries thread colors)
-FORMATS: dict[str, tuple[Callable[..., None], int, bool]] = {
-    "dst": (emb.write_dst, 121, False),
-    "pes": (emb.write_pes, 2047, True),
-    "jef": (emb.write_jef, 127, True),
-    "exp": (emb.write_exp, 127, False),
-    "vp3": (emb.write_vp3, 255, True),
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One machine format as a contract: its writer, reader, settings and limits.
+
+    ``writer_settings`` are passed to pyembroidery explicitly (never left to its defaults);
+    ``reader_settings`` are what reading the file back needs to see the same commands.
+    ``threads``: ``"full"`` (code, name, brand and RGB stored: PES v6, VP3), ``"chart"`` (an
+    index into the maker's own thread chart: JEF) or ``"none"`` (DST, EXP carry only color
+    changes). ``max_colors`` is the most thread blocks a file can hold (None: no practical
+    limit). Sources: pyembroidery 1.5 writers (stitch limits, PEC's one-byte color count),
+    the Tajima DST header (3-digit ``CO`` field).
+    """
+
+    name: str
+    writer: Any
+    reader: Any
+    max_stitch_units: int
+    max_colors: int | None
+    threads: str
+    writer_settings: dict[str, Any] = field(default_factory=dict)
+    reader_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.name.upper()
+
+
+FORMATS: dict[str, FormatSpec] = {
+    "dst": FormatSpec("dst", DstWriter, DstReader, 121, 999, "none",
+                      {"trim_at": 3, "version": "default"}, {"trim_at": 3}),
+    "pes": FormatSpec("pes", PesWriter, PesReader, 2047, 255, "full",
+                      {"version": 6, "truncated": False}),  # v6 stores thread names
+    "jef": FormatSpec("jef", JefWriter, JefReader, 127, None, "chart",
+                      {"trims": True, "trim_at": 3}, {"trims": True, "trim_at": 3}),
+    "exp": FormatSpec("exp", ExpWriter, ExpReader, 127, None, "none"),
+    "vp3": FormatSpec("vp3", Vp3Writer, Vp3Reader, 255, None, "full"),
 }
 DEFAULT_FORMATS = ("pes", "dst")
-DEFAULT_HOOP = (100.0, 100.0)
-WRITER_SETTINGS: dict[str, dict[str, object]] = {"pes": {"version": 6}}  # v6 stores thread names
 BRAND_NAMES = {"dmc": "DMC", "anchor": "Anchor", "madeira": "Madeira"}
 
-
-HOOP_MAX_MM = 1000.0
-_HOOP_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*[x×X*]\s*(\d+(?:\.\d+)?)\s*(?:mm)?\s*$")
-
-
-def parse_hoop(value: str | Sequence[float] | None) -> tuple[float, float]:
-    """``"130x180"`` (millimetres) or ``(130, 180)`` → ``(130.0, 180.0)``; InputError if bad."""
-    if value is None:
-        return DEFAULT_HOOP
-    if isinstance(value, str):
-        m = _HOOP_RE.match(value)
-        if not m:
-            raise InputError(f"hoop {value!r} is not WxH in millimetres, e.g. 100x100 or 130x180")
-        w, h = float(m.group(1)), float(m.group(2))
-    else:
-        try:
-            w, h = (float(v) for v in value)
-        except (TypeError, ValueError):
-            raise InputError(f"hoop {value!r} is not (width, height) in millimetres") from None
-    for side in (w, h):
-        if not 0 < side <= HOOP_MAX_MM:
-            raise InputError(
-                f"hoop {value!r}: each side must be more than 0 and at most {HOOP_MAX_MM:g} mm"
-            )
-    return (w, h)
+# JEF hoop codes and sewing fields in mm, as pyembroidery's JEF writer numbers them
+# (JefWriter.HOOP_*); the header names the hoop the machine must ask for.
+JEF_HOOPS: dict[int, tuple[float, float]] = {
+    1: (50.0, 50.0),
+    0: (110.0, 110.0),
+    3: (126.0, 110.0),
+    2: (140.0, 200.0),
+    4: (200.0, 200.0),
+}
+_JEF_HOOP_OFFSET = 0x20  # int32: hoop code; then 4 × int32 extents, 4 × 4 hoop-edge distances
 
 
 def parse_formats(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -114,7 +143,10 @@ class Region:
 
 
 def find_regions(cells: np.ndarray) -> list[Region]:
-    """All 4-connected same-color regions, each with its runs; reading order of first cell."""
+    """All 4-connected same-color regions, each with its runs; reading order of first cell.
+
+    Cells below 0 (empty) belong to no region.
+    """
     h, w = cells.shape
     runs: list[tuple[int, int, int, int]] = []  # (row, c0, c1, color)
     row_start: list[int] = []
@@ -124,7 +156,8 @@ def find_regions(cells: np.ndarray) -> list[Region]:
         starts = np.concatenate(([0], cuts))
         ends = np.concatenate((cuts, [w])) - 1
         row_start.append(len(runs))
-        runs.extend((r, int(a), int(b), int(row[a])) for a, b in zip(starts, ends, strict=True))
+        runs.extend((r, int(a), int(b), int(row[a])) for a, b in zip(starts, ends, strict=True)
+                    if row[a] >= 0)
     row_start.append(len(runs))
     parent = list(range(len(runs)))
 
@@ -359,20 +392,39 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
     )
 
 
+def _hoop_size(hoop: Hoop | Sequence[float] | None) -> tuple[float, float]:
+    if hoop is None:
+        return DEFAULT_HOOP.size
+    if isinstance(hoop, Hoop):
+        return hoop.size
+    return float(hoop[0]), float(hoop[1])
+
+
+def design_size_mm(width: int, height: int, fabric_count: int) -> tuple[float, float]:
+    """Size of ``width``×``height`` crosses at ``fabric_count`` stitches per inch, in mm."""
+    cell = MM_PER_INCH / fabric_count
+    return width * cell, height * cell
+
+
 def check_hoop(
-    width: int, height: int, fabric_count: int, hoop: Sequence[float] = DEFAULT_HOOP
+    width: int, height: int, fabric_count: int, hoop: Hoop | Sequence[float] = DEFAULT_HOOP
 ) -> tuple[float, float]:
     """Raise :class:`InputError` unless ``width``×``height`` crosses fit the hoop.
 
-    Returns the design size in mm. The design is not turned or cut to make it fit.
+    Returns the design size in mm. The design is not turned or cut to make it fit; the
+    message names the smallest preset hoop that would hold it.
     """
-    hw, hh = float(hoop[0]), float(hoop[1])
-    cell = MM_PER_INCH / fabric_count
-    dw, dh = width * cell, height * cell
+    hw, hh = _hoop_size(hoop)
+    dw, dh = design_size_mm(width, height, fabric_count)
     if dw > hw + 1e-6 or dh > hh + 1e-6:
+        fit = smallest_fitting_hoop(dw, dh)
         hint = ""
         if dh <= hw + 1e-6 and dw <= hh + 1e-6:
             hint = f"; it would fit a {_fmt_mm(hh)}x{_fmt_mm(hw)} hoop (turned)"
+        elif fit is not None:
+            hint = f"; it fits the {fit.label} hoop (--hoop {fit.name})"
+        else:
+            hint = "; no preset hoop is that large"
         raise InputError(
             f"the design is {dw:.1f} x {dh:.1f} mm ({width}x{height} stitches at "
             f"{fabric_count} ct) and does not fit the {_fmt_mm(hw)}x{_fmt_mm(hh)} mm hoop"
@@ -385,28 +437,293 @@ def _fmt_mm(v: float) -> str:
     return f"{v:g}"
 
 
-def _thread(pattern: Pattern, index: int) -> emb.EmbThread:
-    c = pattern.palette[index]
-    t = emb.EmbThread()
-    r, g, b = c.rgb8
-    t.set_color(r, g, b)
-    t.catalog_number = c.code
-    t.description = c.name
-    t.brand = BRAND_NAMES.get(pattern.brand.lower(), pattern.brand)
-    t.chart = t.brand
-    return t
+def jef_hoop_code(width_mm: float, height_mm: float,
+                  hoop: Hoop | Sequence[float] | None = None) -> int | None:
+    """JEF hoop code for a design: the JEF hoop matching ``hoop`` if it holds the design, else
+    the smallest JEF hoop that does; None when no JEF hoop is large enough (see
+    :data:`JEF_HOOPS`; sizes in mm, design unturned)."""
+    if hoop is not None:
+        hw, hh = _hoop_size(hoop)
+        for code, (jw, jh) in JEF_HOOPS.items():
+            if (jw, jh) == (hw, hh) and width_mm <= jw + 1e-6 and height_mm <= jh + 1e-6:
+                return code
+    for code, (jw, jh) in sorted(JEF_HOOPS.items(), key=lambda kv: kv[1][0] * kv[1][1]):
+        if width_mm <= jw + 1e-6 and height_mm <= jh + 1e-6:
+            return code
+    return None
+
+
+# --- names the formats can hold ---------------------------------------------------------------
+_ASCII_FOLD = {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
+               "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "ð": "d",
+               "\u2013": "-", "\u2014": "-", "\u2019": "'", "\u2018": "'", "\u00d7": "x"}
+
+
+def ascii_name(text: str) -> str:
+    """``text`` as printable ASCII: accents removed (é → e, ß → ss), other characters dropped.
+
+    Machine formats store thread and design names as length-prefixed byte strings that
+    machines read as ASCII (PES, VP3, DST's ``LA:`` field); pyembroidery writes UTF-8 there with a
+    character count, which corrupts the file for any non-ASCII name.
+    """
+    folded = "".join(_ASCII_FOLD.get(ch, ch) for ch in text)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    kept = "".join(ch for ch in decomposed if 32 <= ord(ch) < 127)
+    return " ".join(kept.split())
+
+
+def thread_names(pattern: Pattern, order: Sequence[int]) -> tuple[list[tuple[str, str]], list[str]]:
+    """ASCII ``(code, name)`` per thread in ``order``, and notes on every name changed."""
+    out: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for idx in order:
+        c = pattern.palette[idx]
+        code, name = ascii_name(c.code), ascii_name(c.name)
+        if not code:
+            code = f"C{idx + 1}"
+        if name != c.name:
+            if name:
+                notes.append(f"thread {c.code} is named '{name}' in the machine files "
+                             f"('{c.name}' has letters the formats cannot hold)")
+            else:
+                name = code  # VP3 would store the RGB hex in its place
+                notes.append(f"thread {c.code}: name '{c.name}' left out of the machine files, "
+                             "which name it by its code (its letters cannot be stored there)")
+        if code != c.code:
+            notes.append(f"thread code '{c.code}' is written as '{code}' in the machine files")
+        out.append((code, name))
+    return out, notes
+
+
+def design_name(pattern: Pattern) -> str:
+    """The design label for machine files: ASCII, at most 16 characters (DST ``LA:`` field)."""
+    raw = str(pattern.meta.get("prompt") or pattern.meta.get("image") or "craftpix")
+    return ascii_name(raw)[:16].strip() or "craftpix"
 
 
 def build_emb_pattern(pattern: Pattern, plan: StitchPlan) -> emb.EmbPattern:
-    """A fresh pyembroidery pattern of ``plan`` with one thread per color, in stitching order."""
+    """A fresh pyembroidery pattern of ``plan`` with one thread per color, in stitching order.
+
+    Thread codes and names are ASCII (see :func:`ascii_name`).
+    """
     ep = emb.EmbPattern()
-    for idx in plan.color_order:
-        ep.add_thread(_thread(pattern, idx))
+    names, _ = thread_names(pattern, plan.color_order)
+    brand = BRAND_NAMES.get(pattern.brand.lower(), ascii_name(pattern.brand) or "craftpix")
+    for idx, (code, name) in zip(plan.color_order, names, strict=True):
+        t = emb.EmbThread()
+        r, g, b = pattern.palette[idx].rgb8
+        t.set_color(r, g, b)
+        t.catalog_number = code
+        t.description = name or None
+        t.brand = brand
+        t.chart = brand
+        ep.add_thread(t)
     for cmd, x, y in plan.commands:
         ep.add_stitch_absolute(cmd, x, y)
-    name = "".join(ch for ch in str(pattern.meta.get("prompt") or "craftpix") if 32 <= ord(ch) < 127)
-    ep.metadata("name", name[:16] or "craftpix")
+    ep.metadata("name", design_name(pattern))
     return ep
+
+
+# --- the contract: limits before writing, read-back after --------------------------------------
+class EmbroideryError(CraftpixError):
+    """A machine file cannot be written as planned (limits, or a read-back mismatch)."""
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What a machine file holds, in the terms the plan promises."""
+
+    stitches: int
+    trims: int  # trims between two stitches of one thread (cuts the machine must make)
+    color_changes: int
+    bounds: tuple[float, float, float, float]
+    threads: tuple[tuple[str | None, str | None, str], ...] = ()  # (code, name, #rrggbb)
+    thread_count: int = 0
+    hoop_code: int | None = None
+
+
+def summarize_commands(commands: Iterable[tuple[int, float, float]]) -> tuple[int, int, int, tuple[float, float, float, float]]:
+    """``(stitches, trims within a thread, color changes, bounds of needle-down points)``.
+
+    A trim counts when a stitch comes before it and after it with no color change or end in
+    between: the cuts a machine really makes inside one thread block. Trims just before a
+    color change or the end are implied by it (PES stores none there).
+    """
+    stitches = trims = changes = 0
+    pending = False  # a trim seen since the last stitch of this block
+    sewn = False
+    xs: list[float] = []
+    ys: list[float] = []
+    for cmd, x, y in commands:
+        cmd &= emb.COMMAND_MASK
+        if cmd == emb.STITCH:
+            if pending:
+                trims += 1
+                pending = False
+            stitches += 1
+            sewn = True
+            xs.append(x)
+            ys.append(y)
+        elif cmd == emb.TRIM:
+            pending = sewn
+        elif cmd == emb.COLOR_CHANGE:
+            changes += 1
+            pending = sewn = False
+        elif cmd == emb.END:
+            break
+    bounds = (min(xs), min(ys), max(xs), max(ys)) if xs else (0.0, 0.0, 0.0, 0.0)
+    return stitches, trims, changes, bounds
+
+
+def expected_summary(pattern: Pattern, plan: StitchPlan, fmt: str,
+                     hoop: Hoop | Sequence[float] | None = None) -> FileSummary:
+    """What a file of ``fmt`` written from ``plan`` must read back as."""
+    spec = FORMATS[fmt]
+    st, tr, cc, bounds = summarize_commands(plan.commands)
+    threads: tuple[tuple[str | None, str | None, str], ...] = ()
+    if spec.threads == "full":
+        names, _ = thread_names(pattern, plan.color_order)
+        threads = tuple((code, name or None, pattern.palette[i].hex.lower())
+                        for i, (code, name) in zip(plan.color_order, names, strict=True))
+    n_threads = len(plan.color_order) if spec.threads != "none" else 0
+    code = None
+    if fmt == "jef":
+        code = jef_hoop_code(plan.width_mm, plan.height_mm, hoop)
+    return FileSummary(st, tr, cc, bounds, threads, n_threads, code)
+
+
+def read_summary(data: bytes, fmt: str) -> FileSummary:
+    """Read a machine file's bytes with pyembroidery and summarize them (see :class:`FileSummary`)."""
+    spec = FORMATS[fmt]
+    try:
+        back = emb.EmbPattern.read_embroidery(spec.reader, io.BytesIO(data),
+                                              dict(spec.reader_settings))
+    except Exception as exc:  # noqa: BLE001 - any reader failure means an unreadable file
+        raise EmbroideryError(f"the {spec.title} file cannot be read back ({exc})") from None
+    st, tr, cc, bounds = summarize_commands((s[2], s[0], s[1]) for s in back.stitches)
+    threads: tuple[tuple[str | None, str | None, str], ...] = ()
+    if spec.threads == "full":
+        threads = tuple((t.catalog_number, t.description, t.hex_color().lower())
+                        for t in back.threadlist)
+    n_threads = len(back.threadlist) if spec.threads != "none" else 0
+    code = struct.unpack_from("<i", data, _JEF_HOOP_OFFSET)[0] if fmt == "jef" else None
+    return FileSummary(st, tr, cc, bounds, threads, n_threads, code)
+
+
+def compare_summaries(fmt: str, plan: FileSummary, got: FileSummary) -> None:
+    """Raise :class:`EmbroideryError` naming the first way ``got`` differs from ``plan``."""
+    title = FORMATS[fmt].title
+    checks = [
+        ("stitches", plan.stitches, got.stitches),
+        ("trims", plan.trims, got.trims),
+        ("color changes", plan.color_changes, got.color_changes),
+        ("threads", plan.thread_count, got.thread_count),
+        ("hoop code", plan.hoop_code, got.hoop_code),
+    ]
+    for what, want, have in checks:
+        if want != have:
+            raise EmbroideryError(
+                f"the {title} file reads back with {have} {what} but the plan has {want}; "
+                "nothing was written"
+            )
+    if any(abs(a - b) > 1.0 for a, b in zip(plan.bounds, got.bounds, strict=True)):
+        raise EmbroideryError(
+            f"the {title} file's extents {tuple(round(v) for v in got.bounds)} differ from the "
+            f"plan's {tuple(round(v) for v in plan.bounds)} (0.1 mm); nothing was written"
+        )
+    if plan.threads != got.threads:
+        n = min(len(plan.threads), len(got.threads))
+        k = next((i for i in range(n) if plan.threads[i] != got.threads[i]), n)
+        want = plan.threads[k] if k < len(plan.threads) else None
+        have = got.threads[k] if k < len(got.threads) else None
+        raise EmbroideryError(
+            f"the {title} file's thread {k + 1} reads back as {have} but the plan has {want}; "
+            "nothing was written"
+        )
+
+
+def check_format_limits(
+    pattern: Pattern, fmts: Sequence[str], plan: StitchPlan | None = None,
+    hoop: Hoop | Sequence[float] | None = None, fabric_count: int | None = None,
+) -> None:
+    """Refuse, before anything is written, what a format cannot hold.
+
+    Checks thread colors against :attr:`FormatSpec.max_colors`, the longest stitch of
+    ``plan`` (0.1 mm units) against the format's limit, and, for JEF, that a JEF hoop holds the
+    design. Raises :class:`InputError` with the limit in a one-line message.
+    """
+    n_colors = int((pattern.counts() > 0).sum())
+    for fmt in fmts:
+        spec = FORMATS[fmt]
+        if spec.max_colors is not None and n_colors > spec.max_colors:
+            raise InputError(
+                f"{spec.title} files hold at most {spec.max_colors} thread colors and this design "
+                f"has {n_colors}; use --colors {spec.max_colors} or fewer, or another format"
+            )
+        if plan is not None and plan.max_stitch_units > spec.max_stitch_units:
+            raise InputError(
+                f"a stitch of {plan.max_stitch_units / UNITS_PER_MM:.1f} mm is longer than "
+                f"{spec.title} allows ({spec.max_stitch_units / UNITS_PER_MM:.1f} mm)"
+            )
+        if fmt == "jef":
+            if plan is not None:
+                w_mm, h_mm = plan.width_mm, plan.height_mm
+            else:
+                w_mm, h_mm = design_size_mm(pattern.width, pattern.height, fabric_count or 14)
+            if jef_hoop_code(w_mm, h_mm, hoop) is None:
+                biggest = max(JEF_HOOPS.values(), key=lambda s: s[0] * s[1])
+                raise InputError(
+                    f"JEF files name one of Janome's hoops, the largest {biggest[0]:g}x"
+                    f"{biggest[1]:g} mm, and the design is {w_mm:.1f} x {h_mm:.1f} mm; "
+                    "use another format (pes, dst, vp3, exp) or a smaller design"
+                )
+
+
+def _patch_jef_hoop(data: bytes, code: int) -> bytes:
+    """Set the JEF header's hoop code and hoop-edge distances for hoop ``code``.
+
+    Layout (pyembroidery's JefWriter): at 0x20 the hoop code, then the design's half width and
+    height twice, then for the 110×110, 50×50 and 140×200 hoops and the chosen hoop the
+    distances left, top, right, bottom from the design to the hoop edge in 0.1 mm (-1 when
+    the design does not fit that hoop).
+    """
+    buf = bytearray(data)
+    half_w, half_h = struct.unpack_from("<ii", buf, _JEF_HOOP_OFFSET + 4)
+    struct.pack_into("<i", buf, _JEF_HOOP_OFFSET, code)
+    hoops = [JEF_HOOPS[0], JEF_HOOPS[1], JEF_HOOPS[2], JEF_HOOPS[code]]
+    off = _JEF_HOOP_OFFSET + 4 + 16
+    for hw, hh in hoops:
+        ex = int(round(hw * UNITS_PER_MM / 2)) - half_w
+        ey = int(round(hh * UNITS_PER_MM / 2)) - half_h
+        vals = (ex, ey, ex, ey) if min(ex, ey) >= 0 else (-1, -1, -1, -1)
+        struct.pack_into("<iiii", buf, off, *vals)
+        off += 16
+    return bytes(buf)
+
+
+def render_format(pattern: Pattern, plan: StitchPlan, fmt: str,
+                  hoop: Hoop | Sequence[float] | None = None) -> bytes:
+    """The bytes of one machine file of ``plan``, read back and checked against the plan.
+
+    Raises :class:`EmbroideryError` (one line) if the file does not read back as planned.
+    """
+    spec = FORMATS[fmt]
+    settings: dict[str, Any] = dict(spec.writer_settings)
+    if fmt == "jef":
+        settings["date"] = "20000101000000"  # fixed: the same design gives the same bytes
+    stream = io.BytesIO()
+    try:
+        emb.EmbPattern.write_embroidery(spec.writer, build_emb_pattern(pattern, plan), stream,
+                                        settings)
+    except Exception as exc:  # noqa: BLE001 - a writer failure is a file we cannot make
+        raise EmbroideryError(f"the {spec.title} writer failed: {exc}") from None
+    data = stream.getvalue()
+    want = expected_summary(pattern, plan, fmt, hoop)
+    if fmt == "jef":
+        assert want.hoop_code is not None  # check_format_limits ran first
+        data = _patch_jef_hoop(data, want.hoop_code)
+    compare_summaries(fmt, want, read_summary(data, fmt))
+    return data
 
 
 def write_embroidery(
@@ -414,31 +731,31 @@ def write_embroidery(
     out_dir: str | os.PathLike[str],
     formats: Sequence[str] = DEFAULT_FORMATS,
     fabric_count: int = 14,
-    hoop: Sequence[float] = DEFAULT_HOOP,
+    hoop: Hoop | Sequence[float] | None = DEFAULT_HOOP,
     basename: str = "pattern",
     plan: StitchPlan | None = None,
 ) -> list[Path]:
-    """Write ``basename.<fmt>`` for each format atomically; check hoop and stitch limits first."""
+    """Write ``basename.<fmt>`` for each format; nothing is written unless all are right.
+
+    Checks the hoop (``Hoop`` or ``(w, h)`` mm) and each format's limits first
+    (:func:`check_format_limits`), renders every file in memory and reads it back against the
+    plan (:func:`render_format`), then writes each file atomically.
+    """
     fmts = parse_formats(formats)
     if pattern.medium != "stitch":
         raise InputError(
             f"embroidery files are made from cross-stitch patterns, and this one is {pattern.medium}"
         )
-    check_hoop(pattern.width, pattern.height, fabric_count, hoop)
+    check_hoop(pattern.width, pattern.height, fabric_count, hoop or DEFAULT_HOOP)
     if plan is None:
         plan = plan_cross_stitch(pattern, fabric_count)
+    check_format_limits(pattern, fmts, plan, hoop)
+    files = render_embroidery(pattern, plan, fmts, hoop)
     out = Path(out_dir)
-    written = []
-    for fmt in fmts:
-        writer, limit, _ = FORMATS[fmt]
-        if plan.max_stitch_units > limit:
-            raise InputError(
-                f"a stitch of {plan.max_stitch_units / UNITS_PER_MM:.1f} mm is longer than "
-                f"{fmt.upper()} allows ({limit / UNITS_PER_MM:.1f} mm)"
-            )
-        path = out / f"{basename}.{fmt}"
-        ep = build_emb_pattern(pattern, plan)
-        with atomic_path(path) as tmp:
-            writer(ep, str(tmp), dict(WRITER_SETTINGS.get(fmt, {})))
-        written.append(path)
-    return written
+    return [write_bytes(out / f"{basename}.{fmt}", data) for fmt, data in files.items()]
+
+
+def render_embroidery(pattern: Pattern, plan: StitchPlan, fmts: Sequence[str],
+                      hoop: Hoop | Sequence[float] | None = None) -> dict[str, bytes]:
+    """Every format's bytes, each read back and checked (see :func:`render_format`)."""
+    return {fmt: render_format(pattern, plan, fmt, hoop) for fmt in fmts}

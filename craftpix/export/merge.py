@@ -3,7 +3,8 @@
 Greedy, largest plate first: for each plate size (both orientations) the grid is scanned in
 row-major order and a plate is placed wherever all the cells under it are uncovered, share one
 color and lie inside one baseplate section. Whatever is left gets 1×1 plates, so every cell is
-covered exactly once by a part of its own color.
+covered exactly once by a part of its own color. Empty cells (index -1: no brick) are never
+covered.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def merge_plates(
     section: int,
     sizes: tuple[tuple[int, int], ...] = MERGE_SIZES,
 ) -> MergeResult:
-    """Cover ``cells`` (an ``(H, W)`` grid of palette indices) with plates, largest first.
+    """Cover ``cells`` (an ``(H, W)`` grid of palette indices, -1 empty) with plates, largest first.
 
     No plate crosses a border of the ``section``×``section`` baseplate grid (anchored at the
     top-left cell). Returns every placement, 1×1 plates included, in a deterministic order.
@@ -144,7 +145,7 @@ def merge_plates(
     if section < 1:
         raise ValueError("section must be at least 1")
     h, w = cells.shape
-    covered = np.zeros((h, w), dtype=bool)
+    covered = cells < 0  # empty cells: no part may cover them
     placements: list[Placement] = []
     rr = np.arange(h)[:, None] % section
     cc = np.arange(w)[None, :] % section
@@ -166,7 +167,7 @@ def merge_plates(
     for r, c in zip(*np.nonzero(~covered), strict=True):
         placements.append(Placement(int(r), int(c), 1, 1, int(cells[r, c])))
     placements.sort(key=lambda p: (p.row, p.col))
-    return MergeResult(placements, section, h * w)
+    return MergeResult(placements, section, int((cells >= 0).sum()))
 
 
 def _any_window(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -1,7 +1,9 @@
 """The export options shared by ``craftpix export`` and ``craftpix beads|bricks|stitch``.
 
 Use :func:`export_options` as a click decorator, then :func:`export_settings` to turn the
-parsed values into keyword arguments for :func:`craftpix.export.export_all`.
+parsed values into keyword arguments for :func:`craftpix.export.export_pattern`. Every option
+defaults to "not given" (None): what is not given on the command line comes from the settings
+stored in ``pattern.json``, else the medium's default.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import click
 
 from craftpix.errors import InputError
 from craftpix.export import PAPERS, validate_options
-from craftpix.export.embroidery import FORMATS, parse_formats, parse_hoop
+from craftpix.export.embroidery import FORMATS, parse_formats
+from craftpix.export.hoops import Hoop, parse_hoop, preset_names
 from craftpix.media import BRICK_PARTS, MEDIA
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,7 +31,7 @@ __all__ = ["export_options", "export_settings", "parse_hoop", "OPTION_NAMES"]
 OPTION_NAMES = ("pdf", "paper", "formats", "hoop", "merge", "part", "section",
                 "fabric_count", "strands")
 
-def _hoop_cb(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[float, float]:
+def _hoop_cb(ctx: click.Context, param: click.Parameter, value: Any) -> Hoop | None:
     try:
         return parse_hoop(value)
     except InputError as exc:
@@ -51,20 +54,23 @@ def _fabric_cb(ctx: click.Context, param: click.Parameter, value: Any) -> int | 
 def export_options(f: F) -> F:
     """Add the shared export options to a click command (see module docstring)."""
     options = [
-        click.option("--pdf/--no-pdf", default=True, show_default=True,
-                     help="Write the printable instructions pattern.pdf."),
+        click.option("--pdf/--no-pdf", default=None,
+                     help="Write the printable instructions pattern.pdf (default: yes)."),
         click.option("--paper", type=click.Choice(PAPER_CHOICES, case_sensitive=False),
-                     default="a4", show_default=True, help="Paper size of the PDF."),
+                     default=None, help="Paper size of the PDF (default: a4)."),
         click.option("--formats", default=None, callback=_formats_cb, metavar="LIST",
                      help="Embroidery files to write, comma separated: "
                           f"{','.join(FORMATS)} (or 'none'). Cross-stitch default: pes,dst."),
-        click.option("--hoop", default="100x100", callback=_hoop_cb, show_default=True,
-                     metavar="WxH", help="Embroidery hoop in millimetres, e.g. 130x180."),
-        click.option("--merge", is_flag=True, default=False,
+        click.option("--hoop", default=None, callback=_hoop_cb, metavar="HOOP",
+                     help=f"Embroidery hoop: a preset ({preset_names()}) or a size with its "
+                          "unit, e.g. 130x180mm or 4x4in (default: the smallest preset that "
+                          "fits the design)."),
+        click.option("--merge/--no-merge", default=None,
                      help="Bricks: cover same-color areas with larger plates (fewer pieces)."),
         click.option("--part", type=click.Choice(PART_CHOICES, case_sensitive=False),
-                     default="plate", show_default=True,
-                     help="Bricks: 1x1 plate (3024), round plate (4073/6141) or tile (3070b)."),
+                     default=None,
+                     help="Bricks: 1x1 plate (3024), round plate (4073/6141) or tile (3070b); "
+                          "default plate."),
         click.option("--section", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Board size in cells: beads 29; bricks 16, 32 or 48 (default: "
                           "the medium's first)."),
@@ -82,16 +88,16 @@ def export_options(f: F) -> F:
 def export_settings(
     values: Mapping[str, Any], medium: str | None = None, pop: bool = False
 ) -> dict[str, Any]:
-    """Keyword arguments for :func:`craftpix.export.export_all` from parsed option values.
+    """Keyword arguments for :func:`craftpix.export.export_pattern` from parsed option values.
 
-    With ``medium`` known (the craft commands), options that do not apply to it are rejected
+    Options that were not given (None) are left out, so that stored settings apply. With ``medium`` known (the craft commands), options that do not apply to it are rejected
     now, before any long computation; if ``values`` also holds a ``size`` of ``(W, H)``
     cells, the embroidery hoop is checked too. ``pop=True`` removes the export options from
     ``values`` (a mutable mapping) so the rest can be passed on.
     """
     out: dict[str, Any] = {}
     for name in OPTION_NAMES:
-        if name in values:
+        if values.get(name) is not None:
             out[name] = values[name]
     if pop:
         for name in OPTION_NAMES:
@@ -102,8 +108,10 @@ def export_settings(
         out["part"] = out["part"].lower()
     if "hoop" in out:
         out["hoop"] = parse_hoop(out["hoop"])
-    if "formats" in out and out["formats"] is not None:
+    if "formats" in out:
         out["formats"] = parse_formats(out["formats"])
+    if medium == "bricks":
+        out.setdefault("part", "plate")  # the engine filters the catalog by the part
     if medium is not None:
         size = values.get("size")
         dims = tuple(size) if isinstance(size, (tuple, list)) and len(size) == 2 else None

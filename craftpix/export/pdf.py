@@ -460,7 +460,7 @@ def _map_page(d: _Doc, layout: ChartLayout, thumb: Image.Image) -> None:
     iw, ih = p.width * scale, p.height * scale
     ix, iy = x0 + (width - iw) / 2, y - ih
     c = d.c
-    c.drawImage(ImageReader(thumb), ix, iy, iw, ih)
+    c.drawImage(ImageReader(thumb), ix, iy, iw, ih, mask="auto")
     for page in layout.pages:
         rx = ix + page.col0 * scale
         ry = iy + (p.height - page.row1) * scale
@@ -523,7 +523,8 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
         starts = np.concatenate(([0], cuts))
         ends = np.concatenate((cuts, [nc]))
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            runs.setdefault(int(row[a]), []).append((r, a, b))
+            if row[a] >= 0:  # empty cells stay blank
+                runs.setdefault(int(row[a]), []).append((r, a, b))
     for idx, rr in runs.items():
         c.setFillColorRGB(*d.fill[idx])
         path = c.beginPath()

@@ -132,6 +132,27 @@ def cell_sprites(rgb: np.ndarray, style: str, p: int) -> np.ndarray:
     return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8)
 
 
+BASEPLATE_RGB = (160, 165, 169)  # LEGO Light Bluish Gray, the usual baseplate color
+PEG_RGB = (214, 214, 208)  # an empty pegboard peg
+
+
+def empty_sprite(kind: str, p: int) -> np.ndarray | None:
+    """``(p, p, 3)`` uint8 sprite of an empty cell in the craft look, or None for ``pixels``.
+
+    Stitch: bare Aida; beads: the pegboard with its peg; bricks: the baseplate's own stud.
+    """
+    if kind == "pixels":
+        return None
+    if kind in ("bricks", "round", "tile"):
+        return cell_sprites(np.array([BASEPLATE_RGB], dtype=np.uint8), "bricks", p)[0]
+    _, _, _, bg = _layers(kind, p)
+    if kind == "beads":
+        u, v, s = _grid(p)
+        peg = _pool(_smooth_step(0.14 - np.hypot(u - 0.5, v - 0.5), 2.0 / u.shape[0]), s)
+        bg = bg * (1 - peg[..., None]) + np.array(PEG_RGB) / 255.0 * peg[..., None]
+    return np.round(np.clip(bg, 0, 1) * 255).astype(np.uint8)
+
+
 def render_preview(
     pattern: Pattern,
     style: str = "craft",
@@ -139,11 +160,13 @@ def render_preview(
     fabric_count: int | None = None,
     part: str = "plate",
 ) -> Image.Image:
-    """Render the pattern as an RGB image.
+    """Render the pattern as an RGB image (RGBA for ``pixels`` with empty cells).
 
     ``style="craft"`` looks like the made object (fused bead rings with holes, brick plates
     with studs — or round plates / tiles with ``part`` — and cross stitches on Aida);
-    ``style="pixels"`` is one flat square per cell. ``cell_px`` defaults to
+    ``style="pixels"`` is one flat square per cell. Empty cells show the bare fabric, pegboard
+    or baseplate in the craft look; with ``pixels`` the image is RGBA and they are transparent.
+    ``cell_px`` defaults to
     :func:`default_cell_px`. ``fabric_count`` only sets the image's print resolution
     (``info["dpi"]``) so that it prints at the finished size.
     """
@@ -160,10 +183,20 @@ def render_preview(
         kind = "pixels"
     rgb = np.array([c.rgb8 for c in pattern.palette], dtype=np.uint8)
     sprites = cell_sprites(rgb, kind, p)
+    mode = "RGB"
+    if pattern.has_empty:
+        blank = empty_sprite(kind, p)
+        if blank is None:  # pixels: transparent empty cells
+            mode = "RGBA"
+            opaque = np.full((*sprites.shape[:3], 1), 255, dtype=np.uint8)
+            sprites = np.concatenate([sprites, opaque], axis=-1)
+            blank = np.zeros((p, p, 4), dtype=np.uint8)
+        sprites = np.concatenate([sprites, blank[None]], axis=0)  # index -1: the empty cell
     h, w = pattern.cells.shape
-    tiles = sprites[pattern.cells]  # (H, W, p, p, 3)
-    img = np.ascontiguousarray(tiles.transpose(0, 2, 1, 3, 4)).reshape(h * p, w * p, 3)
-    image = Image.fromarray(img, "RGB")
+    tiles = sprites[pattern.cells]  # (H, W, p, p, C)
+    ch = tiles.shape[-1]
+    img = np.ascontiguousarray(tiles.transpose(0, 2, 1, 3, 4)).reshape(h * p, w * p, ch)
+    image = Image.fromarray(img, mode)
     medium = get_medium(pattern.medium)
     cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None) / MM_PER_INCH
     dpi = p / cell_in
