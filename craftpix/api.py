@@ -252,7 +252,9 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
         progress("export", 0.9)
         from craftpix.export import export_pattern
 
-        result.files.append(pattern.save(out / "pattern.json"))
+        if req.background is not None:
+            export_kwargs.setdefault("background", req.background)
+        # export_pattern saves pattern.json too, with the export settings it used
         result.exported = export_pattern(pattern, out, **export_kwargs)
         result.files += result.exported.paths
         result.notes += result.exported.notes
