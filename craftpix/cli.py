@@ -192,9 +192,9 @@ def _resolve_palette(
 
 def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     """The body of ``craftpix beads|bricks|stitch``: inputs → engine → Pattern → exports."""
+    from craftpix.engines.sds.cli_options import sds_settings
     from craftpix.export import export_pattern
     from craftpix.export.options import export_settings
-    from craftpix.guidance.options import sds_settings
     from craftpix.imageio import reference_grid
     from craftpix.metrics import isolated_cell_rate, mean_delta_e
     from craftpix.pattern import pattern_from_indices
@@ -281,7 +281,7 @@ def _run_engine(
         result = run_fidelity(reference, palette.rgb, steps=steps, seed=opts["seed"],
                               smooth=smooth, quiet=opts["quiet"])
     else:
-        from craftpix.guidance.run import run_sds
+        from craftpix.engines.sds.run import run_sds
 
         # Without a photo the color budget is met by pruning during the run.
         budget = None
@@ -296,8 +296,8 @@ def _run_engine(
 
 
 def _craft_command(medium: Medium) -> click.Command:
+    from craftpix.engines.sds.cli_options import sds_options
     from craftpix.export.options import export_options
-    from craftpix.guidance.options import sds_options
 
     def command(**opts: Any) -> None:
         make_pattern(medium.name, opts)

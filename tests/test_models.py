@@ -9,26 +9,20 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from craftpix.engines.sds.settings import SDSSettings
 from craftpix.errors import InputError, ModelNotAvailable
-from craftpix.guidance.options import SDSSettings
-from craftpix.models import (
+from craftpix.models.cli import default_refs, models_group
+from craftpix.models.hub import choose_weights, download, hub_cache, locate, required_patterns
+from craftpix.models.ids import (
     KNOWN_REVISIONS,
     SD15,
     SDXL_BASE,
     ModelRef,
     canonical_model,
-    choose_weights,
-    default_refs,
-    download,
     family_from_unet_config,
-    hub_cache,
     is_local_path,
-    load_components,
-    locate,
-    models_group,
-    required_patterns,
-    resolve_dtype,
 )
+from craftpix.models.loading import load_components, resolve_dtype
 
 try:
     from tiny_models import tiny_paths  # noqa: F401  (fixture)
@@ -193,8 +187,6 @@ def test_local_folder_without_safetensors_is_refused(tiny_paths, tmp_path) -> No
 
 
 def test_download_refused_offline(offline_cache) -> None:
-    from craftpix.models import download
-
     with pytest.raises(ModelNotAvailable, match="HF_HUB_OFFLINE"):
         download(ModelRef("someone/model", "VAE", "diffusers"))
 
@@ -261,7 +253,7 @@ def test_unreachable_hub_is_one_message_without_retry_noise(tmp_path, monkeypatc
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr("craftpix.models.hub_offline", lambda: False)
+    monkeypatch.setattr("craftpix.models.hub.hub_offline", lambda: False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
 
     def unreachable(self, repo_id, **kwargs):

@@ -9,15 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from craftpix.guidance.augment import AugmentConfig
-from craftpix.guidance.conditioning import (
+from craftpix.engines.sds.conditioning import (
     TextConditioning,
     canny,
     canny_image,
     sdxl_time_ids,
     working_size,
 )
-from craftpix.guidance.sds import (
+from craftpix.engines.sds.objective import (
     ControlInput,
     LatentEncoder,
     SDSConfig,
@@ -28,6 +27,7 @@ from craftpix.guidance.sds import (
     t_max_at,
     timestep_bounds,
 )
+from craftpix.engines.sds.settings import AugmentConfig
 
 
 # --- t schedule ------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def test_cfg_direction_uses_prompt_minus_negative() -> None:
 
 
 def sample_augment_none():
-    from craftpix.guidance.augment import AugmentDraw
+    from craftpix.engines.sds.augment import AugmentDraw
 
     return AugmentDraw(grayscale=False, corners=None, flip=False)
 

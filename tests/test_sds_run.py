@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from craftpix.engines.sds import objective as sds_module
+from craftpix.engines.sds.optimize import CHECKPOINT_NAME, Interrupted
+from craftpix.engines.sds.run import RUN_FILE, run_sds
+from craftpix.engines.sds.settings import SDSSettings
 from craftpix.errors import InputError, ModelNotAvailable
-from craftpix.guidance import sds as sds_module
-from craftpix.guidance.options import SDSSettings
-from craftpix.guidance.run import RUN_FILE, run_sds
-from craftpix.models import load_components
-from craftpix.optimize import CHECKPOINT_NAME, Interrupted
+from craftpix.models.loading import load_components
 
 try:
     from tiny_models import (  # noqa: F401  (fixture)
@@ -87,7 +87,7 @@ def test_prompt_only_one_unet_call_per_step_no_controlnet(tiny_paths, tmp_path, 
         loaded.append(dict(controlnets=dict(comps.controlnets), depth=comps.depth_estimator))
         return comps
 
-    monkeypatch.setattr("craftpix.guidance.run.load_components", spy)
+    monkeypatch.setattr("craftpix.engines.sds.run.load_components", spy)
     result = _run(tiny_settings(tiny_paths, family), tmp_path, steps=4)
     assert unet_calls.batches == [2, 2, 2, 2]  # one call per step, [negative, prompt]
     assert cn_calls.batches == []  # no reference image: no ControlNet at all
@@ -114,7 +114,7 @@ def test_reference_image_drives_both_controlnets(tiny_paths, tmp_path, monkeypat
 
 
 def test_reference_initializes_logits(tiny_paths, tmp_path) -> None:
-    from craftpix.generator import Generator
+    from craftpix.engines.sds.generator import Generator
 
     _, ref = _image()
     settings = tiny_settings(tiny_paths, "sd15", canny_weight=0.0, depth_weight=0.0)
@@ -276,7 +276,7 @@ def test_cli_prompt_run(tiny_paths, tmp_path) -> None:
 
 def test_run_identity_does_not_depend_on_the_working_directory(tmp_path, monkeypatch) -> None:
     """Relative model/LoRA paths name the same files from anywhere, so --resume accepts them."""
-    from craftpix.guidance.run import run_fingerprint
+    from craftpix.engines.sds.run import run_fingerprint
 
     (tmp_path / "models" / "base").mkdir(parents=True)
     (tmp_path / "models" / "style.safetensors").write_bytes(b"")

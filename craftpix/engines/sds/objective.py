@@ -20,32 +20,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from craftpix.guidance.augment import AugmentConfig, AugmentDraw, apply_augment, sample_augment
-from craftpix.guidance.conditioning import TextConditioning
+from craftpix.engines.sds.augment import AugmentDraw, apply_augment, sample_augment
+from craftpix.engines.sds.conditioning import TextConditioning
+from craftpix.engines.sds.settings import SDSConfig
+
+_DEFAULT_CONFIG = SDSConfig()
 
 
-@dataclass(frozen=True)
-class SDSConfig:
-    """Knobs of the objective; defaults are the paper's."""
-
-    guidance_scale: float = 40.0
-    t_min: float = 0.02
-    t_max_start: float = 0.98
-    t_max_end: float = 0.8
-    anneal_fraction: float = 0.5  # t_max reaches t_max_end after this fraction of the steps
-    weighting: str = "1-alpha"  # w(t) = 1 − ᾱ_t; "1" for no weighting
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    control_start: float = 0.0  # ControlNets act for steps in [start, end) × total
-    control_end: float = 1.0
-
-
-def t_max_at(step: int, total: int, config: SDSConfig = SDSConfig()) -> float:
+def t_max_at(step: int, total: int, config: SDSConfig = _DEFAULT_CONFIG) -> float:
     """Upper bound of the timestep fraction at ``step`` of ``total`` (linear annealing)."""
     span = config.anneal_fraction * total
     frac = 1.0 if span <= 0 else min(1.0, step / span)
@@ -53,7 +41,7 @@ def t_max_at(step: int, total: int, config: SDSConfig = SDSConfig()) -> float:
 
 
 def timestep_bounds(
-    step: int, total: int, num_train_timesteps: int = 1000, config: SDSConfig = SDSConfig()
+    step: int, total: int, num_train_timesteps: int = 1000, config: SDSConfig = _DEFAULT_CONFIG
 ) -> tuple[int, int]:
     """Inclusive integer range ``(lo, hi)`` the step's timestep is drawn from."""
     n = num_train_timesteps
@@ -64,7 +52,7 @@ def timestep_bounds(
 
 def sample_timestep(
     rng: torch.Generator, step: int, total: int, num_train_timesteps: int = 1000,
-    config: SDSConfig = SDSConfig(),
+    config: SDSConfig = _DEFAULT_CONFIG,
 ) -> int:
     lo, hi = timestep_bounds(step, total, num_train_timesteps, config)
     return int(torch.randint(lo, hi + 1, (), generator=rng))
@@ -138,7 +126,7 @@ class ControlInput:
 
 
 class SDSObjective:
-    """The SDS loss for :func:`craftpix.optimize.optimize`.
+    """The SDS loss for :func:`craftpix.engines.sds.optimize.optimize`.
 
     ``unet`` is called once per step as diffusers' ``UNet2DConditionModel`` (batch 2:
     [negative, prompt]); ``encoder`` maps a [0, 1] image batch to latents with gradient;
@@ -153,7 +141,7 @@ class SDSObjective:
         alphas_cumprod: torch.Tensor,
         text: TextConditioning,
         size: tuple[int, int],
-        config: SDSConfig = SDSConfig(),
+        config: SDSConfig = _DEFAULT_CONFIG,
         controls: Sequence[ControlInput] = (),
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,

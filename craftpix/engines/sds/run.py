@@ -1,8 +1,8 @@
 """One score-distillation run, from settings to the optimized generator.
 
 :func:`run_sds` builds (or takes) the frozen networks, the text and control conditioning and the
-:class:`~craftpix.guidance.sds.SDSObjective`, initializes the generator (from the reference image
-or at random), then hands everything to :func:`craftpix.optimize.optimize`, which owns the
+:class:`~craftpix.engines.sds.objective.SDSObjective`, initializes the generator (from the reference image
+or at random), then hands everything to :func:`craftpix.engines.sds.optimize.optimize`, which owns the
 steps, the progress bar, checkpoints and Ctrl-C.
 """
 
@@ -20,10 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from craftpix.errors import InputError
-from craftpix.fileio import atomic_path, write_text
-from craftpix.generator import Generator
-from craftpix.guidance.conditioning import (
+from craftpix.engines.sds.conditioning import (
     TextConditioning,
     canny_image,
     depth_image,
@@ -32,19 +29,21 @@ from craftpix.guidance.conditioning import (
     sdxl_time_ids,
     working_size,
 )
-from craftpix.guidance.options import SDSSettings
-from craftpix.guidance.sds import ControlInput, LatentEncoder, SDSObjective
-from craftpix.models import (
+from craftpix.engines.sds.generator import Generator
+from craftpix.engines.sds.objective import ControlInput, LatentEncoder, SDSObjective
+from craftpix.engines.sds.optimize import ColorBudget, Hook, OptimConfig, OptimResult, optimize
+from craftpix.engines.sds.prompts import build_prompts
+from craftpix.engines.sds.settings import SDSSettings
+from craftpix.errors import InputError
+from craftpix.fileio import atomic_path, write_text
+from craftpix.models.ids import canonical_model, is_local_path
+from craftpix.models.loading import (
     SDSComponents,
-    canonical_model,
     encoder_dtype,
-    is_local_path,
     load_components,
     resolve_device,
     resolve_dtype,
 )
-from craftpix.optimize import ColorBudget, Hook, OptimConfig, OptimResult, optimize
-from craftpix.prompts import build_prompts
 
 __all__ = ["SDSComponents", "SDSSettings", "load_components", "run_sds", "RUN_FILE"]
 

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from craftpix.engines.sds.generator import Generator
 from craftpix.errors import CraftpixError, InputError
 from craftpix.fileio import atomic_path
-from craftpix.generator import Generator
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
