@@ -162,28 +162,50 @@ def _load_error(ref: ModelRef, exc: Exception) -> CraftpixError:
     return InputError(f"cannot load {ref.role} {ref.name}: {_first_line(exc)[:300]}")
 
 
-def load_components(
+@dataclass
+class LocatedModels:
+    """Every model one run needs, found on disk (``ref.folder`` set), before any weight is read.
+
+    Made by :func:`locate_components` without importing torch or the diffusion libraries.
+    """
+
+    base: ModelRef
+    family: str  # "sdxl" | "sd15" | "sd2"
+    vae: ModelRef | None  # None: the pipeline's own VAE (``--vae full``)
+    controlnets: dict[str, ModelRef]
+    depth: ModelRef | None
+    notes: list[str]
+    lora_file: Path | None = None
+    controls: tuple[str, ...] = ()
+
+
+def prefers_fp16(settings: SDSSettings) -> bool:
+    """Whether a run with ``settings`` wants the fp16 weight variant, decided without torch:
+    ``--dtype fp16/bf16``, or ``auto`` on anything but ``--device cpu`` (fp16 on CUDA)."""
+    if settings.dtype == "auto":
+        return settings.device != "cpu"
+    return settings.dtype != "fp32"
+
+
+def locate_components(
     settings: SDSSettings,
     *,
     controls: Sequence[str] | None = None,
-    dtype: torch.dtype | None = None,
-) -> SDSComponents:
-    """Locate (and, if allowed, download) then load everything a run needs, on the CPU.
+    prefer_fp16: bool | None = None,
+) -> LocatedModels:
+    """Find (and, if downloads are allowed, fetch) every model a run needs; load nothing.
 
     ``controls`` are the ControlNets wanted (``"canny"``, ``"depth"``); ``None`` means those
-    with a positive weight in ``settings`` (callers pass ``()`` when there is no reference
-    image: no ControlNet at all then). ``dtype`` is the precision of the frozen networks
-    (default: from ``settings.dtype`` and ``settings.device``). Every model is located before
-    the first weight is read, so a missing one stops the run with one message, early.
+    with a positive weight in ``settings`` (callers pass ``()`` without a reference image).
+    Imports only ``huggingface_hub``, so a missing model is reported in about a second, before
+    torch and diffusers are imported. Raises :class:`~craftpix.errors.ModelNotAvailable` naming
+    every missing model at once, or :class:`~craftpix.errors.InputError` for a local folder,
+    VAE, ControlNet or noise schedule that does not fit.
     """
-    import torch
-
     if controls is None:
         controls = settings.controls
-    if dtype is None:
-        dtype = resolve_dtype(settings.dtype, resolve_device(settings.device))
-    prefer_fp16 = dtype != torch.float32
-    _quiet_libraries()
+    if prefer_fp16 is None:
+        prefer_fp16 = prefers_fp16(settings)
     lora_file = None
     if settings.lora:  # found first: a mistyped --lora stops the run before any download
         _require_peft()
@@ -204,8 +226,74 @@ def load_components(
     locate(others if base_first else [base, *others], prefer_fp16=prefer_fp16)
     assert base.folder is not None
     _check_compatible(base, family, vae_ref, cn_refs)
-    return _load(settings, base, family, vae_ref, cn_refs, depth_ref, notes, dtype, prefer_fp16,
-                 lora_file=lora_file)
+    return LocatedModels(base, family, vae_ref, cn_refs, depth_ref, notes, lora_file,
+                         tuple(controls))
+
+
+def load_components(
+    settings: SDSSettings,
+    *,
+    controls: Sequence[str] | None = None,
+    dtype: torch.dtype | None = None,
+    located: LocatedModels | None = None,
+) -> SDSComponents:
+    """Locate (and, if allowed, download) then load everything a run needs, on the CPU.
+
+    ``controls`` are the ControlNets wanted (``"canny"``, ``"depth"``); ``None`` means those
+    with a positive weight in ``settings`` (callers pass ``()`` when there is no reference
+    image: no ControlNet at all then). ``dtype`` is the precision of the frozen networks
+    (default: from ``settings.dtype`` and ``settings.device``). ``located`` reuses what
+    :func:`locate_components` found. Every model is located before the first weight is read,
+    so a missing one stops the run with one message, early.
+    """
+    import torch
+
+    if dtype is None:
+        dtype = resolve_dtype(settings.dtype, resolve_device(settings.device))
+    prefer_fp16 = dtype != torch.float32
+    if located is None:
+        located = locate_components(settings, controls=controls, prefer_fp16=prefer_fp16)
+    _quiet_libraries()
+    return _load(settings, located.base, located.family, located.vae, located.controlnets,
+                 located.depth, list(located.notes), dtype, prefer_fp16,
+                 lora_file=located.lora_file)
+
+
+#: Scheduler classes whose config describes a DDPM-family discrete schedule (betas over
+#: ``num_train_timesteps``): what SDS's ᾱ_t, ε- and v-prediction formulas assume.
+DDPM_FAMILY_SCHEDULERS = frozenset({
+    "DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "LMSDiscreteScheduler",
+    "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler", "HeunDiscreteScheduler",
+    "DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler", "KDPM2DiscreteScheduler",
+    "KDPM2AncestralDiscreteScheduler", "UniPCMultistepScheduler", "DEISMultistepScheduler",
+    "DDIMParallelScheduler", "DDPMParallelScheduler",
+})
+_BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+
+
+def check_noise_schedule(config: dict[str, Any], model: str) -> None:
+    """Refuse a noise schedule the SDS formulas do not hold for, in one line naming ``model``.
+
+    Accepted: a DDPM-family scheduler (:data:`DDPM_FAMILY_SCHEDULERS`) with a linear,
+    scaled-linear or cosine beta schedule (or explicit ``trained_betas``) and an ``epsilon`` or
+    ``v_prediction`` output. Refused: EDM/flow-matching schedules (their σ or t are not
+    DDPM's ᾱ_t: loading their config into DDPM would silently use default betas), ``sample``
+    prediction, continuous timesteps. Raises :class:`~craftpix.errors.InputError`.
+    """
+    cls = str(config.get("_class_name", "DDPMScheduler"))
+    if cls not in DDPM_FAMILY_SCHEDULERS:
+        raise InputError(f"{model} uses a {cls} noise schedule; craftpix's score distillation "
+                         "needs a DDPM-family (ε or v) model such as SDXL or SD 1.5")
+    prediction = str(config.get("prediction_type", "epsilon"))
+    if prediction not in ("epsilon", "v_prediction"):
+        raise InputError(f"{model} predicts {prediction!r}; craftpix's score distillation needs "
+                         "an ε- or v-prediction model")
+    schedule = str(config.get("beta_schedule", "linear"))
+    if config.get("trained_betas") is None and schedule not in _BETA_SCHEDULES:
+        raise InputError(f"{model} has an unsupported beta schedule {schedule!r}")
+    if config.get("timestep_type", "discrete") != "discrete":
+        raise InputError(f"{model} uses continuous timesteps; craftpix's score distillation "
+                         "needs a discrete DDPM schedule")
 
 
 def _check_compatible(base: ModelRef, family: str, vae_ref: ModelRef | None,
@@ -219,6 +307,8 @@ def _check_compatible(base: ModelRef, family: str, vae_ref: ModelRef | None,
             raise InputError(f"{base.name} is a {cls}; craftpix supports Stable Diffusion "
                              "1.x/2.x and SDXL models")
     unet_cfg = _read_json(base.folder / "unet" / "config.json")
+    check_noise_schedule(_read_json(base.folder / "scheduler" / "scheduler_config.json"),
+                         base.name)
     if unet_cfg.get("in_channels", 4) != unet_cfg.get("out_channels", 4):
         raise InputError(f"{base.name} is an inpainting/conditioning variant; use a "
                          "text-to-image model")

@@ -79,6 +79,9 @@ class SDSSettings:
     resume: Path | None = None
     # --- not on the command line ---
     resolution: int | None = None
+    #: Initial logits from the reference: "rgb-l1" (SD-πXL's distance and logit scale) or
+    #: "de2000" (CIEDE2000/100: the perceptually nearest color wins, but logits ≈3× weaker).
+    init_metric: str = "rgb-l1"
     objective: SDSConfig = field(default_factory=SDSConfig)
     optim: dict[str, Any] = field(default_factory=dict)
 
