@@ -69,10 +69,16 @@ def pull_command(family: str, no_controlnet: bool, depth: bool, full_vae: bool) 
     """Download what one configuration needs (safetensors and configs only)."""
     refs = default_refs(family, controlnet=not no_controlnet, depth=depth, full_vae=full_vae)
     if hub_offline():
-        raise ModelNotAvailable("cannot download: HF_HUB_OFFLINE is set; unset it to pull models")
+        raise ModelNotAvailable(
+            "cannot download: HF_HUB_OFFLINE is set; unset it to pull models, or copy them "
+            f"into {hub_cache()} from a machine that has them")
     for ref in refs:
         click.echo(f"fetching {ref.name} ({ref.role})", err=True)
-        folder = download(ref, prefer_fp16=True)
+        rev = f" --revision {ref.revision}" if ref.revision else ""
+        # Never "run `craftpix models pull`" from inside that command: say what else to do.
+        folder = download(ref, prefer_fp16=True, hint=(
+            f"retry later, or fetch it with `hf download {ref.name}{rev}`, or copy it "
+            f"into {hub_cache()}"))
         click.echo(f"  ok  {ref.name}  →  {folder}")
 
 

@@ -247,15 +247,22 @@ def locate(refs: Sequence[ModelRef], *, prefer_fp16: bool = False,
     return list(refs)
 
 
-def download(ref: ModelRef, *, prefer_fp16: bool = True) -> Path:
-    """Fetch exactly the files ``ref`` needs (configs + one set of safetensors weights)."""
+def download(ref: ModelRef, *, prefer_fp16: bool = True, hint: str | None = None) -> Path:
+    """Fetch exactly the files ``ref`` needs (configs + one set of safetensors weights).
+
+    ``hint`` is what a failure message suggests instead (default: fetch it with
+    ``craftpix models pull ...`` or ``hf download ...``). Raises :class:`ModelNotAvailable`
+    saying why (offline, not found, gated, disk, connection) or :class:`InputError` for a
+    repository that is not a usable diffusers model.
+    """
     from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 
     if hub_offline():
         raise ModelNotAvailable(
             f"cannot download {ref.name} ({ref.role}): HF_HUB_OFFLINE is set; "
             f"unset it or copy the model into {hub_cache()}")
-    with _downloading(f"{ref.name} ({ref.role})", _how_to_get([ref])):
+    how = hint or f"or fetch it with {_how_to_get([ref])}"
+    with _downloading(f"{ref.name} ({ref.role})", how):
         files = set(HfApi().list_repo_files(ref.name, revision=ref.revision))
         model_index = None
         if ref.kind == "pipeline" and "model_index.json" in files:
@@ -276,12 +283,42 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def download_failure(exc: BaseException) -> str:
+    """Why a Hub request failed, in a few words a user can act on.
+
+    Distinguishes a repository, revision or file that does not exist, a gated repository, a
+    full disk or an unwritable cache, and no connection; anything else gives its first line.
+    """
+    import errno
+
+    from huggingface_hub import errors as hub_errors
+
+    if isinstance(exc, hub_errors.GatedRepoError):
+        return ("the repository is gated: accept its licence on huggingface.co and log in "
+                "with `hf auth login`")
+    if isinstance(exc, hub_errors.RepositoryNotFoundError):
+        return "no such repository on the Hub (check the name; private ones need `hf auth login`)"
+    if isinstance(exc, hub_errors.RevisionNotFoundError):
+        return "the repository has no such revision"
+    if isinstance(exc, hub_errors.EntryNotFoundError):
+        return "a file is missing from the repository"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full (the cache is {hub_cache()}; set HF_HOME to a larger disk)"
+    if isinstance(exc, PermissionError):
+        return f"cannot write the cache {hub_cache()} (set HF_HOME to a writable folder)"
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)) or "connect" in type(
+            exc).__name__.lower() or "timeout" in type(exc).__name__.lower():
+        return f"no connection to the Hub ({_first_line(exc)[:120]})"
+    return _first_line(exc)[:200]
+
+
 @contextlib.contextmanager
 def _downloading(what: str, how: str) -> Iterator[None]:
     """Around Hub requests: quiet the client and turn its errors into one line.
 
     The hub client logs every retry of a failed request; the user gets one
-    :class:`ModelNotAvailable` line instead, naming ``what`` and ``how`` to fetch it.
+    :class:`ModelNotAvailable` line instead, naming ``what``, why it failed
+    (:func:`download_failure`) and ``how`` else to get it.
     """
     from huggingface_hub.utils import logging as hub_logging
 
@@ -293,8 +330,7 @@ def _downloading(what: str, how: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise ModelNotAvailable(
-            f"cannot download {what}: {_first_line(exc)[:200]}; check the name and your "
-            f"connection, or fetch it with {how}") from None
+            f"cannot download {what}: {download_failure(exc)}; {how}") from None
     finally:
         hub_logging.set_verbosity(verbosity)
 

@@ -61,7 +61,7 @@ def _download_lora(repo: str) -> Path:
     """Fetch the one safetensors LoRA file of Hub repo ``repo`` into the cache."""
     from huggingface_hub import HfApi, hf_hub_download
 
-    with _downloading(f"LoRA {repo}", f"`hf download {repo}`"):
+    with _downloading(f"LoRA {repo}", f"or fetch it with `hf download {repo}`"):
         name = _pick_lora_file(HfApi().list_repo_files(repo), f"the LoRA repository {repo}")
         return Path(hf_hub_download(repo, name, cache_dir=hub_cache()))
 
