@@ -168,19 +168,23 @@ def test_same_seed_same_pattern(tiny_paths, tmp_path) -> None:
     assert [h["loss"] for h in a.history] != [h["loss"] for h in c.history]
 
 
-def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("device_noise", [None, True])
+def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch,
+                                         device_noise) -> None:
+    """Bit for bit, with one generator (CPU default) and with the separate noise generator
+    that CUDA runs use (both states are checkpointed)."""
     settings = tiny_settings(tiny_paths, "sd15", checkpoint_every=6,
-                             optim={"warmup": 1, "lr": 0.3})
+                             optim={"warmup": 1, "lr": 0.3, "device_noise": device_noise})
     full = _run(settings, tmp_path / "full", image=True, steps=6)
 
     original = sds_module.SDSObjective.loss
     state = {"fired": False}
 
-    def interrupt_at_4(self, render, step, total, rng):
+    def interrupt_at_4(self, render, step, total, rng, **kw):
         if step == 4 and not state["fired"]:
             state["fired"] = True
             raise KeyboardInterrupt
-        return original(self, render, step, total, rng)
+        return original(self, render, step, total, rng, **kw)
 
     monkeypatch.setattr(sds_module.SDSObjective, "loss", interrupt_at_4)
     out = tmp_path / "resumed"
@@ -188,6 +192,7 @@ def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch) -> N
         _run(settings, out, image=True, steps=6)
     saved = torch.load(out / CHECKPOINT_NAME, weights_only=True)
     assert saved["step"] == 4
+    assert ("noise_rng" in saved) == bool(device_noise)
     settings.resume = out
     resumed = _run(settings, out, image=True, steps=6)
     assert np.array_equal(resumed.indices, full.indices)

@@ -98,15 +98,57 @@ def control_inputs(comps: SDSComponents, image: Image.Image, size: tuple[int, in
     return out
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` runs bf16 at speed (CUDA with compute capability ≥ 8)."""
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) -> list[str]:
+    """Apply the speed settings that hold on ``device``; returns what was applied.
+
+    On CUDA: ``cudnn_benchmark`` (fixed shapes for the whole run), ``tf32`` (matmuls and
+    convolutions of fp32 paths), then per network ``channels_last`` and ``fuse_qkv``
+    (diffusers' fused QKV projections), and ``compile`` (``torch.compile``, shapes fixed).
+    ``fuse_qkv``/``channels_last`` are exact rewrites and also run on the CPU when
+    ``speed_on_cpu`` is set (tests); ``compile`` is skipped with ``offload`` (accelerate
+    hooks move weights between calls).
+    """
+    applied: list[str] = []
+    cuda = device.type == "cuda"
+    anywhere = cuda or settings.speed_on_cpu
+    if cuda and settings.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
+        applied.append("cudnn_benchmark")
+    if cuda and settings.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        applied.append("tf32")
+    nets = {**{f"controlnet_{k}": v for k, v in comps.controlnets.items()}, "unet": comps.unet}
+    for name, net in nets.items():
+        if anywhere and settings.fuse_qkv and hasattr(net, "fuse_qkv_projections"):
+            net.fuse_qkv_projections()
+            applied.append(f"fuse_qkv:{name}")
+        if anywhere and settings.channels_last and hasattr(net, "to"):
+            net.to(memory_format=torch.channels_last)
+            applied.append(f"channels_last:{name}")
+    if settings.compile and anywhere and not settings.offload:
+        comps.unet = torch.compile(comps.unet, dynamic=False)
+        for key, net in comps.controlnets.items():
+            comps.controlnets[key] = torch.compile(net, dynamic=False)
+        applied.append("compile")
+    return applied
+
+
 def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
                    settings: SDSSettings) -> torch.dtype:
     """Put the per-step networks on ``device``; returns the encoder's dtype.
 
-    The encoder stays in float32 when its config asks for it (SDXL's VAE overflows in fp16).
-    With ``offload`` on CUDA the ControlNets and the UNet stay on the CPU and accelerate hooks
-    move each one to the GPU when it runs (the previous one goes back).
+    The encoder never runs in fp16 (:func:`~craftpix.models.loading.encoder_dtype`). With
+    ``offload`` on CUDA the ControlNets and the UNet stay on the CPU and accelerate hooks move
+    each one to the GPU when it runs (the previous one goes back). The speed settings are
+    applied last (:func:`speed_up`).
     """
-    vae_dtype = encoder_dtype(comps.vae, dtype)
+    vae_dtype = encoder_dtype(comps.vae, dtype, bf16_ok=bf16_supported(device))
     if hasattr(comps.vae, "to"):
         comps.vae.to(device=device, dtype=vae_dtype)
     nets = [*comps.controlnets.values(), comps.unet]
@@ -126,5 +168,6 @@ def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtyp
             _warn("--offload only matters on a GPU; ignored")
         for net in nets:
             net.to(device=device, dtype=dtype)
+    speed_up(comps, device, settings)
     _free(device)
     return vae_dtype

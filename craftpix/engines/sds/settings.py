@@ -82,6 +82,13 @@ class SDSSettings:
     #: Initial logits from the reference: "rgb-l1" (SD-πXL's distance and logit scale) or
     #: "de2000" (CIEDE2000/100: the perceptually nearest color wins, but logits ≈3× weaker).
     init_metric: str = "rgb-l1"
+    # --- speed (CUDA only unless speed_on_cpu; see craftpix.engines.sds.networks.speed_up) ---
+    compile: bool = False  # torch.compile the UNet and ControlNets (minutes of warm-up)
+    channels_last: bool = True
+    fuse_qkv: bool = True
+    cudnn_benchmark: bool = True
+    tf32: bool = True
+    speed_on_cpu: bool = False  # apply fuse_qkv/channels_last/compile on the CPU too (tests)
     objective: SDSConfig = field(default_factory=SDSConfig)
     optim: dict[str, Any] = field(default_factory=dict)
 
