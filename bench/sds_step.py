@@ -2,7 +2,7 @@
 
 The networks are built from their published configs with random weights (the time of a step
 does not depend on the weights), so this runs without any download. One step is exactly the
-production step of :class:`craftpix.guidance.sds.SDSObjective` plus the loop's work: Gumbel
+production step of :class:`craftpix.engines.sds.objective.SDSObjective` plus the loop's work: Gumbel
 render → upsample → augment → encode (TAESD, with gradient) → one batched UNet call with the
 ControlNets under no_grad → loss → backward to the logits → AdamW step.
 
@@ -34,10 +34,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from craftpix.generator import Generator  # noqa: E402
-from craftpix.guidance.conditioning import TextConditioning, sdxl_time_ids  # noqa: E402
-from craftpix.guidance.sds import ControlInput, LatentEncoder, SDSObjective  # noqa: E402
-from craftpix.optimize import fft_loss  # noqa: E402
+from craftpix.engines.sds.conditioning import TextConditioning, sdxl_time_ids  # noqa: E402
+from craftpix.engines.sds.generator import Generator  # noqa: E402
+from craftpix.engines.sds.objective import ControlInput, LatentEncoder, SDSObjective  # noqa: E402
+from craftpix.engines.sds.optimize import fft_loss  # noqa: E402
 
 # --- published configs (config.json of each repository, trimmed to non-default keys) ----------
 SDXL_UNET: dict[str, Any] = {  # stabilityai/stable-diffusion-xl-base-1.0/unet

@@ -212,7 +212,9 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     width, height = req.size
     export_kwargs = _export_settings(req.export, req.medium, req.size)
     if req.engine == "sds":
-        _require_diffusion()
+        from craftpix.engines.sds import require_diffusion
+
+        require_diffusion()
     progress("load", 0.0)
     out = None
     if req.out is not None:  # checked before any long computation
@@ -305,28 +307,14 @@ def _run_photo(
         result.notes
 
 
-def _require_diffusion() -> None:
-    """Raise one line naming the extra when the diffusion stack is not installed."""
-    import importlib.util
-
-    from craftpix.errors import CraftpixError
-
-    missing = [m for m in ("torch", "diffusers", "transformers")
-               if importlib.util.find_spec(m) is None]
-    if missing:
-        raise CraftpixError(
-            f"prompts need the diffusion engine ({', '.join(missing)} not installed): "
-            'pip install "craftpix[diffusion]"')
-
-
 def _run_sds(
     req: PatternRequest, catalog: Palette, ref: Reference | None, out: Path | None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any]]:
     """The diffusion engine (SD-πXL): cell indices into the palette and meta values."""
     import tempfile
 
-    from craftpix.guidance.options import SDSSettings
-    from craftpix.guidance.run import run_sds
+    from craftpix.engines.sds.run import run_sds
+    from craftpix.engines.sds.settings import SDSSettings
 
     fitted = ref.fitted if ref is not None else None
     reference = ref.rgb if ref is not None else None

@@ -161,8 +161,8 @@ def _slug(text: str) -> str:
 
 def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternRequest:
     """Turn a craft command's parsed options into a :class:`PatternRequest` (no other logic)."""
+    from craftpix.engines.sds.cli_options import sds_settings
     from craftpix.export.options import export_settings
-    from craftpix.guidance.options import sds_settings
 
     # The diffusion settings' defaults import torch: build them only for the diffusion engine.
     wants_sds = opts["engine"] == "sds" or (opts["engine"] == "auto" and bool(opts["prompt"]))
@@ -196,8 +196,8 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
 
 
 def _craft_command(medium: Medium) -> click.Command:
+    from craftpix.engines.sds.cli_options import sds_options
     from craftpix.export.options import export_options
-    from craftpix.guidance.options import sds_options
 
     def command(**opts: Any) -> None:
         make_pattern(medium.name, opts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from craftpix.guidance.augment import (
+from craftpix.engines.sds.augment import (
     DRAWS_PER_STEP,
     AugmentConfig,
     AugmentDraw,

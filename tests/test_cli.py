@@ -193,8 +193,8 @@ def test_prompt_without_a_model_is_one_clear_message(tmp_path, monkeypatch):
 def test_prompt_runs_keep_a_color_budget(tmp_path, monkeypatch, extra, budget):
     """A prompt alone prunes to 16 colors by default; --colors overrides; no budget past the
     catalog size. The engine itself is replaced: only what the CLI asks of it is checked."""
-    import craftpix.guidance.run as run_module
-    from craftpix.optimize import OptimResult
+    import craftpix.engines.sds.run as run_module
+    from craftpix.engines.sds.optimize import OptimResult
 
     seen = {}
 

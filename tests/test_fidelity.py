@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from craftpix.generator import Generator
+from craftpix.engines.sds.generator import Generator
 from craftpix.guidance.fidelity import FidelityObjective, neighbour_disagreement, run_fidelity
 from craftpix.metrics import isolated_cell_rate, mean_delta_e
 from craftpix.palette import load_palette

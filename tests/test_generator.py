@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from craftpix.generator import Generator
+from craftpix.engines.sds.generator import Generator
 
 PALETTE = np.array([[0, 0, 0], [1, 1, 1], [0.8, 0.1, 0.1], [0.1, 0.6, 0.2], [0.1, 0.2, 0.8]])
 

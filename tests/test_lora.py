@@ -10,10 +10,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from craftpix.engines.sds.run import run_sds
+from craftpix.engines.sds.settings import SDSSettings
 from craftpix.errors import InputError, ModelNotAvailable
-from craftpix.guidance.options import SDSSettings
-from craftpix.guidance.run import run_sds
-from craftpix.models import LORA_WEIGHT_NAME, load_components, locate_lora
+from craftpix.models.loading import load_components
+from craftpix.models.lora import LORA_WEIGHT_NAME, locate_lora
 
 pytest.importorskip("peft")
 

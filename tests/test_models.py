@@ -9,26 +9,20 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from craftpix.engines.sds.settings import SDSSettings
 from craftpix.errors import InputError, ModelNotAvailable
-from craftpix.guidance.options import SDSSettings
-from craftpix.models import (
+from craftpix.models.cli import default_refs, models_group
+from craftpix.models.hub import choose_weights, download, hub_cache, locate, required_patterns
+from craftpix.models.ids import (
     KNOWN_REVISIONS,
     SD15,
     SDXL_BASE,
     ModelRef,
     canonical_model,
-    choose_weights,
-    default_refs,
-    download,
     family_from_unet_config,
-    hub_cache,
     is_local_path,
-    load_components,
-    locate,
-    models_group,
-    required_patterns,
-    resolve_dtype,
 )
+from craftpix.models.loading import load_components, resolve_dtype
 
 try:
     from tiny_models import tiny_paths  # noqa: F401  (fixture)
@@ -193,8 +187,6 @@ def test_local_folder_without_safetensors_is_refused(tiny_paths, tmp_path) -> No
 
 
 def test_download_refused_offline(offline_cache) -> None:
-    from craftpix.models import download
-
     with pytest.raises(ModelNotAvailable, match="HF_HUB_OFFLINE"):
         download(ModelRef("someone/model", "VAE", "diffusers"))
 
@@ -261,7 +253,7 @@ def test_unreachable_hub_is_one_message_without_retry_noise(tmp_path, monkeypatc
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr("craftpix.models.hub_offline", lambda: False)
+    monkeypatch.setattr("craftpix.models.hub.hub_offline", lambda: False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
 
     def unreachable(self, repo_id, **kwargs):
@@ -276,3 +268,44 @@ def test_unreachable_hub_is_one_message_without_retry_noise(tmp_path, monkeypatc
     assert "hf download" in str(err.value)
     assert not [r for r in caplog.records if r.name.startswith("huggingface_hub")]
     assert hub_logging.get_verbosity() == before  # restored afterwards
+
+
+def _online(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr("craftpix.models.hub.hub_offline", lambda: False)
+    monkeypatch.setattr("craftpix.models.cli.hub_offline", lambda: False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+
+@pytest.mark.parametrize("failure, why", [
+    ("missing", "no such repository"),
+    ("disk", "the disk is full"),
+    ("connection", "no connection to the Hub"),
+])
+def test_a_failing_pull_says_why_and_never_to_pull_again(tmp_path, monkeypatch, failure,
+                                                         why) -> None:
+    import errno
+
+    import httpx
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    _online(tmp_path, monkeypatch)
+
+    def fail(self, repo_id, **kwargs):
+        if failure == "missing":
+            response = httpx.Response(404, request=httpx.Request("GET", "https://hf.co/x"))
+            raise RepositoryNotFoundError("404 Client Error: Repository Not Found",
+                                          response=response)
+        if failure == "disk":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(HfApi, "list_repo_files", fail)
+    result = CliRunner().invoke(models_group, ["pull", "--sd15"])
+    assert isinstance(result.exception, ModelNotAvailable), result.output
+    msg = str(result.exception)
+    assert "\n" not in msg and why in msg, msg
+    assert "models pull" not in msg  # the command that just failed is not the advice
+    assert f"hf download {SD15}" in msg

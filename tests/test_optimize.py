@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from craftpix.errors import InputError
-from craftpix.generator import Generator
-from craftpix.optimize import (
+from craftpix.engines.sds.generator import Generator
+from craftpix.engines.sds.optimize import (
     ColorBudget,
     Interrupted,
     OptimConfig,
@@ -14,6 +13,7 @@ from craftpix.optimize import (
     optimize,
     warmup_factor,
 )
+from craftpix.errors import InputError
 
 PALETTE = np.array([[0, 0, 0], [1, 1, 1], [0.9, 0.1, 0.1], [0.1, 0.7, 0.2], [0.1, 0.2, 0.9]])
 

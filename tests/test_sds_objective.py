@@ -9,15 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from craftpix.guidance.augment import AugmentConfig
-from craftpix.guidance.conditioning import (
+from craftpix.engines.sds.conditioning import (
     TextConditioning,
     canny,
     canny_image,
     sdxl_time_ids,
     working_size,
 )
-from craftpix.guidance.sds import (
+from craftpix.engines.sds.objective import (
     ControlInput,
     LatentEncoder,
     SDSConfig,
@@ -28,6 +27,7 @@ from craftpix.guidance.sds import (
     t_max_at,
     timestep_bounds,
 )
+from craftpix.engines.sds.settings import AugmentConfig
 
 
 # --- t schedule ------------------------------------------------------------------------------
@@ -76,10 +76,75 @@ def test_loss_trick_gradient_is_grad() -> None:
     assert float(loss.detach()) == pytest.approx(0.5 * float((grad**2).sum()), rel=1e-5)
 
 
-def test_nan_in_prediction_gives_zero_gradient() -> None:
-    eu = torch.full((1, 4, 2, 2), float("nan"))
-    grad = sds_gradient(eu, torch.zeros_like(eu), torch.zeros_like(eu), 0.5, 40.0)
-    assert torch.isfinite(grad).all()
+class OverflowingUNet(torch.nn.Module):
+    """Returns NaN when run in fp16 (as an fp16 overflow would), a finite ε otherwise."""
+
+    def __init__(self, always: bool = False) -> None:
+        super().__init__()
+        self.always = always
+        self.dtypes: list[torch.dtype] = []
+
+    def forward(self, sample, timestep, encoder_hidden_states=None, added_cond_kwargs=None,
+                down_block_additional_residuals=None, mid_block_additional_residual=None,
+                return_dict=False):
+        self.dtypes.append(sample.dtype)
+        bad = self.always or sample.dtype == torch.float16
+        return (torch.full_like(sample, float("nan")) if bad else 0.1 * sample,)
+
+
+def _nan_objective(unet, dtype, warnings=None):
+    hidden = torch.zeros(2, 3, 8)
+    return SDSObjective(
+        unet=unet, encoder=LatentEncoder(PoolVAE()), alphas_cumprod=torch.linspace(0.99, 0.01, 1000),
+        text=TextConditioning(hidden=hidden), size=(16, 16), dtype=dtype,
+        config=SDSConfig(augment=NO_AUGMENT), check_every=4, max_nonfinite=2,
+        on_warning=None if warnings is None else warnings.append, model_name="some/model")
+
+
+def test_non_finite_prediction_gives_no_gradient_and_is_counted() -> None:
+    obj = _nan_objective(OverflowingUNet(always=True), torch.float32)
+    render = torch.rand(1, 3, 4, 4, requires_grad=True)
+    obj.loss(render, 0, 10, torch.Generator().manual_seed(0)).backward()
+    assert torch.equal(render.grad, torch.zeros_like(render.grad))  # the step is skipped
+    assert int(obj._nonfinite) == 1
+
+
+def test_repeated_nan_in_fp32_stops_with_one_line() -> None:
+    from craftpix.engines.sds.objective import NonFiniteOutput
+
+    obj = _nan_objective(OverflowingUNet(always=True), torch.float32)
+    rng = torch.Generator().manual_seed(0)
+    render = torch.rand(1, 3, 4, 4)
+    for step in range(3):
+        obj.loss(render, step, 10, rng)  # not read yet: no sync before check_every steps
+    with pytest.raises(NonFiniteOutput) as err:
+        obj.loss(render, 3, 10, rng)
+    msg = str(err.value)
+    assert "\n" not in msg and "some/model" in msg and "4 of the last 4" in msg
+
+
+def test_fp16_overflow_upcasts_once_and_continues() -> None:
+    """fp16 NaNs (emulated: the stand-in UNet overflows in fp16 only) → warn, upcast, go on."""
+    unet, warnings = OverflowingUNet(), []
+    obj = _nan_objective(unet, torch.float16, warnings)
+    rng = torch.Generator().manual_seed(0)
+    render = torch.rand(1, 3, 4, 4, requires_grad=True)
+    for step in range(8):
+        render.grad = None
+        obj.loss(render, step, 10, rng).backward()
+    assert unet.dtypes[:4] == [torch.float16] * 4 and unet.dtypes[4:] == [torch.float32] * 4
+    assert obj.dtype == torch.float32 and obj.upcasts == 1 and obj.text.hidden.dtype == torch.float32
+    assert len(warnings) == 1 and "some/model" in warnings[0] and "float32" in warnings[0]
+    assert render.grad.abs().sum() > 0  # after the upcast the gradient flows again
+
+
+def test_the_cfg_difference_is_taken_in_fp32() -> None:
+    """ε_c − ε_u of two close fp16 values: exact in fp32, lost if subtracted in fp16·40."""
+    eu = torch.full((1, 4, 2, 2), 1000.0, dtype=torch.float16)
+    ec = torch.full((1, 4, 2, 2), 1000.5, dtype=torch.float16)
+    grad = sds_gradient(eu, ec, torch.zeros(1, 4, 2, 2), 0.0, 40.0, weighting="1")
+    assert grad.dtype == torch.float32
+    assert torch.allclose(grad, torch.full_like(grad, 1000.5 + 40 * 0.5))
 
 
 # --- one batched call -----------------------------------------------------------------------------
@@ -163,7 +228,7 @@ def test_cfg_direction_uses_prompt_minus_negative() -> None:
 
 
 def sample_augment_none():
-    from craftpix.guidance.augment import AugmentDraw
+    from craftpix.engines.sds.augment import AugmentDraw
 
     return AugmentDraw(grayscale=False, corners=None, flip=False)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from craftpix.guidance.options import OPTION_KEYS, SDSSettings, sds_options, sds_settings
-from craftpix.models import SDXL_BASE
+from craftpix.engines.sds.cli_options import OPTION_KEYS, sds_options, sds_settings
+from craftpix.engines.sds.settings import SDSSettings
+from craftpix.models.ids import SDXL_BASE
 
 
 def _command(seen: dict):

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from craftpix.generator import Generator
-from craftpix.guidance.augment import AugmentConfig
-from craftpix.guidance.conditioning import TextConditioning
-from craftpix.guidance.sds import LatentEncoder, SDSConfig, SDSObjective
-from craftpix.optimize import OptimConfig, optimize
+from craftpix.engines.sds.conditioning import TextConditioning
+from craftpix.engines.sds.generator import Generator
+from craftpix.engines.sds.objective import LatentEncoder, SDSObjective
+from craftpix.engines.sds.optimize import OptimConfig, optimize
+from craftpix.engines.sds.settings import AugmentConfig, SDSConfig
 
 H = W = 8
 RES = 32

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from craftpix.engines.sds.prompts import TEMPLATES_DIR, build_prompts, load_template
 from craftpix.errors import InputError
 from craftpix.media import MEDIA
-from craftpix.prompts import TEMPLATES_DIR, build_prompts, load_template
 
 
 @pytest.mark.parametrize("medium", sorted(MEDIA))

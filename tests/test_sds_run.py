@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from craftpix.engines.sds import objective as sds_module
+from craftpix.engines.sds.optimize import CHECKPOINT_NAME, Interrupted
+from craftpix.engines.sds.run import RUN_FILE, run_sds
+from craftpix.engines.sds.settings import SDSSettings
 from craftpix.errors import InputError, ModelNotAvailable
-from craftpix.guidance import sds as sds_module
-from craftpix.guidance.options import SDSSettings
-from craftpix.guidance.run import RUN_FILE, run_sds
-from craftpix.models import load_components
-from craftpix.optimize import CHECKPOINT_NAME, Interrupted
+from craftpix.models.loading import load_components
 
 try:
     from tiny_models import (  # noqa: F401  (fixture)
@@ -87,7 +87,7 @@ def test_prompt_only_one_unet_call_per_step_no_controlnet(tiny_paths, tmp_path, 
         loaded.append(dict(controlnets=dict(comps.controlnets), depth=comps.depth_estimator))
         return comps
 
-    monkeypatch.setattr("craftpix.guidance.run.load_components", spy)
+    monkeypatch.setattr("craftpix.engines.sds.run.load_components", spy)
     result = _run(tiny_settings(tiny_paths, family), tmp_path, steps=4)
     assert unet_calls.batches == [2, 2, 2, 2]  # one call per step, [negative, prompt]
     assert cn_calls.batches == []  # no reference image: no ControlNet at all
@@ -114,7 +114,7 @@ def test_reference_image_drives_both_controlnets(tiny_paths, tmp_path, monkeypat
 
 
 def test_reference_initializes_logits(tiny_paths, tmp_path) -> None:
-    from craftpix.generator import Generator
+    from craftpix.engines.sds.generator import Generator
 
     _, ref = _image()
     settings = tiny_settings(tiny_paths, "sd15", canny_weight=0.0, depth_weight=0.0)
@@ -168,19 +168,23 @@ def test_same_seed_same_pattern(tiny_paths, tmp_path) -> None:
     assert [h["loss"] for h in a.history] != [h["loss"] for h in c.history]
 
 
-def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("device_noise", [None, True])
+def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch,
+                                         device_noise) -> None:
+    """Bit for bit, with one generator (CPU default) and with the separate noise generator
+    that CUDA runs use (both states are checkpointed)."""
     settings = tiny_settings(tiny_paths, "sd15", checkpoint_every=6,
-                             optim={"warmup": 1, "lr": 0.3})
+                             optim={"warmup": 1, "lr": 0.3, "device_noise": device_noise})
     full = _run(settings, tmp_path / "full", image=True, steps=6)
 
     original = sds_module.SDSObjective.loss
     state = {"fired": False}
 
-    def interrupt_at_4(self, render, step, total, rng):
+    def interrupt_at_4(self, render, step, total, rng, **kw):
         if step == 4 and not state["fired"]:
             state["fired"] = True
             raise KeyboardInterrupt
-        return original(self, render, step, total, rng)
+        return original(self, render, step, total, rng, **kw)
 
     monkeypatch.setattr(sds_module.SDSObjective, "loss", interrupt_at_4)
     out = tmp_path / "resumed"
@@ -188,6 +192,7 @@ def test_resume_equals_uninterrupted_run(tiny_paths, tmp_path, monkeypatch) -> N
         _run(settings, out, image=True, steps=6)
     saved = torch.load(out / CHECKPOINT_NAME, weights_only=True)
     assert saved["step"] == 4
+    assert ("noise_rng" in saved) == bool(device_noise)
     settings.resume = out
     resumed = _run(settings, out, image=True, steps=6)
     assert np.array_equal(resumed.indices, full.indices)
@@ -276,7 +281,7 @@ def test_cli_prompt_run(tiny_paths, tmp_path) -> None:
 
 def test_run_identity_does_not_depend_on_the_working_directory(tmp_path, monkeypatch) -> None:
     """Relative model/LoRA paths name the same files from anywhere, so --resume accepts them."""
-    from craftpix.guidance.run import run_fingerprint
+    from craftpix.engines.sds.run import run_fingerprint
 
     (tmp_path / "models" / "base").mkdir(parents=True)
     (tmp_path / "models" / "style.safetensors").write_bytes(b"")

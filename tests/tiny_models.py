@@ -188,7 +188,7 @@ def save_tiny_models(root: Path) -> dict[str, Path]:
 
 def tiny_settings(paths: dict[str, Path], family: str = "sdxl", **overrides):
     """SDSSettings pointing at the saved tiny models, small enough for a CPU test."""
-    from craftpix.guidance.options import SDSSettings
+    from craftpix.engines.sds.settings import SDSSettings
 
     values = dict(
         model=str(paths[family]), vae=str(paths["taesd"]),

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from craftpix.color import delta_e_2000, pairwise_delta_e_2000, rgb_to_lab
-from craftpix.generator import Generator
-from craftpix.optimize import OptimConfig, OptimResult, optimize
+from craftpix.engines.sds.generator import Generator
+from craftpix.engines.sds.optimize import OptimConfig, OptimResult, optimize
 
 # Per unit of --smooth; tuned on scikit-image's photographs (see docs/BENCHMARKS.md).
 FFT_WEIGHT = 0.09

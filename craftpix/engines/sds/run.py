@@ -1,8 +1,12 @@
 """One score-distillation run, from settings to the optimized generator.
 
+Importing this module is light (no torch): :func:`run_sds` checks the diffusion stack is
+installed and locates every model first, so a missing one is reported in about a second; only
+then are torch and diffusers imported and the weights loaded.
+
 :func:`run_sds` builds (or takes) the frozen networks, the text and control conditioning and the
-:class:`~craftpix.guidance.sds.SDSObjective`, initializes the generator (from the reference image
-or at random), then hands everything to :func:`craftpix.optimize.optimize`, which owns the
+:class:`~craftpix.engines.sds.objective.SDSObjective`, initializes the generator (from the reference image
+or at random), then hands everything to :func:`craftpix.engines.sds.optimize.optimize`, which owns the
 steps, the progress bar, checkpoints and Ctrl-C.
 """
 
@@ -11,40 +15,29 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
-import torch
 from PIL import Image
 
+from craftpix.engines.sds import require_diffusion
+from craftpix.engines.sds.prompts import build_prompts
+from craftpix.engines.sds.settings import SDSSettings
 from craftpix.errors import InputError
-from craftpix.fileio import atomic_path, write_text
-from craftpix.generator import Generator
-from craftpix.guidance.conditioning import (
-    TextConditioning,
-    canny_image,
-    depth_image,
-    encode_text,
-    module_device,
-    sdxl_time_ids,
-    working_size,
-)
-from craftpix.guidance.options import SDSSettings
-from craftpix.guidance.sds import ControlInput, LatentEncoder, SDSObjective
-from craftpix.models import (
+from craftpix.fileio import write_text
+from craftpix.models.ids import canonical_model, is_local_path
+from craftpix.models.loading import (
+    LocatedModels,
     SDSComponents,
-    canonical_model,
-    encoder_dtype,
-    is_local_path,
     load_components,
-    resolve_device,
-    resolve_dtype,
+    locate_components,
 )
-from craftpix.optimize import ColorBudget, Hook, OptimConfig, OptimResult, optimize
-from craftpix.prompts import build_prompts
+
+if TYPE_CHECKING:
+    from craftpix.engines.sds.optimize import Hook, OptimResult
 
 __all__ = ["SDSComponents", "SDSSettings", "load_components", "run_sds", "RUN_FILE"]
 
@@ -99,6 +92,7 @@ def run_fingerprint(
         "medium": medium, "steps": steps, "seed": seed, "smooth": smooth,
         "reference": None if reference_rgb is None else _digest(reference_rgb),
         "image": _image_digest(image), "resolution": settings.resolution,
+        "init_metric": settings.init_metric if reference_rgb is not None else None,
         "objective": asdict(settings.objective), "optim": settings.optim,
     }
     return json.loads(json.dumps(fp, default=str))
@@ -117,102 +111,6 @@ def _check_resume(folder: Path, fingerprint: dict[str, Any]) -> None:
         raise InputError(
             f"--resume {folder}: that run used different settings ({', '.join(differ)}); "
             "give the same options, or start a new run")
-
-
-class PreviewWriter:
-    """Hook writing the argmax pattern as a PNG every ``every`` steps (atomically)."""
-
-    def __init__(self, folder: Path, every: int, cell_px: int | None = None) -> None:
-        self.folder, self.every, self.cell_px = folder, every, cell_px
-
-    def __call__(self, step: int, gen: Generator) -> None:
-        if self.every <= 0 or (step + 1) % self.every:
-            return
-        rgb = gen.argmax()[0].permute(1, 2, 0).detach().cpu().numpy()
-        img = Image.fromarray(np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8))
-        k = self.cell_px or max(1, 512 // max(gen.height, gen.width))
-        if k > 1:
-            img = img.resize((gen.width * k, gen.height * k), Image.Resampling.NEAREST)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.folder / f"step-{step + 1:06d}.png") as tmp:
-            img.save(tmp, format="PNG")
-
-
-# --- building the objective ---------------------------------------------------------------------
-def _free(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
-def encode_prompt_pair(comps: SDSComponents, prompt: str, negative: str,
-                       device: torch.device, size: tuple[int, int]) -> TextConditioning:
-    """Text conditioning for [negative, prompt]; the encoders visit ``device`` only meanwhile."""
-    homes = [module_device(m) for m in comps.text_encoders]
-    try:
-        for m in comps.text_encoders:
-            m.to(device)
-        cond = encode_text(comps.tokenizers, comps.text_encoders, prompt, negative,
-                           sdxl=comps.sdxl, zero_empty_negative=comps.zero_empty_negative)
-    finally:
-        for m, home in zip(comps.text_encoders, homes, strict=True):
-            m.to(home)
-        _free(device)
-    if comps.sdxl:
-        cond.time_ids = sdxl_time_ids(*size)
-    return cond
-
-
-def control_inputs(comps: SDSComponents, image: Image.Image, size: tuple[int, int],
-                   settings: SDSSettings, device: torch.device) -> list[ControlInput]:
-    """The control images of the reference, computed once, with their ControlNets."""
-    out = []
-    if "canny" in comps.controlnets:
-        out.append(ControlInput("canny", comps.controlnets["canny"], canny_image(image, size),
-                                settings.canny_weight))
-    if "depth" in comps.controlnets:
-        if comps.depth_estimator is None or comps.depth_processor is None:
-            raise InputError("the depth ControlNet needs a depth estimator")
-        home = module_device(comps.depth_estimator)
-        try:
-            comps.depth_estimator.to(device)
-            depth = depth_image(image, size, comps.depth_estimator, comps.depth_processor)
-        finally:
-            comps.depth_estimator.to(home)
-            _free(device)
-        out.append(ControlInput("depth", comps.controlnets["depth"], depth, settings.depth_weight))
-    return out
-
-
-def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
-                   settings: SDSSettings) -> torch.dtype:
-    """Put the per-step networks on ``device``; returns the encoder's dtype.
-
-    The encoder stays in float32 when its config asks for it (SDXL's VAE overflows in fp16).
-    With ``offload`` on CUDA the ControlNets and the UNet stay on the CPU and accelerate hooks
-    move each one to the GPU when it runs (the previous one goes back).
-    """
-    vae_dtype = encoder_dtype(comps.vae, dtype)
-    if hasattr(comps.vae, "to"):
-        comps.vae.to(device=device, dtype=vae_dtype)
-    nets = [*comps.controlnets.values(), comps.unet]
-    if settings.attention_slicing:
-        for net in nets:
-            if hasattr(net, "set_attention_slice"):
-                net.set_attention_slice("auto")
-    if settings.offload and device.type == "cuda":
-        from accelerate import cpu_offload_with_hook
-
-        hook = None
-        for net in nets:
-            net.to(device="cpu", dtype=dtype)
-            _, hook = cpu_offload_with_hook(net, device, prev_module_hook=hook)
-    else:
-        if settings.offload:
-            _warn("--offload only matters on a GPU; ignored")
-        for net in nets:
-            net.to(device=device, dtype=dtype)
-    _free(device)
-    return vae_dtype
 
 
 def run_sds(
@@ -238,7 +136,12 @@ def run_sds(
     ``image`` (the fitted reference, any size) drives the ControlNets; ``reference_rgb``
     (``(height, width, 3)`` float sRGB) initializes the logits; without them the logits start
     random and no ControlNet is used. ``colors`` < the catalog size prunes progressively to
-    that many colors. ``components`` skips loading (tests, benchmarks, notebooks).
+    that many colors. ``components`` skips locating and loading (tests, benchmarks, notebooks).
+
+    Order: inputs checked, the diffusion stack looked up (:func:`require_diffusion`), the
+    resume folder checked, every model located (:func:`locate_components`) — all before torch
+    is imported — then networks loaded and the loop run. Raises
+    :class:`~craftpix.errors.CraftpixError` subclasses with one-line messages.
     """
     if not prompt or not prompt.strip():
         raise InputError("the sds engine needs --prompt (describe what to make)")
@@ -247,13 +150,12 @@ def run_sds(
         raise ValueError("palette_rgb must be (n, 3)")
     if reference_rgb is not None and np.asarray(reference_rgb).shape[:2] != (height, width):
         raise ValueError("reference_rgb must be (height, width, 3)")
-    optim = OptimConfig(steps=steps, seed=seed, fft_weight=smooth, **settings.optim)
-    if not math.isfinite(optim.fft_weight):  # before any model is loaded or file written
+    if not math.isfinite(smooth):  # before any model is loaded or file written
         raise InputError("--smooth must be a finite number")
+    if components is None:
+        require_diffusion()
     text, negative = build_prompts(prompt, medium=medium, template=settings.template,
                                    raw=settings.raw_prompt, negative=settings.negative_prompt)
-    device = resolve_device(settings.device)
-    dtype = resolve_dtype(settings.dtype, device)
     controls = [] if image is None else settings.controls
 
     out_dir = Path(out_dir)
@@ -264,9 +166,43 @@ def run_sds(
         colors=colors, medium=medium, steps=steps, seed=seed, smooth=smooth)
     if settings.resume is not None:
         _check_resume(ckpt_dir, fingerprint)  # before any model is touched
+    located = None if components is not None else locate_components(settings, controls=controls)
+    return _optimize(settings, located=located, components=components, text=text,
+                     negative=negative, controls=controls, image=image,
+                     reference_rgb=reference_rgb, palette=palette, height=height, width=width,
+                     colors=colors, steps=steps, seed=seed, smooth=smooth, out_dir=out_dir,
+                     ckpt_dir=ckpt_dir, fingerprint=fingerprint, quiet=quiet)
 
+
+def _optimize(
+    settings: SDSSettings, *, located: LocatedModels | None, components: SDSComponents | None,
+    text: str, negative: str, controls: list[str], image: Image.Image | None,
+    reference_rgb: np.ndarray | None, palette: np.ndarray, height: int, width: int,
+    colors: int | None, steps: int, seed: int, smooth: float, out_dir: Path, ckpt_dir: Path,
+    fingerprint: dict[str, Any], quiet: bool,
+) -> OptimResult:
+    """The heavy half of :func:`run_sds`: load, condition, place the networks, optimize."""
+    from dataclasses import replace
+
+    import torch
+
+    from craftpix.engines.sds.conditioning import working_size
+    from craftpix.engines.sds.generator import Generator
+    from craftpix.engines.sds.networks import (
+        PreviewWriter,
+        control_inputs,
+        encode_prompt_pair,
+        place_networks,
+    )
+    from craftpix.engines.sds.objective import LatentEncoder, SDSObjective
+    from craftpix.engines.sds.optimize import ColorBudget, OptimConfig, optimize
+    from craftpix.models.loading import resolve_device, resolve_dtype
+
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    optim = OptimConfig(steps=steps, seed=seed, fft_weight=smooth, **settings.optim)
     if components is None:
-        components = load_components(settings, controls=controls, dtype=dtype)
+        components = load_components(settings, controls=controls, dtype=dtype, located=located)
     for note in components.notes:
         _warn(note)
     if device.type == "cpu":
@@ -289,7 +225,8 @@ def run_sds(
         prediction_type=components.prediction_type)
 
     if reference_rgb is not None:
-        gen = Generator.from_image(np.asarray(reference_rgb, dtype=np.float64), palette)
+        gen = Generator.from_image(np.asarray(reference_rgb, dtype=np.float64), palette,
+                                   metric=settings.init_metric)
     else:
         init_rng = torch.Generator().manual_seed(seed + _INIT_SEED_OFFSET)
         gen = Generator.random(height, width, palette, init_rng)

@@ -1,78 +1,28 @@
-"""The command-line options of the score-distillation engine and the settings they make.
+"""The command-line options of the score-distillation engine, turned into :class:`SDSSettings`.
 
 The craft commands (``craftpix beads|bricks|stitch``) are decorated with :func:`sds_options`;
 the command body calls :func:`sds_settings` on its keyword arguments, which pops exactly the
 options defined here and returns one :class:`SDSSettings` value for
-:func:`craftpix.guidance.run.run_sds`.
+:func:`craftpix.engines.sds.run.run_sds`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from craftpix.models import SDXL_BASE
-
-if TYPE_CHECKING:
-    from craftpix.guidance.sds import SDSConfig
-
-DEFAULT_CONTROL_WEIGHT = 0.15
-DEFAULT_GUIDANCE_SCALE = 40.0
+from craftpix.engines.sds.settings import (
+    DEFAULT_CONTROL_WEIGHT,
+    DEFAULT_GUIDANCE_SCALE,
+    SDSSettings,
+)
+from craftpix.models.ids import SDXL_BASE
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _default_objective() -> SDSConfig:
-    # Imported here: the CLI reads these options at start-up, before torch is needed.
-    from craftpix.guidance.sds import SDSConfig
-
-    return SDSConfig()
-
-
-@dataclass
-class SDSSettings:
-    """Everything the SDS engine needs besides the pattern itself (size, palette, prompt...).
-
-    The first block mirrors the CLI options one to one. ``resolution`` (the pixel size the
-    render is upsampled to; ``None`` = the model's native size), ``objective`` (t schedule,
-    augmentation, ControlNet active range) and ``optim`` (overrides of
-    :class:`craftpix.optimize.OptimConfig`, e.g. ``{"warmup": 50}``) are for code and tests.
-    """
-
-    model: str = SDXL_BASE
-    vae: str = "tiny"
-    controlnet_canny: str | None = None  # None: the family's default ControlNet
-    controlnet_depth: str | None = None
-    depth_model: str | None = None  # None: Depth Anything V2 Small
-    canny_weight: float = DEFAULT_CONTROL_WEIGHT
-    depth_weight: float = DEFAULT_CONTROL_WEIGHT
-    negative_prompt: str | None = None  # None: the template's negative prompt
-    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
-    lora: str | None = None
-    lora_scale: float = 1.0
-    template: Path | None = None
-    raw_prompt: bool = False
-    device: str = "auto"
-    dtype: str = "auto"
-    offload: bool = False
-    attention_slicing: bool = False
-    preview_every: int = 0
-    checkpoint_every: int = 0
-    resume: Path | None = None
-    # --- not on the command line ---
-    resolution: int | None = None
-    objective: SDSConfig = field(default_factory=_default_objective)
-    optim: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def controls(self) -> list[str]:
-        """The ControlNets switched on (positive weight), for runs with a reference image."""
-        return [name for name, weight in (("canny", self.canny_weight),
-                                          ("depth", self.depth_weight)) if weight > 0]
 
 
 #: The keyword names :func:`sds_options` adds to a command (and :func:`sds_settings` pops).

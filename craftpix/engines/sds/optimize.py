@@ -4,6 +4,12 @@ One step: draw τ, render a Gumbel-softmax sample, ask the objective for its los
 SD-πXL FFT smoothness term, take an AdamW step (warm-up, grad-norm clip), re-center logits.
 The loop knows nothing about models, files of the pattern or PDFs: an objective is any object
 with ``loss(render, step, total, rng)``; hooks see the generator after each step.
+
+Random numbers come from two generators, both seeded from ``OptimConfig.seed`` and both saved
+in checkpoints: a CPU one for the few scalars of a step (τ, t, augmentation) and one on the
+logits' device for the big tensors (Gumbel noise, latent noise), so nothing large crosses the
+bus. On the CPU the first serves for both (``OptimConfig.device_noise``). The loop never waits for the device inside a step: per-step statistics stay tensors and
+are read back every ``sync_every`` steps (and at checkpoints and the end).
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from craftpix.engines.sds.generator import Generator
 from craftpix.errors import CraftpixError, InputError
 from craftpix.fileio import atomic_path
-from craftpix.generator import Generator
 
 CHECKPOINT_NAME = "checkpoint.pt"
+NOISE_SEED_OFFSET = 0x6E015E  # the device generator's seed is config.seed + this
 
 
 class Objective(Protocol):
@@ -32,7 +39,10 @@ class Objective(Protocol):
 
     ``render`` is the Gumbel-softmax sample as an image (1, 3, H, W). An objective that sets
     ``uses_weights = True`` also receives the sample's per-color weights (H, W, n) as
-    ``weights=``: objectives that score palette colors directly need them.
+    ``weights=``: objectives that score palette colors directly need them. One that sets
+    ``uses_noise_rng = True`` receives the loop's device generator as ``noise_rng=`` for its
+    large random tensors. An objective may expose ``stats``: a dict of scalar tensors (or
+    floats) about its last step, added to the loop's history without a host sync.
     """
 
     def loss(
@@ -57,6 +67,10 @@ class OptimConfig:
     fft_weight: float = 20.0
     fft_grayscale: bool = True
     seed: int = 0
+    sync_every: int = 25  # read per-step statistics back from the device this often
+    #: Draw the large random tensors from a second generator on the logits' device. None:
+    #: only when that device is not the CPU (on the CPU one generator serves, as before).
+    device_noise: bool | None = None
 
 
 @dataclass
@@ -64,6 +78,8 @@ class OptimResult:
     indices: np.ndarray  # (H, W) palette indices of the argmax render
     steps: int
     seconds: float
+    #: Per step: "loss" (the objective's), "smooth" (FFT term), "tau", "entropy" (mean
+    #: normalized per-cell entropy after the step) and the objective's ``stats``.
     history: list[dict[str, float]] = field(default_factory=list)
     entropy: float = 0.0  # mean normalized per-cell entropy at the end: 0 = every cell decided
 
@@ -111,6 +127,8 @@ class ColorBudget:
             raise InputError("the color budget must be at least 1")
         self.n, self.total = n, total_steps
         self.start, self.end = start, end
+        self._active: int | None = None  # known on the host: no per-step device read
+
 
     def target(self, step: int, n_all: int) -> int:
         s, e = self.start * self.total, self.end * self.total
@@ -121,14 +139,16 @@ class ColorBudget:
 
     @torch.no_grad()
     def __call__(self, step: int, gen: Generator) -> None:
-        active = int(gen.active.sum())
+        if self._active is None:  # once per run (a resumed run starts pruned)
+            self._active = int(gen.active.sum())
         k = self.target(step + 1, gen.n_colors)
-        if k >= active:
+        if k >= self._active:
             return
         counts = torch.bincount(gen.indices().flatten(), minlength=gen.n_colors).float()
         mass = gen.probabilities().sum(dim=(0, 1))
         score = (counts + mass / (mass.sum() + 1e-9)).masked_fill(~gen.active, -1.0)
-        gen.restrict_(torch.topk(score, k).indices.cpu())
+        gen.restrict_(torch.topk(score, k).indices)
+        self._active = k
 
 
 def optimize(
@@ -143,37 +163,73 @@ def optimize(
     checkpoint_every: int = 0,
     resume: bool = False,
 ) -> OptimResult:
-    """Run ``config.steps`` steps of ``objective`` on ``gen`` and return the argmax pattern."""
+    """Run ``config.steps`` steps of ``objective`` on ``gen`` and return the argmax pattern.
+
+    Raises :class:`Interrupted` on Ctrl-C (after saving a checkpoint when ``checkpoint_dir``
+    is given) and :class:`InputError` for a checkpoint that does not fit.
+    """
     rng = torch.Generator().manual_seed(config.seed)
+    device = gen.logits.device
+    separate = config.device_noise if config.device_noise is not None else device.type != "cpu"
+    noise_rng = (torch.Generator(device=device).manual_seed(config.seed + NOISE_SEED_OFFSET)
+                 if separate else rng)
     opt = torch.optim.AdamW(
         [gen.logits], lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_factor(s, config.warmup))
-    # What a checkpoint holds besides the RNG: everything with a state_dict.
+    # What a checkpoint holds besides the RNGs: everything with a state_dict.
     parts = {"generator": gen, "optimizer": opt, "scheduler": sched}
+    rngs = {"rng": rng, "noise_rng": noise_rng} if separate else {"rng": rng}
     start = 0
     if resume:
         if checkpoint_dir is None:
             raise InputError("resume needs the folder of an earlier run")
-        start = load_checkpoint(Path(checkpoint_dir), parts, rng, config)
+        start = load_checkpoint(Path(checkpoint_dir), parts, rngs, config)
     uses_weights = getattr(objective, "uses_weights", False)
+    uses_noise_rng = getattr(objective, "uses_noise_rng", False)
     tau_lo, tau_hi = config.tau_range
 
     history: list[dict[str, float]] = []
+    pending: list[dict[str, Any]] = []  # this window's statistics, still on the device
     t0 = time.perf_counter()
     bar = tqdm(total=config.steps, initial=start, desc=desc, unit="step", disable=not progress)
+
+    def flush() -> None:
+        """Read the pending statistics back in one transfer (the only host sync)."""
+        if not pending:
+            return
+        cells = [(i, k, v) for i, row in enumerate(pending) for k, v in row.items()
+                 if isinstance(v, torch.Tensor)]
+        read = torch.stack([v.detach().reshape(()).float() for _, _, v in cells]).cpu().tolist() \
+            if cells else []
+        rows = [{k: float(v) for k, v in row.items() if not isinstance(v, torch.Tensor)}
+                for row in pending]
+        for (i, k, _), value in zip(cells, read, strict=True):
+            rows[i][k] = value
+        history.extend(rows)
+        pending.clear()
+        last = history[-1]
+        shown = {"H": f"{last['entropy']:.3f}"}
+        if "grad_norm" in last:
+            shown["grad"] = f"{last['grad_norm']:.3g}"
+        else:
+            shown["loss"] = f"{last['loss']:.4g}"
+        bar.set_postfix(shown, refresh=False)
+
     step = start
-    step_rng = rng.get_state()
+    saved = {name: g.get_state() for name, g in rngs.items()}
     try:
         for step in range(start, config.steps):
-            step_rng = rng.get_state()  # Ctrl-C mid-step rewinds to here
+            saved = {name: g.get_state() for name, g in rngs.items()}  # Ctrl-C rewinds here
             tau = tau_lo + (tau_hi - tau_lo) * float(torch.rand((), generator=rng))
-            weights = gen.gumbel_weights(tau, rng)
+            weights = gen.gumbel_weights(tau, noise_rng)
             render = gen.mix(weights)
+            extra: dict[str, Any] = {}
             if uses_weights:
-                loss = objective.loss(render, step, config.steps, rng, weights=weights)
-            else:
-                loss = objective.loss(render, step, config.steps, rng)
+                extra["weights"] = weights
+            if uses_noise_rng:
+                extra["noise_rng"] = noise_rng
+            loss = objective.loss(render, step, config.steps, rng, **extra)
             smooth = fft_loss(render, config.fft_grayscale) if config.fft_weight else None
             total = loss + config.fft_weight * smooth if smooth is not None else loss
             opt.zero_grad(set_to_none=True)
@@ -185,23 +241,31 @@ def optimize(
             gen.recenter_()
             for hook in hooks:
                 hook(step, gen)
-            history.append({"loss": loss.item(), "smooth": 0.0 if smooth is None else smooth.item(), "tau": tau})
+            row: dict[str, Any] = {"loss": loss.detach(), "tau": tau,
+                                   "smooth": 0.0 if smooth is None else smooth.detach(),
+                                   "entropy": gen.entropy().mean()}
+            row.update(getattr(objective, "stats", None) or {})
+            pending.append(row)
             bar.update(1)
-            bar.set_postfix(loss=f"{history[-1]['loss']:.4g}", refresh=False)
+            if config.sync_every <= 1 or (step + 1) % config.sync_every == 0:
+                flush()
             if checkpoint_dir and checkpoint_every and (step + 1) % checkpoint_every == 0:
-                save_checkpoint(Path(checkpoint_dir), parts, rng, config, step + 1)
+                flush()
+                save_checkpoint(Path(checkpoint_dir), parts, rngs, config, step + 1)
         step = config.steps
     except KeyboardInterrupt:
         bar.close()
         if checkpoint_dir is None:
             raise Interrupted(f"interrupted at step {step}; nothing was saved") from None
-        # The step in flight is dropped: resuming redoes it from the RNG state it began with.
-        rng.set_state(step_rng)
-        save_checkpoint(Path(checkpoint_dir), parts, rng, config, step)
+        # The step in flight is dropped: resuming redoes it from the RNG states it began with.
+        for name, g in rngs.items():
+            g.set_state(saved[name])
+        save_checkpoint(Path(checkpoint_dir), parts, rngs, config, step)
         raise Interrupted(
             f"interrupted at step {step} of {config.steps}; "
             f"continue with --resume {checkpoint_dir}"
         ) from None
+    flush()
     bar.close()
     return OptimResult(
         indices=gen.indices().cpu().numpy(),
@@ -214,17 +278,19 @@ def optimize(
 
 # --- checkpoints ------------------------------------------------------------------------------
 def save_checkpoint(
-    folder: Path, parts: Mapping[str, Any], rng: torch.Generator, config: OptimConfig, step: int
+    folder: Path, parts: Mapping[str, Any], rngs: Mapping[str, torch.Generator],
+    config: OptimConfig, step: int,
 ) -> Path:
-    """Everything needed to continue bit-for-bit: logits, Adam moments, RNG, step.
+    """Everything needed to continue bit-for-bit: logits, Adam moments, RNGs, step.
 
-    ``parts`` names the objects with a ``state_dict`` (generator, optimizer, scheduler).
+    ``parts`` names the objects with a ``state_dict`` (generator, optimizer, scheduler);
+    ``rngs`` the random generators (the CPU one and the device one), saved as CPU tensors.
     """
     folder.mkdir(parents=True, exist_ok=True)
     state = {
         "step": step,
         **{name: part.state_dict() for name, part in parts.items()},
-        "rng": rng.get_state(),
+        **{name: g.get_state().cpu() for name, g in rngs.items()},
         "config": asdict(config),
     }
     path = folder / CHECKPOINT_NAME
@@ -234,9 +300,13 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    folder: Path, parts: Mapping[str, Any], rng: torch.Generator, config: OptimConfig
+    folder: Path, parts: Mapping[str, Any], rngs: Mapping[str, torch.Generator],
+    config: OptimConfig,
 ) -> int:
-    """Restore what :func:`save_checkpoint` wrote into ``parts`` and ``rng``; the step."""
+    """Restore what :func:`save_checkpoint` wrote into ``parts`` and ``rngs``; the step.
+
+    Raises :class:`InputError` for a missing, unreadable or foreign checkpoint.
+    """
     path = folder / CHECKPOINT_NAME
     if not path.is_file():
         raise InputError(f"no checkpoint to resume from in {folder}")
@@ -252,7 +322,10 @@ def load_checkpoint(
         )
     if state["config"].get("steps") != config.steps and state["step"] > config.steps:
         raise InputError(f"checkpoint is already past step {config.steps}")
+    if any(name not in state for name in rngs):
+        raise InputError(f"checkpoint {path} was written by an older craftpix; start a new run")
     for name, part in parts.items():
         part.load_state_dict(state[name])
-    rng.set_state(state["rng"])
+    for name, g in rngs.items():
+        g.set_state(state[name])
     return int(state["step"])

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from craftpix.engines.sds.settings import AugmentConfig
+
 # ITU-R 601 luma, as torchvision's rgb_to_grayscale.
 _LUMA = (0.299, 0.587, 0.114)
 # Corners in normalized coordinates (x, y) ∈ [-1, 1]²: top-left, top-right, bottom-right,
@@ -24,20 +26,7 @@ _LUMA = (0.299, 0.587, 0.114)
 _CORNERS = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
 _INWARD = ((1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0))
 DRAWS_PER_STEP = 11
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Probabilities and strength of the augmentations (SD-πXL defaults)."""
-
-    p_grayscale: float = 0.2
-    p_perspective: float = 0.5
-    distortion: float = 0.3
-    p_flip: float = 0.5
-
-    @classmethod
-    def off(cls) -> AugmentConfig:
-        return cls(p_grayscale=0.0, p_perspective=0.0, distortion=0.0, p_flip=0.0)
+_DEFAULT_AUGMENT = AugmentConfig()
 
 
 @dataclass(frozen=True)
@@ -57,7 +46,7 @@ class AugmentDraw:
         return not (self.grayscale or self.flip or self.corners is not None)
 
 
-def sample_augment(rng: torch.Generator, config: AugmentConfig = AugmentConfig()) -> AugmentDraw:
+def sample_augment(rng: torch.Generator, config: AugmentConfig = _DEFAULT_AUGMENT) -> AugmentDraw:
     """Draw one step's augmentation (always :data:`DRAWS_PER_STEP` numbers from ``rng``)."""
     u = torch.rand(DRAWS_PER_STEP, generator=rng, dtype=torch.float64).tolist()
     grayscale = u[0] < config.p_grayscale

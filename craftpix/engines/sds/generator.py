@@ -90,8 +90,15 @@ class Generator(nn.Module):
         return (weights @ self.palette).permute(2, 0, 1).unsqueeze(0)
 
     def gumbel_weights(self, tau: float, rng: torch.Generator | None = None) -> torch.Tensor:
-        """Soft Gumbel-softmax sample s = softmax((λ + G)/τ), shape (H, W, n)."""
-        u = torch.rand(self.logits.shape, generator=rng).to(self.logits.device)
+        """Soft Gumbel-softmax sample s = softmax((λ + G)/τ), shape (H, W, n).
+
+        G = −log(−log U), U ~ U(0, 1) drawn by ``rng`` on ``rng``'s device: a generator on the
+        logits' device (what :func:`~craftpix.engines.sds.optimize.optimize` passes) draws
+        there, with no host copy; a CPU generator draws on the CPU and copies. The temperature
+        divides logits and noise together (Jang et al. 2017, eq. 1), not the logits alone.
+        """
+        where = rng.device if rng is not None else self.logits.device
+        u = torch.rand(self.logits.shape, generator=rng, device=where).to(self.logits.device)
         g = -torch.log(-torch.log(u.clamp(1e-10, 1.0 - 1e-7)))
         return torch.softmax((self.masked_logits() + g) / tau, dim=-1)
 
@@ -124,7 +131,8 @@ class Generator(nn.Module):
     def restrict_(self, keep: torch.Tensor | np.ndarray | list[int]) -> None:
         """Switch off every color not in ``keep`` (indices into the palette)."""
         mask = torch.zeros_like(self.active)
-        mask[torch.as_tensor(np.asarray(keep), dtype=torch.long, device=mask.device)] = True
+        idx = keep if isinstance(keep, torch.Tensor) else torch.as_tensor(np.asarray(keep))
+        mask[idx.to(device=mask.device, dtype=torch.long)] = True
         self.active.copy_(mask)
 
     @torch.no_grad()
@@ -132,8 +140,9 @@ class Generator(nn.Module):
         """Per-cell normalized entropy H̄ = −Σ π log π / log n_active, in [0, 1]."""
         p = self.probabilities()
         h = -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
-        n = int(self.active.sum())
-        return h / math.log(n) if n > 1 else torch.zeros_like(h)
+        # log n_active on the device: no host sync (0 when one color is left: H = 0 then too).
+        log_n = torch.log(self.active.sum().to(h.dtype)).clamp_min(1e-12)
+        return h / log_n
 
 
 def _normalize(logits: torch.Tensor, target_norm: float | None = None) -> torch.Tensor:

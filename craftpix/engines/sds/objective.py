@@ -13,39 +13,31 @@ Per step, for a Gumbel-softmax render ``x`` of the generator:
 6. return ``0.5·Σ(z − sg(z − grad))²``, whose gradient with respect to ``z`` is ``grad``.
 
 The optimizer loop adds the FFT smoothness term, AdamW, warm-up, clipping and re-centering.
-All random numbers are drawn from the loop's CPU generator, in a fixed order.
+Scalars (t, the augmentation) come from the loop's CPU generator, the latent noise from its
+device generator; nothing in a step waits for the device. The UNet's output is checked for
+NaN/inf on the device; the count is read every ``check_every`` steps: repeated non-finite
+steps upcast fp16 networks once (to bf16 where supported, else fp32), then stop the run.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from craftpix.guidance.augment import AugmentConfig, AugmentDraw, apply_augment, sample_augment
-from craftpix.guidance.conditioning import TextConditioning
+from craftpix.engines.sds.augment import AugmentDraw, apply_augment, sample_augment
+from craftpix.engines.sds.conditioning import TextConditioning
+from craftpix.engines.sds.settings import SDSConfig
+from craftpix.errors import CraftpixError
+
+_DEFAULT_CONFIG = SDSConfig()
 
 
-@dataclass(frozen=True)
-class SDSConfig:
-    """Knobs of the objective; defaults are the paper's."""
-
-    guidance_scale: float = 40.0
-    t_min: float = 0.02
-    t_max_start: float = 0.98
-    t_max_end: float = 0.8
-    anneal_fraction: float = 0.5  # t_max reaches t_max_end after this fraction of the steps
-    weighting: str = "1-alpha"  # w(t) = 1 − ᾱ_t; "1" for no weighting
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    control_start: float = 0.0  # ControlNets act for steps in [start, end) × total
-    control_end: float = 1.0
-
-
-def t_max_at(step: int, total: int, config: SDSConfig = SDSConfig()) -> float:
+def t_max_at(step: int, total: int, config: SDSConfig = _DEFAULT_CONFIG) -> float:
     """Upper bound of the timestep fraction at ``step`` of ``total`` (linear annealing)."""
     span = config.anneal_fraction * total
     frac = 1.0 if span <= 0 else min(1.0, step / span)
@@ -53,7 +45,7 @@ def t_max_at(step: int, total: int, config: SDSConfig = SDSConfig()) -> float:
 
 
 def timestep_bounds(
-    step: int, total: int, num_train_timesteps: int = 1000, config: SDSConfig = SDSConfig()
+    step: int, total: int, num_train_timesteps: int = 1000, config: SDSConfig = _DEFAULT_CONFIG
 ) -> tuple[int, int]:
     """Inclusive integer range ``(lo, hi)`` the step's timestep is drawn from."""
     n = num_train_timesteps
@@ -64,7 +56,7 @@ def timestep_bounds(
 
 def sample_timestep(
     rng: torch.Generator, step: int, total: int, num_train_timesteps: int = 1000,
-    config: SDSConfig = SDSConfig(),
+    config: SDSConfig = _DEFAULT_CONFIG,
 ) -> int:
     lo, hi = timestep_bounds(step, total, num_train_timesteps, config)
     return int(torch.randint(lo, hi + 1, (), generator=rng))
@@ -74,10 +66,15 @@ def sds_gradient(
     eps_uncond: torch.Tensor, eps_cond: torch.Tensor, noise: torch.Tensor, alpha_bar: float,
     guidance_scale: float, weighting: str = "1-alpha",
 ) -> torch.Tensor:
-    """``w(t)·[(ε_c − ε) + s·(ε_c − ε_u)]`` — the SDS gradient with respect to the latent."""
+    """``w(t)·[(ε_c − ε) + s·(ε_c − ε_u)]`` — the SDS gradient with respect to the latent.
+
+    Computed in float32 whatever the inputs (ε_c − ε_u is a small difference of large
+    numbers). Non-finite values are returned as they are: callers decide (see
+    :class:`SDSObjective`).
+    """
     w = 1.0 - alpha_bar if weighting == "1-alpha" else 1.0
-    grad = w * ((eps_cond - noise) + guidance_scale * (eps_cond - eps_uncond))
-    return torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+    eps_c, eps_u, noise = eps_cond.float(), eps_uncond.float(), noise.float()
+    return w * ((eps_c - noise) + guidance_scale * (eps_c - eps_u))
 
 
 def sds_loss(z: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -103,14 +100,21 @@ class LatentEncoder:
         self.shift = float(getattr(config, "shift_factor", 0.0) or 0.0)
         self.dtype = dtype
 
-    def __call__(self, x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
+        """Latents ``(B, C, H/f, W/f)`` float32 of images ``x`` ``(B, 3, H, W)`` in [0, 1].
+
+        ``rng`` samples AutoencoderKL's posterior (on ``rng``'s device). The encoder runs in
+        ``dtype`` (never fp16 from :func:`craftpix.models.loading.encoder_dtype`: its backward
+        carries gradients of ≈1e-5 that fp16 flushes to zero without loss scaling).
+        """
         inp = 2.0 * x - 1.0
         if self.dtype is not None:
             inp = inp.to(self.dtype)
         out = self.vae.encode(inp)
         if hasattr(out, "latent_dist"):  # AutoencoderKL: sample with our own noise
             dist = out.latent_dist
-            noise = torch.randn(dist.mean.shape, generator=rng).to(dist.mean)
+            where = rng.device if rng is not None else dist.mean.device
+            noise = torch.randn(dist.mean.shape, generator=rng, device=where).to(dist.mean)
             z = dist.mean + dist.std * noise
         elif hasattr(out, "latents"):
             z = out.latents
@@ -137,27 +141,44 @@ class ControlInput:
 # --- the objective -------------------------------------------------------------------------------
 
 
+class NonFiniteOutput(CraftpixError):
+    """The diffusion model kept returning NaN/inf, even at a wider precision."""
+
+
 class SDSObjective:
-    """The SDS loss for :func:`craftpix.optimize.optimize`.
+    """The SDS loss for :func:`craftpix.engines.sds.optimize.optimize`.
 
     ``unet`` is called once per step as diffusers' ``UNet2DConditionModel`` (batch 2:
     [negative, prompt]); ``encoder`` maps a [0, 1] image batch to latents with gradient;
     ``alphas_cumprod`` is the noise schedule's ᾱ (length T).
+
+    A step whose UNet output is not finite contributes no gradient (the loop still applies
+    the smoothness term). The non-finite steps are counted on the device and read every
+    ``check_every`` steps: ``max_nonfinite`` or more in a window upcast fp16 networks (to
+    ``upcast_dtype``) once with a warning through ``on_warning``; if it happens again, or the
+    networks are not fp16, :class:`NonFiniteOutput` stops the run with one line.
     """
+
+    uses_noise_rng = True
 
     def __init__(
         self,
         *,
         unet: Any,
-        encoder: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+        encoder: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor],
         alphas_cumprod: torch.Tensor,
         text: TextConditioning,
         size: tuple[int, int],
-        config: SDSConfig = SDSConfig(),
+        config: SDSConfig = _DEFAULT_CONFIG,
         controls: Sequence[ControlInput] = (),
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         prediction_type: str = "epsilon",
+        check_every: int = 10,
+        max_nonfinite: int = 2,
+        upcast_dtype: torch.dtype = torch.float32,
+        on_warning: Callable[[str], None] | None = None,
+        model_name: str = "the diffusion model",
     ) -> None:
         if prediction_type not in ("epsilon", "v_prediction"):
             raise ValueError(f"unsupported prediction type {prediction_type!r}")
@@ -175,7 +196,14 @@ class SDSObjective:
             for c in controls if c.scale > 0
         ]
         self.prediction_type = prediction_type
-        self.last: dict[str, float] = {}
+        self.check_every, self.max_nonfinite = check_every, max_nonfinite
+        self.upcast_dtype = upcast_dtype
+        self.on_warning = on_warning
+        self.model_name = model_name
+        self.upcasts = 0
+        self._nonfinite = torch.zeros((), dtype=torch.int32, device=self.device)
+        #: The last step's t and ‖grad‖ (tensors: read by the loop in batches, no sync).
+        self.stats: dict[str, Any] = {}
 
     # The pieces, separately testable ------------------------------------------------------------
     def controls_active(self, step: int, total: int) -> bool:
@@ -186,7 +214,11 @@ class SDSObjective:
     def predict_noise(
         self, z_t: torch.Tensor, t: int, draw: AugmentDraw, use_controls: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ε_u, ε_c) from ONE batched UNet call on [negative, prompt]."""
+        """(ε_u, ε_c) in float32 from ONE batched UNet call on [negative, prompt].
+
+        v-prediction models' output is turned into ε with ε = √ᾱ_t·v + √(1 − ᾱ_t)·z_t
+        (Salimans & Ho 2022, from z_t = √ᾱ z + √(1−ᾱ) ε and v = √ᾱ ε − √(1−ᾱ) z).
+        """
         latents = torch.cat([z_t, z_t]).to(self.dtype)
         timesteps = torch.full((2,), t, device=self.device, dtype=torch.long)
         added = self.text.added_cond_kwargs
@@ -210,19 +242,57 @@ class SDSObjective:
         return eps_u, eps_c
 
     def loss(
-        self, render: torch.Tensor, step: int, total: int, rng: torch.Generator
+        self, render: torch.Tensor, step: int, total: int, rng: torch.Generator,
+        noise_rng: torch.Generator | None = None,
     ) -> torch.Tensor:
+        """``0.5·Σ(z − sg(z − grad))²`` for this step's render ``(1, 3, h, w)`` in [0, 1].
+
+        ``rng`` (CPU) draws the augmentation and t; ``noise_rng`` (default: ``rng``) the
+        latent noise, on its own device.
+        """
         cfg = self.config
+        noise_rng = rng if noise_rng is None else noise_rng
         x = render.to(self.device, torch.float32)
         x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
         draw = sample_augment(rng, cfg.augment)
         x = apply_augment(x, draw)
-        z = self.encoder(x, rng)
+        z = self.encoder(x, noise_rng)
         t = sample_timestep(rng, step, total, self.num_train_timesteps, cfg)
-        noise = torch.randn(z.shape, generator=rng).to(z.device)
+        noise = torch.randn(z.shape, generator=noise_rng, device=noise_rng.device).to(z.device)
         a = float(self.alphas_cumprod[t])
         z_t = math.sqrt(a) * z.detach() + math.sqrt(1.0 - a) * noise
         eps_u, eps_c = self.predict_noise(z_t, t, draw, self.controls_active(step, total))
         grad = sds_gradient(eps_u, eps_c, noise, a, cfg.guidance_scale, cfg.weighting)
-        self.last = {"t": float(t), "grad_norm": float(grad.norm())}
+        finite = torch.isfinite(grad).all()
+        grad = torch.where(finite, grad, torch.zeros_like(grad))  # no sync: decided on device
+        self._nonfinite += (~finite).to(self._nonfinite.dtype)
+        self.stats = {"t": float(t), "grad_norm": grad.norm()}
+        if self.check_every > 0 and (step + 1) % self.check_every == 0:
+            self.check_finite()
         return sds_loss(z, grad)
+
+    def check_finite(self) -> None:
+        """Read the non-finite count (one host sync) and upcast or stop; see the class doc."""
+        bad = int(self._nonfinite)
+        self._nonfinite.zero_()
+        if bad < self.max_nonfinite:
+            return
+        if self.dtype == torch.float16 and self.upcasts == 0:
+            self.upcast(self.upcast_dtype)
+            if self.on_warning is not None:
+                self.on_warning(f"{self.model_name} overflowed in fp16 ({bad} NaN/inf steps); "
+                                f"continuing in {str(self.upcast_dtype).replace('torch.', '')}")
+            return
+        raise NonFiniteOutput(
+            f"{self.model_name} returned NaN/inf at {bad} of the last {self.check_every} steps "
+            f"in {str(self.dtype).replace('torch.', '')}: the model (or LoRA) is broken or "
+            "unsupported; try --dtype fp32 or another model")
+
+    def upcast(self, dtype: torch.dtype) -> None:
+        """Run the UNet and ControlNets (and their conditioning) in ``dtype`` from now on."""
+        self.unet.to(dtype=dtype)
+        for c in self.controls:
+            c.model.to(dtype=dtype)
+        self.text = self.text.to(self.device, dtype)
+        self.dtype = dtype
+        self.upcasts += 1

@@ -1,0 +1,173 @@
+"""The frozen networks of one SDS run on their device, and what they are conditioned on.
+
+Heavy (torch) helpers of :func:`craftpix.engines.sds.run.run_sds`, imported by it only after
+every model has been located: the text conditioning of the prompt pair, the control images,
+placing (and optionally compiling) the networks, and the preview hook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from PIL import Image
+
+from craftpix.engines.sds.conditioning import (
+    TextConditioning,
+    canny_image,
+    depth_image,
+    encode_text,
+    module_device,
+    sdxl_time_ids,
+)
+from craftpix.engines.sds.generator import Generator
+from craftpix.engines.sds.objective import ControlInput
+from craftpix.engines.sds.settings import SDSSettings
+from craftpix.errors import InputError
+from craftpix.fileio import atomic_path
+from craftpix.models.loading import SDSComponents, encoder_dtype
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+class PreviewWriter:
+    """Hook writing the argmax pattern as a PNG every ``every`` steps (atomically)."""
+
+    def __init__(self, folder: Path, every: int, cell_px: int | None = None) -> None:
+        self.folder, self.every, self.cell_px = folder, every, cell_px
+
+    def __call__(self, step: int, gen: Generator) -> None:
+        if self.every <= 0 or (step + 1) % self.every:
+            return
+        rgb = gen.argmax()[0].permute(1, 2, 0).detach().cpu().numpy()
+        img = Image.fromarray(np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8))
+        k = self.cell_px or max(1, 512 // max(gen.height, gen.width))
+        if k > 1:
+            img = img.resize((gen.width * k, gen.height * k), Image.Resampling.NEAREST)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.folder / f"step-{step + 1:06d}.png") as tmp:
+            img.save(tmp, format="PNG")
+
+
+# --- building the objective ---------------------------------------------------------------------
+def _free(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def encode_prompt_pair(comps: SDSComponents, prompt: str, negative: str,
+                       device: torch.device, size: tuple[int, int]) -> TextConditioning:
+    """Text conditioning for [negative, prompt]; the encoders visit ``device`` only meanwhile."""
+    homes = [module_device(m) for m in comps.text_encoders]
+    try:
+        for m in comps.text_encoders:
+            m.to(device)
+        cond = encode_text(comps.tokenizers, comps.text_encoders, prompt, negative,
+                           sdxl=comps.sdxl, zero_empty_negative=comps.zero_empty_negative)
+    finally:
+        for m, home in zip(comps.text_encoders, homes, strict=True):
+            m.to(home)
+        _free(device)
+    if comps.sdxl:
+        cond.time_ids = sdxl_time_ids(*size)
+    return cond
+
+
+def control_inputs(comps: SDSComponents, image: Image.Image, size: tuple[int, int],
+                   settings: SDSSettings, device: torch.device) -> list[ControlInput]:
+    """The control images of the reference, computed once, with their ControlNets."""
+    out = []
+    if "canny" in comps.controlnets:
+        out.append(ControlInput("canny", comps.controlnets["canny"], canny_image(image, size),
+                                settings.canny_weight))
+    if "depth" in comps.controlnets:
+        if comps.depth_estimator is None or comps.depth_processor is None:
+            raise InputError("the depth ControlNet needs a depth estimator")
+        home = module_device(comps.depth_estimator)
+        try:
+            comps.depth_estimator.to(device)
+            depth = depth_image(image, size, comps.depth_estimator, comps.depth_processor)
+        finally:
+            comps.depth_estimator.to(home)
+            _free(device)
+        out.append(ControlInput("depth", comps.controlnets["depth"], depth, settings.depth_weight))
+    return out
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` runs bf16 at speed (CUDA with compute capability ≥ 8)."""
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) -> list[str]:
+    """Apply the speed settings that hold on ``device``; returns what was applied.
+
+    On CUDA: ``cudnn_benchmark`` (fixed shapes for the whole run), ``tf32`` (matmuls and
+    convolutions of fp32 paths), then per network ``channels_last`` and ``fuse_qkv``
+    (diffusers' fused QKV projections), and ``compile`` (``torch.compile``, shapes fixed).
+    ``fuse_qkv``/``channels_last`` are exact rewrites and also run on the CPU when
+    ``speed_on_cpu`` is set (tests); ``compile`` is skipped with ``offload`` (accelerate
+    hooks move weights between calls).
+    """
+    applied: list[str] = []
+    cuda = device.type == "cuda"
+    anywhere = cuda or settings.speed_on_cpu
+    if cuda and settings.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
+        applied.append("cudnn_benchmark")
+    if cuda and settings.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        applied.append("tf32")
+    nets = {**{f"controlnet_{k}": v for k, v in comps.controlnets.items()}, "unet": comps.unet}
+    for name, net in nets.items():
+        if anywhere and settings.fuse_qkv and hasattr(net, "fuse_qkv_projections"):
+            net.fuse_qkv_projections()
+            applied.append(f"fuse_qkv:{name}")
+        if anywhere and settings.channels_last and hasattr(net, "to"):
+            net.to(memory_format=torch.channels_last)
+            applied.append(f"channels_last:{name}")
+    if settings.compile and anywhere and not settings.offload:
+        comps.unet = torch.compile(comps.unet, dynamic=False)
+        for key, net in comps.controlnets.items():
+            comps.controlnets[key] = torch.compile(net, dynamic=False)
+        applied.append("compile")
+    return applied
+
+
+def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
+                   settings: SDSSettings) -> torch.dtype:
+    """Put the per-step networks on ``device``; returns the encoder's dtype.
+
+    The encoder never runs in fp16 (:func:`~craftpix.models.loading.encoder_dtype`). With
+    ``offload`` on CUDA the ControlNets and the UNet stay on the CPU and accelerate hooks move
+    each one to the GPU when it runs (the previous one goes back). The speed settings are
+    applied last (:func:`speed_up`).
+    """
+    vae_dtype = encoder_dtype(comps.vae, dtype, bf16_ok=bf16_supported(device))
+    if hasattr(comps.vae, "to"):
+        comps.vae.to(device=device, dtype=vae_dtype)
+    nets = [*comps.controlnets.values(), comps.unet]
+    if settings.attention_slicing:
+        for net in nets:
+            if hasattr(net, "set_attention_slice"):
+                net.set_attention_slice("auto")
+    if settings.offload and device.type == "cuda":
+        from accelerate import cpu_offload_with_hook
+
+        hook = None
+        for net in nets:
+            net.to(device="cpu", dtype=dtype)
+            _, hook = cpu_offload_with_hook(net, device, prev_module_hook=hook)
+    else:
+        if settings.offload:
+            _warn("--offload only matters on a GPU; ignored")
+        for net in nets:
+            net.to(device=device, dtype=dtype)
+    speed_up(comps, device, settings)
+    _free(device)
+    return vae_dtype
