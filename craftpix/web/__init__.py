@@ -8,7 +8,7 @@ FastAPI is imported only when the app is built, so ``import craftpix.web`` stays
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from craftpix.web.settings import WebSettings
 
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["WebSettings", "create_app"]
 
 
-def create_app(settings: WebSettings | None = None) -> FastAPI:
-    """The web app for ``settings`` (defaults: :class:`WebSettings`); see :mod:`craftpix.web.app`."""
+def create_app(settings: WebSettings | None = None, **kwargs: Any) -> FastAPI:
+    """The web app for ``settings`` (defaults: :class:`WebSettings`); see
+    :func:`craftpix.web.app.create_app` for the keyword arguments."""
     from craftpix.web.app import create_app as _create
 
-    return _create(settings)
+    return _create(settings, **kwargs)

@@ -54,7 +54,7 @@ from craftpix.errors import CraftpixError, InputError
 from craftpix.media import MEDIA, get_medium
 from craftpix.palette import Palette, available_palettes, load_palette
 from craftpix.pattern import Pattern
-from craftpix.web.jobs import JobLimit, JobNotFound, JobQueue
+from craftpix.web.jobs import JobLimit, JobNotFound, JobQueue, JobRunner, run_job
 from craftpix.web.sessions import Session, SessionStore, TooManySessions, Upload
 from craftpix.web.settings import WebSettings
 from craftpix.web.uploads import (
@@ -99,7 +99,7 @@ STATUS: list[tuple[type[Exception], int]] = [
 class AppState:
     """What one running app owns: settings, the work folder, sessions, the job queue."""
 
-    def __init__(self, settings: WebSettings) -> None:
+    def __init__(self, settings: WebSettings, runner: JobRunner = run_job) -> None:
         self.settings = settings
         if settings.work_dir is None:
             self.root, self.owns_root = Path(tempfile.mkdtemp(prefix="craftpix-web-")), True
@@ -108,7 +108,8 @@ class AppState:
             self.root.mkdir(parents=True, exist_ok=True)
         self.sessions = SessionStore(self.root, settings.max_sessions, settings.session_ttl_s,
                                      settings.max_history)
-        self.jobs = JobQueue(settings.max_jobs, settings.job_workers, settings.job_timeout_s)
+        self.jobs = JobQueue(settings.max_jobs, settings.job_workers, settings.job_timeout_s,
+                             target=runner)
         self.generations = threading.BoundedSemaphore(settings.max_generations)
         self._stop = threading.Event()
         self._janitor = threading.Thread(target=self._sweep, name="craftpix-janitor",
@@ -262,6 +263,7 @@ def _request(session: Session, form: PatternForm, **more: Any) -> api.PatternReq
 
 def _catalog(session: Session, form: PatternForm, request: api.PatternRequest) -> Palette:
     """The catalog edits may take new colors from: the one the pattern was made from."""
+    request = request.validated()  # the API's messages first
     if form.palette and session.palette_value is not None:
         return session.palette_value
     part = request.export.get("part") if request.medium == "bricks" else None
@@ -358,28 +360,34 @@ class BodyLimit:
                 await JSONResponse({"error": message}, 413)(scope, receive, send)
                 return
         seen = 0
-        started = False
+        exceeded = replaced = False
+        too_large = JSONResponse({"error": message}, 413)
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise UploadTooLarge(message)
             return msg
 
         async def watch(msg: Message) -> None:
-            nonlocal started
-            started = started or msg["type"] == "http.response.start"
-            await send(msg)
+            # whatever the app made of the cut-off body (frameworks turn it into a parse
+            # error), the client is told the real reason
+            nonlocal replaced
+            if not exceeded:
+                await send(msg)
+            elif not replaced:
+                replaced = True
+                await too_large(scope, receive, send)
 
         try:
             await self.app(scope, limited, watch)
         except UploadTooLarge:
-            if started:
-                raise
-            await JSONResponse({"error": message}, 413)(scope, receive, send)
+            if not replaced:
+                await too_large(scope, receive, send)
 
 
 def _error_page(message: str, status: int) -> HTMLResponse:
@@ -392,16 +400,19 @@ def _error_page(message: str, status: int) -> HTMLResponse:
         status)
 
 
-def create_app(settings: WebSettings | None = None) -> FastAPI:
+def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_job) -> FastAPI:
     """Build the app. State (work folder, sessions, jobs) lives from startup to shutdown.
 
     ``settings`` defaults to :class:`WebSettings`; tests and ``craftpix serve`` pass their own.
+    ``runner`` is the prompt jobs' child-process body (default
+    :func:`craftpix.web.jobs.run_job`, which calls :func:`craftpix.api.make_pattern`); it is
+    pickled by reference, so it must be a module-level function.
     """
     settings = settings or WebSettings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.craftpix = AppState(settings)
+        app.state.craftpix = AppState(settings, runner)
         try:
             yield
         finally:

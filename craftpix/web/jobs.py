@@ -35,6 +35,10 @@ _STEP_FILE = re.compile(r"step-(\d+)\.png")
 KEEP_FINISHED = 8  # finished jobs remembered per session
 
 
+#: A prompt job's child-process body: ``runner(request, conn, preview_every)``.
+JobRunner = Callable[[Any, Connection, int], None]
+
+
 class JobLimit(CraftpixError):
     """The queue is full (HTTP 429)."""
 
@@ -116,10 +120,10 @@ class JobQueue:
     """Bounded prompt-job queue with a supervisor thread. ``target`` runs in the child."""
 
     def __init__(self, max_jobs: int, workers: int, timeout_s: float,
-                 target: Callable[[Any, Connection, int], None] = run_job,
+                 target: JobRunner | None = None,
                  poll_s: float = 0.1) -> None:
         self.max_jobs, self.workers, self.timeout_s = max_jobs, workers, timeout_s
-        self.target, self.poll_s = target, poll_s
+        self.target, self.poll_s = target or run_job, poll_s
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -227,6 +231,7 @@ class JobQueue:
         """Take the child's messages; notice a child that died without a word."""
         conn = job.conn
         assert conn is not None
+        eof = False
         try:
             while conn.poll():
                 msg = conn.recv()
@@ -240,8 +245,8 @@ class JobQueue:
                 elif msg[0] == "error":
                     self._end(job, "error", str(msg[1]))
                     return
-        except (EOFError, OSError):
-            pass
+        except (EOFError, OSError):  # the child is gone (its end of the pipe closed)
+            eof = True
         if job.state == "running" and job.stage == "engine" and job.steps > 0:
             latest = job.preview()
             m = _STEP_FILE.fullmatch(latest.name) if latest is not None else None
@@ -249,7 +254,7 @@ class JobQueue:
                 job.fraction = max(job.fraction, 0.1 + 0.8 * min(1.0, int(m.group(1)) / job.steps))
         proc = job.process
         if job.state == "running" and proc is not None and not proc.is_alive() \
-                and not conn.poll():
+                and (eof or not conn.poll()):
             self._end(job, "error", f"the prompt job stopped unexpectedly (exit code "
                                     f"{proc.exitcode})")
 
