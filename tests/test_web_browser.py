@@ -151,8 +151,10 @@ def test_photo_to_pdf_in_a_browser(server, photo, tmp_path):
             phone.context.add_cookies(page.context.cookies())
             phone.goto(server)
             expect(phone.locator("#legend li").first).to_be_visible()
+            expect(phone.locator("#width")).to_have_value("16")  # the form is restored
             width = phone.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+            phone.evaluate("() => document.getElementById('result').scrollIntoView()")
             phone.screenshot(path=str(SHOTS / "web-phone.png"))
             assert errors == []
         finally:

@@ -290,6 +290,7 @@ def pattern_state(session: Session) -> dict[str, Any]:
                      "count": int(n)} for c, s, n in zip(pattern.palette, symbols, counts,
                                                          strict=True)],
         "cells": pattern.cells.tolist(),
+        "form": session.form, "photo": session.image is not None,
         "can_undo": session.cursor > 0, "can_redo": session.cursor < len(session.history) - 1,
     }
 
@@ -571,7 +572,7 @@ def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_j
             session.start(pattern, {}, f"{pattern.width}×{pattern.height} "
                           f"{get_medium(pattern.medium).title}, {len(pattern.palette)} "
                           f"{pattern.brand} colors (uploaded)", [])
-            session.catalog = catalog
+            session.catalog, session.form = catalog, {}
             return pattern_state(session)
 
     # --- making and editing --------------------------------------------------------------------
@@ -590,7 +591,7 @@ def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_j
             state.generations.release()
         with session.lock:
             session.start(result.pattern, dict(request.export), result.summary, result.notes)
-            session.catalog = catalog
+            session.catalog, session.form = catalog, form.model_dump()
             return pattern_state(session)
 
     @app.get("/api/pattern")
@@ -711,8 +712,7 @@ def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_j
         with session.lock:
             catalog, export = session.job_catalogs.get(job_id, (None, {}))
             session.start(pattern, export, summary, notes)
-            if catalog is not None:
-                session.catalog = catalog
+            session.catalog, session.form = catalog, {}
             return pattern_state(session)
 
     return app

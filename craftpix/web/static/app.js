@@ -178,6 +178,26 @@ async function dropPalette() {
   makeSoon();
 }
 
+const FIELDS = { medium: "medium", width: "width", height: "height", colors: "colors",
+                 fit: "fit", smooth: "smooth", seed: "seed", paper: "paper", section: "section",
+                 fabric_count: "fabric-count", strands: "strands", part: "part",
+                 formats: "formats", hoop: "hoop" };
+const CHECKS = { dither: "dither", all_finishes: "all-finishes", merge: "merge" };
+
+function applyForm(form) {  // after a reload: the form shows what the pattern was made from
+  if (!form || !form.medium) return;
+  $("medium").value = form.medium;
+  onCraft();
+  if (form.brand) $("brand").value = form.brand;
+  for (const [key, id] of Object.entries(FIELDS)) {
+    if (key !== "medium" && form[key] !== null && form[key] !== undefined) $(id).value = form[key];
+  }
+  for (const [key, id] of Object.entries(CHECKS)) $(id).checked = Boolean(form[key]);
+  $("smooth-out").textContent = $("smooth").value;
+  showFinished();
+  lastMade = JSON.stringify(formValues());
+}
+
 // --- showing a pattern ------------------------------------------------------------------------
 function show(state) {
   STATE = state;
@@ -498,7 +518,12 @@ async function init() {
   $("job-start").addEventListener("click", startJob);
   $("job-cancel").addEventListener("click", cancelJob);
   const existing = await call("/api/pattern").catch(() => null);  // a reload keeps the work
-  if (existing) show(existing);
+  if (existing) {
+    hasPhoto = existing.photo;
+    if (hasPhoto) $("drop-text").textContent = "the photo is loaded — drop another to change";
+    applyForm(existing.form);
+    show(existing);
+  }
 }
 
 document.addEventListener("DOMContentLoaded", init);
