@@ -182,6 +182,18 @@ def test_pattern_state_and_preview(made):
         made.get("/api/preview.png", params={"style": "oil"}), 400)
 
 
+def test_catalog_closest_first(made):
+    state = made.get("/api/pattern").json()
+    code = state["palette"][0]["code"]
+    colors = made.get("/api/catalog", params={"near": code}).json()["colors"]
+    assert colors[0]["code"] == code and colors[0]["delta_e"] == 0.0
+    dists = [c["delta_e"] for c in colors]
+    assert dists == sorted(dists) and dists[-1] > 30
+    assert len(colors) == len(made.get("/api/catalog").json()["colors"])
+    assert "has no color 'NOPE'" in error_of(
+        made.get("/api/catalog", params={"near": "NOPE"}), 400)
+
+
 @pytest.mark.parametrize(("changes", "status", "message"), [
     ({"brand": "../../palettes/dmc.csv"}, 400, "unknown catalog"),
     ({"brand": "/etc/passwd"}, 400, "unknown catalog"),
@@ -272,6 +284,10 @@ def test_palette_upload_by_content(work):
         for data, fmt, n in ((gpl, "gpl", 3), (hexes, "hex", 3), (csv, "csv", 4)):
             r = upload(c, data, "My Colors!.dat", "/api/palette")
             assert r.json() == {"name": "my-colors", "colors": n, "format": fmt}
+        (session_dir,) = work.iterdir()
+        assert len(list(session_dir.glob("palette-*"))) == 1  # the older uploads are gone
+        assert upload(c, csv, "perler.csv", "/api/palette").json()["name"] == "perler-own"
+        upload(c, csv, "My Colors!.dat", "/api/palette")
         state = c.post("/api/generate", json={**SMALL, "palette": True}).json()
         assert state["brand"] == "my-colors"
         assert {p["code"] for p in state["palette"]} <= {"R", "B", "W", "K"}

@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Depends, FastAPI, File, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -50,6 +51,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from craftpix import __version__, api, edit
+from craftpix.color import hex_to_rgb8, pairwise_delta_e_2000, rgb8_to_lab
 from craftpix.errors import CraftpixError, InputError
 from craftpix.media import MEDIA, get_medium
 from craftpix.palette import Palette, available_palettes, load_palette
@@ -499,8 +501,27 @@ def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_j
                            "job_timeout_s": settings.job_timeout_s}}
 
     @app.get("/api/catalog")
-    def catalog(session: SessionDep, brand: str | None = None,
-                all_finishes: bool = False) -> dict[str, Any]:
+    def catalog(session: SessionDep, brand: str | None = None, all_finishes: bool = False,
+                near: str | None = None) -> dict[str, Any]:
+        """A catalog's colors; ``near`` (a code of the current pattern) orders them by
+        CIEDE2000 distance from that color, closest first, each with its ``delta_e``."""
+        data = _catalog_colors(session, brand, all_finishes)
+        if near is None:
+            return data
+        with session.lock:
+            pattern = current(session)
+        ref = next((c for c in pattern.palette if c.code == near), None)
+        if ref is None:
+            raise InputError(f"the pattern has no color {near!r}")
+        colors = data["colors"]
+        lab = rgb8_to_lab(np.array([hex_to_rgb8(c["hex"]) for c in colors], dtype=np.float64))
+        dist = pairwise_delta_e_2000(rgb8_to_lab(np.array([ref.rgb8], dtype=np.float64)), lab)[0]
+        order = np.argsort(dist, kind="stable")
+        data["colors"] = [{**colors[i], "delta_e": round(float(dist[i]), 2)} for i in order]
+        return data
+
+    def _catalog_colors(session: Session, brand: str | None,
+                        all_finishes: bool) -> dict[str, Any]:
         if brand:
             name = _brand(brand)
             assert name is not None
@@ -540,9 +561,11 @@ def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_j
         data = _read(file, settings.max_palette_bytes, "the palette file")
         pal, ext = sniff_palette(data)
         label = safe_stem(file.filename)
+        if label in available_palettes():  # never mistaken for the built-in catalog
+            label += "-own"
         with session.lock:
             if session.palette is not None:
-                session.palette.path.unlink(missing_ok=True)
+                shutil.rmtree(session.palette.path.parent, ignore_errors=True)
             folder = session.folder / f"palette-{secrets.token_hex(4)}"
             folder.mkdir()
             path = folder / f"{label}.{ext}"  # the stem names the catalog in the pattern

@@ -248,10 +248,10 @@ function drawLegend() {
   $("paint-swatch").title = paint ? `paint color: ${paint.code} ${paint.name}` : "pick a color in the legend";
 }
 
-async function loadCatalog() {
-  if (catalog && catalog.version === STATE.version) return catalog.colors;
-  const data = await call("/api/catalog");
-  catalog = { version: STATE.version, colors: data.colors };
+async function loadCatalog(code) {  // the catalog, closest to `code` first (CIEDE2000)
+  if (catalog && catalog.version === STATE.version && catalog.code === code) return catalog.colors;
+  const data = await call(`/api/catalog?near=${encodeURIComponent(code)}`);
+  catalog = { version: STATE.version, code, colors: data.colors };
   return catalog.colors;
 }
 
@@ -261,7 +261,7 @@ async function openPanel(code) {
   $("color-panel").hidden = false;
   $("cp-swatch").style.background = p.hex;
   $("cp-title").textContent = `${p.code} ${p.name} — ${p.count} ${STATE.piece}s`;
-  const colors = await guarded(loadCatalog);
+  const colors = await guarded(() => loadCatalog(code));
   if (colors) drawGrid(colors);
 }
 
@@ -275,7 +275,7 @@ function drawGrid(colors) {
       const b = document.createElement("button");
       b.type = "button";
       b.dataset.code = c.code;
-      b.title = `${c.code} ${c.name} ${c.hex}${used.has(c.code) ? " (in the pattern)" : ""}`;
+      b.title = `${c.code} ${c.name} ${c.hex}, ΔE00 ${c.delta_e}${used.has(c.code) ? " (in the pattern)" : ""}`;
       const sw = document.createElement("span");
       sw.className = "swatch";
       sw.style.background = c.hex;
