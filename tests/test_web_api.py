@@ -580,3 +580,16 @@ def test_real_prompt_job_reports_what_to_pull(work, monkeypatch):
         done = wait_for(c, job["id"], timeout=240)
     assert done["state"] == "error", done
     assert "craftpix models pull" in done["message"] and "\n" not in done["message"]
+
+
+def test_an_expired_session_takes_its_jobs_along(work):
+    with client_for(work, runner=fake_runner) as c:
+        job = c.post("/api/jobs", json={**SMALL, "prompt": "wait"}).json()
+        state = c.app.state.craftpix
+        assert state.jobs.active() == 1
+        state.sessions.ttl_s = 0.0
+        time.sleep(0.01)
+        c2 = TestClient(c.app)  # a new visitor: creating its session sweeps the old one
+        assert "no pattern yet" in error_of(c2.get("/api/pattern"), 409)
+        assert state.jobs.active() == 0
+        assert "no prompt job" in error_of(c.get(f"/api/jobs/{job['id']}"), 404)

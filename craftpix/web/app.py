@@ -108,10 +108,11 @@ class AppState:
         else:
             self.root, self.owns_root = Path(settings.work_dir), False
             self.root.mkdir(parents=True, exist_ok=True)
-        self.sessions = SessionStore(self.root, settings.max_sessions, settings.session_ttl_s,
-                                     settings.max_history)
         self.jobs = JobQueue(settings.max_jobs, settings.job_workers, settings.job_timeout_s,
                              target=runner)
+        self.sessions = SessionStore(self.root, settings.max_sessions, settings.session_ttl_s,
+                                     settings.max_history,
+                                     on_expire=lambda s: self.jobs.cancel_owner(s.token))
         self.generations = threading.BoundedSemaphore(settings.max_generations)
         self._stop = threading.Event()
         self._janitor = threading.Thread(target=self._sweep, name="craftpix-janitor",
@@ -120,8 +121,7 @@ class AppState:
 
     def expire(self) -> None:
         """Remove idle sessions, their folders and their jobs."""
-        for s in self.sessions.expire():
-            self.jobs.cancel_owner(s.token)
+        self.sessions.expire()
 
     def _sweep(self) -> None:
         while not self._stop.wait(self.settings.janitor_every_s):

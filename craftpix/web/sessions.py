@@ -12,6 +12,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,11 @@ class Session:
 class SessionStore:
     """All sessions of one app, each with a folder under ``root``; thread-safe."""
 
-    def __init__(self, root: Path, max_sessions: int, ttl_s: float, max_history: int) -> None:
+    def __init__(self, root: Path, max_sessions: int, ttl_s: float, max_history: int,
+                 on_expire: Callable[[Session], None] | None = None) -> None:
         self.root = root
         self.max_sessions, self.ttl_s, self.max_history = max_sessions, ttl_s, max_history
+        self.on_expire = on_expire  # e.g. cancel the session's prompt jobs
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -135,6 +138,8 @@ class SessionStore:
             for s in old:
                 del self._sessions[s.token]
         for s in old:
+            if self.on_expire is not None:
+                self.on_expire(s)
             shutil.rmtree(s.folder, ignore_errors=True)
         return old
 
