@@ -593,3 +593,52 @@ def test_an_expired_session_takes_its_jobs_along(work):
         assert "no pattern yet" in error_of(c2.get("/api/pattern"), 409)
         assert state.jobs.active() == 0
         assert "no prompt job" in error_of(c.get(f"/api/jobs/{job['id']}"), 404)
+
+
+# --- the command -----------------------------------------------------------------------------------
+def test_serve_command(monkeypatch):
+    import uvicorn
+
+    from craftpix.web import serve
+
+    opened: list[str] = []
+    seen: dict = {}
+
+    def fake_run(self):
+        seen["host"], seen["port"] = self.config.host, self.config.port
+        seen["app"] = self.config.app
+        self.started = True
+        deadline = time.monotonic() + 10
+        while len(opened) < seen.get("want", 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    monkeypatch.setattr(serve.webbrowser, "open", opened.append)
+    res = CliRunner().invoke(main, ["serve", "--port", "8123"])
+    assert res.exit_code == 0, res.output
+    assert opened == ["http://127.0.0.1:8123/"] and (seen["host"], seen["port"]) == (
+        "127.0.0.1", 8123)
+    assert "running at http://127.0.0.1:8123/" in res.output
+    assert seen["app"].state.settings.allowed_hosts == ("127.0.0.1", "localhost")
+
+    seen["want"] = 0
+    res = CliRunner().invoke(main, ["serve", "--no-browser", "--host", "0.0.0.0",
+                                    "--max-upload-mb", "2"])
+    assert res.exit_code == 0 and len(opened) == 1
+    assert "other computers on the network" in res.output
+    settings = seen["app"].state.settings
+    assert settings.allowed_hosts is None and settings.max_upload_bytes == 2 * 1024 * 1024
+
+    res = CliRunner().invoke(main, ["serve", "--port", "70000"])
+    assert res.exit_code == 2 and "70000" in res.output and "Traceback" not in res.output
+    assert serve.app_url("::1", 80) == "http://[::1]:80/"
+
+
+def test_serve_reports_a_port_it_cannot_use(monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)  # bind failed: never started
+    res = CliRunner().invoke(main, ["serve", "--no-browser", "--port", "8124"])
+    assert res.exit_code == 2
+    assert res.output.strip().endswith("cannot listen on 127.0.0.1 port 8124 (in use, or not "
+                                       "an address of this computer); try another --port")

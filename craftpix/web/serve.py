@@ -46,7 +46,9 @@ def serve_command(host: str, port: int, no_browser: bool, max_upload_mb: float,
     if host not in LOCAL_HOSTS:
         click.echo(f"warning: listening on {host}: other computers on the network can use the "
                    "app", err=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    # uvicorn's own log stays quiet: failures reach the user as one craftpix line, and the
+    # app logs unexpected errors itself (logger "craftpix.web")
+    config = uvicorn.Config(app, host=host, port=port, log_level="critical")
     server = uvicorn.Server(config)
 
     def announce() -> None:
@@ -60,7 +62,11 @@ def serve_command(host: str, port: int, no_browser: bool, max_upload_mb: float,
             webbrowser.open(url)
 
     threading.Thread(target=_when_started, args=(server, announce), daemon=True).start()
-    server.run()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        if server.started:
+            raise
     if not server.started:
         raise InputError(f"cannot listen on {host} port {port} (in use, or not an address "
                          "of this computer); try another --port")
