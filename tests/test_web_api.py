@@ -642,3 +642,15 @@ def test_serve_reports_a_port_it_cannot_use(monkeypatch):
     assert res.exit_code == 2
     assert res.output.strip().endswith("cannot listen on 127.0.0.1 port 8124 (in use, or not "
                                        "an address of this computer); try another --port")
+
+
+def test_the_app_and_its_command_import_no_diffusion_stack():
+    import subprocess
+    import sys
+
+    code = ("import sys, craftpix.cli, craftpix.web.app, craftpix.web.jobs; "
+            "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
