@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install -q --no-deps --no-build-isolation
 # offers one; for a CUDA machine, e.g. `make test TORCH_SPEC="torch==2.13.0 --index-url <CUDA index>"`.
 TORCH_SPEC ?= torch==$(shell sed -n 's/^torch==//p' requirements/torch.txt)
 
-.PHONY: setup setup-core demo test check-core lock lint clean
+.PHONY: setup setup-core demo test browser check-core lock lint clean
 
 # The light core: enough for `make demo` (no torch, no diffusion models).
 setup-core: $(VENV)/.core
@@ -32,9 +32,16 @@ $(VENV)/.installed: requirements/dev.txt requirements/torch.txt pyproject.toml
 demo: setup-core
 	$(VENV)/bin/craftpix beads --image examples/astronaut.jpg --size 48 --colors 12 --out demo --seed 0
 
-test: setup
+test: setup browser
 	$(VENV)/bin/ruff check craftpix tests bench
 	$(PY) -m pytest
+
+# The browser test drives Debian's Chromium (Playwright's own browser download is not used).
+# CI runs as root and installs it here; elsewhere run `sudo apt-get install chromium` once.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else echo "note: the browser test needs chromium (sudo apt-get install chromium)"; fi; }
 
 # The core alone, in a fresh venv: installs without any extra and makes a pattern without
 # importing torch, diffusers, transformers or peft.

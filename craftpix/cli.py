@@ -223,3 +223,12 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+def _register_serve() -> None:
+    from craftpix.web.serve import serve_command
+
+    main.add_command(serve_command, "serve")
+
+
+_register_serve()

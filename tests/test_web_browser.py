@@ -1,0 +1,171 @@
+"""End to end in a real browser: Chromium (headless, driven by Playwright) on `craftpix serve`.
+
+Upload a photo, make a pattern, replace a color through the legend, paint a cell, undo, and
+download the PDF; the PDF's text must name the replacement color. Screenshots of the main
+screens go to build/screenshots/ (or $CRAFTPIX_SCREENSHOTS; set it to docs/screenshots to refresh the README's pictures).
+
+Needs the `chromium` executable (Debian's package; `make test` installs it). Without it the
+test is skipped locally and fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = Path(os.environ.get("CRAFTPIX_SCREENSHOTS", ROOT / "build" / "screenshots"))
+TIMEOUT_MS = 90_000  # generous: CI machines are shared; the work itself is ~1 s
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "chromium is not installed (Debian: apt-get install chromium; `make test` does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from craftpix.web import WebSettings, create_app
+
+    work = tmp_path_factory.mktemp("web-work")
+    app = create_app(WebSettings(work_dir=work, allowed_hosts=("127.0.0.1", "localhost")))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(timeout=30)
+    assert not [p for p in work.iterdir()], "session folders left behind at shutdown"
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(5)
+    img = np.zeros((64, 64, 3))
+    img[...] = [0.92, 0.88, 0.75]
+    img[8:40, 8:40] = [0.8, 0.1, 0.1]
+    img[30:58, 34:60] = [0.1, 0.3, 0.8]
+    img = np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1)
+    path = tmp_path_factory.mktemp("web-photo") / "squares.png"
+    Image.fromarray((img * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_photo_to_pdf_in_a_browser(server, photo, tmp_path):
+    from pypdf import PdfReader
+
+    executable = _chromium()
+    expect.set_options(timeout=TIMEOUT_MS)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True,
+                                     args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 860})
+            page.set_default_timeout(TIMEOUT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server)
+            expect(page.locator("#medium option")).to_have_count(3)
+            page.fill("#width", "16")
+            page.fill("#height", "16")
+            page.fill("#colors", "4")
+            page.set_input_files("#photo", files=[{"name": "notes.png", "mimeType": "image/png",
+                                                   "buffer": b"not a picture at all"}])
+            expect(page.locator("#error")).to_have_text(
+                "the file is not an image craftpix can read (PNG, JPEG, WebP, ...)")
+            page.set_input_files("#photo", str(photo))  # uploads, then makes the pattern
+            legend = page.locator("#legend li")
+            expect(legend.first).to_be_visible()
+            expect(page.locator("#summary")).to_contain_text("16×16 fuse beads")
+            assert 1 <= legend.count() <= 4
+            page.screenshot(path=str(SHOTS / "web-pattern.png"))
+
+            # replace the most used color by a catalog color the pattern does not use
+            old = legend.first.get_attribute("data-code")
+            used = {legend.nth(i).get_attribute("data-code") for i in range(legend.count())}
+            legend.first.click()
+            grid = page.locator("#cp-grid button")
+            expect(grid.first).to_be_visible()
+            new = next(c for c in grid.evaluate_all("bs => bs.map(b => b.dataset.code)")
+                       if c not in used)
+            page.locator(f"#cp-grid button[data-code='{new}']").click()
+            expect(page.locator(f"#legend li[data-code='{new}']")).to_be_visible()
+            expect(page.locator(f"#legend li[data-code='{old}']")).to_have_count(0)
+            expect(page.locator("#edits")).to_contain_text(f"replace {old}={new}")
+
+            # paint the top-left cell with another legend color, then undo it
+            other = page.locator("#legend li").nth(1)
+            paint = other.get_attribute("data-code")
+            other.click()
+            page.click("#cp-paint")
+            box = page.locator("#chart").bounding_box()
+            assert box is not None
+            cell = box["width"] / 16
+            first = page.evaluate("() => STATE.palette[STATE.cells[0][0]].code")
+            x = cell * 0.5 if first != paint else cell * 15.5
+            page.locator("#chart").click(position={"x": x, "y": cell * 0.5})
+            expect(page.locator("#edits")).to_contain_text(f"={paint}")
+            expect(page.locator("#undo")).to_be_enabled()
+            page.click("#undo")
+            expect(page.locator("#edits")).not_to_contain_text(f"={paint}")
+            expect(page.locator("#redo")).to_be_enabled()
+
+            page.click("#tab-preview")
+            expect(page.locator("#preview")).to_have_js_property("complete", True)
+            page.click("#files-btn")
+            link = page.locator("#files a", has_text="pattern.pdf")
+            expect(link).to_be_visible()
+            with page.expect_download() as info:
+                link.click()
+            pdf = tmp_path / "pattern.pdf"
+            info.value.save_as(pdf)
+            text = "\n".join(p.extract_text() or "" for p in PdfReader(pdf).pages)
+            assert new in text and "bead" in text.lower()
+            assert old not in text
+
+            # the phone-sized layout: one column, the chart still fits the screen
+            phone = browser.new_page(viewport={"width": 390, "height": 844},
+                                     device_scale_factor=1)
+            phone.set_default_timeout(TIMEOUT_MS)
+            phone.context.add_cookies(page.context.cookies())
+            phone.goto(server)
+            expect(phone.locator("#legend li").first).to_be_visible()
+            expect(phone.locator("#width")).to_have_value("16")  # the form is restored
+            width = phone.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+            phone.evaluate("() => document.getElementById('result').scrollIntoView()")
+            phone.screenshot(path=str(SHOTS / "web-phone.png"))
+            assert errors == []
+        finally:
+            browser.close()
+    # small enough to keep in the repository: a 128-color palette loses nothing visible here
+    for name in ("web-pattern.png", "web-phone.png"):
+        with Image.open(SHOTS / name) as im:
+            assert im.width >= 390
+            small = im.convert("RGB").quantize(colors=128, dither=Image.Dither.NONE)
+        small.save(SHOTS / name, optimize=True)
+        assert (SHOTS / name).stat().st_size < 150_000

@@ -1,0 +1,48 @@
+"""A real prompt job through the web app: the SDS engine on tiny random-weight models.
+
+Kept apart from test_web_api.py so that the job children spawned there never import torch.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from craftpix.web import WebSettings, create_app  # noqa: E402
+
+try:
+    from tiny_models import tiny_paths, tiny_settings, write_palette_csv  # noqa: F401
+except ImportError:  # tests/ imported as a package
+    from tests.tiny_models import tiny_paths, tiny_settings, write_palette_csv  # noqa: F401
+
+
+def test_prompt_job_runs_the_sds_engine_and_opens(tmp_path, tiny_paths):  # noqa: F811
+    palette = write_palette_csv(tmp_path / "tiny.csv")
+    settings = WebSettings(work_dir=tmp_path / "work", sds=tiny_settings(tiny_paths))
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/api/palette", files={"file": ("tiny.csv", palette.read_bytes())})
+        assert r.status_code == 200 and r.json()["colors"] == 8
+        form = {"medium": "beads", "width": 8, "height": 8, "palette": True, "colors": 4,
+                "prompt": "a red rose", "steps": 4, "seed": 3}
+        job = c.post("/api/jobs", json=form).json()
+        deadline = time.monotonic() + 300
+        while (data := c.get(f"/api/jobs/{job['id']}").json())["state"] in ("queued",
+                                                                              "running"):
+            assert time.monotonic() < deadline, data
+            time.sleep(0.1)
+        assert data["state"] == "done", data
+        assert data["fraction"] == 1.0 and data["preview"]  # step previews were written
+        assert c.get(f"/api/jobs/{job['id']}/preview.png").status_code == 200
+        state = c.post(f"/api/jobs/{job['id']}/open").json()
+        assert (state["width"], state["height"]) == (8, 8)
+        assert {p["code"] for p in state["palette"]} <= {f"C{i}" for i in range(8)}
+        assert len(state["palette"]) <= 4 and state["summary"].startswith("8×8 fuse beads")
+        # the prompt's pattern is edited and exported like any other
+        edited = c.post("/api/edit", json={"op": "set", "row": 0, "col": 0, "to": "C1"})
+        assert edited.status_code == 200 and edited.json()["can_undo"]
+        assert c.get("/api/files/pattern.pdf").content.startswith(b"%PDF")
