@@ -200,7 +200,7 @@ class PatternForm(BaseModel):
     seed: int = 0
     paper: str = "a4"
     formats: str | None = None
-    hoop: str = "100x100"
+    hoop: str | None = None  # None: the smallest preset hoop that fits
     merge: bool = False
     part: str = "plate"
     section: int | None = None
@@ -243,9 +243,10 @@ def _brand(name: str | None) -> str | None:
 
 def _export_settings(form: PatternForm) -> dict[str, Any]:
     """The export keyword arguments the CLI passes for the same options."""
-    return {"pdf": True, "paper": form.paper, "formats": form.formats, "hoop": form.hoop,
-            "merge": form.merge, "part": form.part, "section": form.section,
-            "fabric_count": form.fabric_count, "strands": form.strands}
+    settings = {"pdf": True, "paper": form.paper, "formats": form.formats, "hoop": form.hoop,
+                "merge": form.merge, "part": form.part, "section": form.section,
+                "fabric_count": form.fabric_count, "strands": form.strands}
+    return {k: v for k, v in settings.items() if v is not None}
 
 
 def _request(session: Session, form: PatternForm, **more: Any) -> api.PatternRequest:
@@ -319,8 +320,8 @@ def _png(image: Any) -> Response:
 def ensure_export(session: Session) -> tuple[Path, list[str], list[str]]:
     """Write every file of the current pattern (once per version): folder, names, notes.
 
-    ``pattern.json`` plus whatever :func:`craftpix.api.export` writes with the pattern's
-    export settings (PDF with the shopping list, previews, machine files).
+    Whatever :func:`craftpix.api.export` writes with the pattern's export settings:
+    ``pattern.json`` (with those settings), PDF, previews, machine files.
     """
     with session.lock:
         pattern = current(session)
@@ -332,12 +333,11 @@ def ensure_export(session: Session) -> tuple[Path, list[str], list[str]]:
         folder = session.folder / f"files-{session.version}"
         folder.mkdir()
         try:
-            pattern.save(folder / "pattern.json")
             result = api.export(pattern, folder, **session.export)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        names = ["pattern.json"] + [p.name for p in result.paths]
+        names = sorted((p.name for p in result.paths), key=lambda n: n != "pattern.json")
         session.exported = (session.version, folder, names)
         return folder, names, list(result.notes)
 

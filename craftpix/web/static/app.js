@@ -113,7 +113,7 @@ function formValues() {
     merge: c.name === "bricks" && $("merge").checked,
     part: c.name === "bricks" ? $("part").value : "plate",
     formats: c.name === "stitch" && $("formats").value.trim() ? $("formats").value.trim() : null,
-    hoop: $("hoop").value.trim() || "100x100",
+    hoop: $("hoop").value.trim() || null,
   };
 }
 
