@@ -40,8 +40,8 @@ def test_export_writes_files_next_to_the_pattern(tmp_path: Path) -> None:
     assert code == 0, err
     names = sorted(q.name for q in pj.parent.iterdir())
     assert names == ["pattern.dst", "pattern.jef", "pattern.json", "pattern.pdf", "pattern.pes",
-                     "preview-pixels.png", "preview.png"]
-    assert out.count("wrote ") == 7  # pattern.json is rewritten with the settings used
+                     "preview-pixels.png", "preview.png", "shopping-list.csv"]
+    assert out.count("wrote ") == 8  # pattern.json is rewritten with the settings used
 
 
 def test_export_default_formats_and_out_dir(tmp_path: Path) -> None:
@@ -51,7 +51,8 @@ def test_export_default_formats_and_out_dir(tmp_path: Path) -> None:
                           "--strands", "1"])
     assert code == 0, err
     assert sorted(q.name for q in out_dir.iterdir()) == [
-        "pattern.dst", "pattern.json", "pattern.pes", "preview-pixels.png", "preview.png"]
+        "pattern.dst", "pattern.json", "pattern.pes", "preview-pixels.png", "preview.png",
+        "shopping-list.csv"]
 
 
 def test_export_bricks_merge_reports_reduction(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_pdf_holds_every_code_and_embeds_fonts(tmp_path: Path, medium: str, pale
                                                brand: str, kwargs: dict) -> None:
     p = Pattern(blobs(40, 35, len(palette)), palette, medium, brand,
                 {"prompt": "a red fox in the snow", "seed": 3})
-    res = export_pattern(p, tmp_path, preview=False, **kwargs)
+    res = export_pattern(p, tmp_path, preview=False, orders=False, **kwargs)
     path, saved = res.paths
     assert (path.name, saved.name) == ("pattern.pdf", "pattern.json")
     reader, text = pdf_text(path)
@@ -161,7 +161,7 @@ def test_symbol_ink_contrasts() -> None:
 
 def test_sequence_page_with_embroidery(tmp_path: Path) -> None:
     p = Pattern(blobs(20, 24, 4), DMC, "stitch", "dmc")
-    res = export_pattern(p, tmp_path, preview=False, formats="pes,dst")
+    res = export_pattern(p, tmp_path, preview=False, orders=False, formats="pes,dst")
     assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.pes", "pattern.dst",
                                            "pattern.json"]
     _, text = pdf_text(res.paths[0])
@@ -172,7 +172,7 @@ def test_sequence_page_with_embroidery(tmp_path: Path) -> None:
 
 def test_cover_notes_skipped_default_embroidery(tmp_path: Path) -> None:
     p = Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc")  # 145 mm wide: not for a 100 mm hoop
-    res = export_pattern(p, tmp_path, preview=False, hoop="4x4")
+    res = export_pattern(p, tmp_path, preview=False, orders=False, hoop="4x4")
     assert res.formats == () and res.stitch_plan is None
     assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.json"]
     cover = PdfReader(str(res.paths[0])).pages[0].extract_text()

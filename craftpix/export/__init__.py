@@ -4,6 +4,8 @@
   cell (:mod:`craftpix.export.preview`);
 * ``pattern.pdf`` — cover, bill of materials, board/page map, charts (:mod:`.pdf`);
 * ``pattern.<fmt>`` — machine-embroidery files of true cross stitches (:mod:`.embroidery`);
+* ``shopping-list.csv`` and, for bricks, ``bricklink.xml`` (a BrickLink wanted list) —
+  ordering lists (:mod:`.orders`);
 * ``pattern.json`` — the pattern itself, with the export settings used (they stick: the next
   :func:`export_pattern` of that file uses them unless overridden).
 
@@ -32,7 +34,7 @@ from craftpix.export.embroidery import (
 )
 from craftpix.export.hoops import Hoop, hoop_to_setting, parse_hoop, smallest_fitting_hoop
 from craftpix.export.merge import MergeResult, merge_plates
-from craftpix.fileio import ensure_out_dir, write_bytes
+from craftpix.fileio import ensure_out_dir, write_bytes, write_text
 from craftpix.pattern import Pattern
 
 __all__ = [
@@ -49,8 +51,8 @@ PAPERS = ("a4", "letter")
 # Every export setting, as stored in pattern.json's "settings" object and accepted as a keyword
 # by export_pattern. "background" is the engine's fill for empty cells (a catalog code, a hex
 # color or "none"); it is stored so that edits and re-exports know it, exports draw the cells.
-SETTING_KEYS = ("pdf", "preview", "paper", "formats", "hoop", "merge", "part", "section",
-                "fabric_count", "strands", "background")
+SETTING_KEYS = ("pdf", "preview", "orders", "paper", "formats", "hoop", "merge", "part",
+                "section", "fabric_count", "strands", "background")
 
 
 @dataclass
@@ -92,6 +94,7 @@ def validate_options(
     fabric_count: int | None = None,
     strands: int | None = None,
     preview: bool = True,
+    orders: bool = True,
     background: str | None = None,
 ) -> ResolvedOptions:
     """Check export options against a medium (and a ``(W, H)`` size in cells for the hoop).
@@ -105,7 +108,7 @@ def validate_options(
     (``formats=None`` on a cross-stitch pattern) are dropped with a note instead: a large
     chart for hand stitching is not an error.
     """
-    del pdf, preview, background  # accepted so that the same kwargs as export_pattern can be passed
+    del pdf, preview, orders, background  # accepted so that the same kwargs as export_pattern can be passed
     paper = paper.lower()
     if paper not in PAPERS:
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
@@ -178,6 +181,7 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
     out: dict[str, Any] = {
         "pdf": bool(effective.get("pdf", True)),
         "preview": bool(effective.get("preview", True)),
+        "orders": bool(effective.get("orders", True)),
         "paper": resolved.paper,
     }
     if s.medium == "bricks":
@@ -210,7 +214,8 @@ def export_pattern(
     ``out_dir/pattern.json``. Returns the paths written with the bill of materials, merge
     result, stitch plan, hoop and the stored settings.
 
-    Settings (keys of :data:`SETTING_KEYS`): ``pdf`` and ``preview`` (bool); ``paper``
+    Settings (keys of :data:`SETTING_KEYS`): ``pdf``, ``preview`` and ``orders`` (bool;
+    ``orders`` writes ``shopping-list.csv`` and for bricks ``bricklink.xml``); ``paper``
     (``"a4"``/``"letter"``); ``formats`` (``"pes,dst"``, a sequence, or ``"none"``; None = the
     medium's default: ``pes,dst`` for cross-stitch when the design fits a hoop, with a note
     otherwise); ``hoop`` (a preset such as ``"5x7"``, ``"130x180mm"``, ``"4x4in"`` or
@@ -270,6 +275,17 @@ def export_pattern(
                                  formats=list(fmts), hoop=hoop_mm, notes=notes))
     for fmt, data in machine_files.items():
         written.append(write_bytes(out / f"pattern.{fmt}", data))
+    if effective.get("orders", True):
+        from craftpix.export.orders import bricklink_xml, catalog_facts, shopping_csv
+
+        facts = catalog_facts(pattern.brand)
+        if pattern.medium == "bricks":
+            xml, missing = bricklink_xml(bom, facts)
+            if missing:
+                notes.append(f"bricklink.xml leaves out colors with no BrickLink color id in "
+                             f"the {pattern.brand} catalog: {', '.join(missing)}")
+            written.append(write_text(out / "bricklink.xml", xml))
+        written.append(write_text(out / "shopping-list.csv", shopping_csv(pattern, bom, facts)))
     pattern.settings = stored
     if save:
         written.append(pattern.save(out / "pattern.json"))
