@@ -180,3 +180,17 @@ def test_cover_notes_skipped_default_embroidery(tmp_path: Path) -> None:
     # without a hoop, the smallest preset that holds it is used: 8x8 (200x200 mm)
     res = export_pattern(Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc"), tmp_path, preview=False)
     assert res.formats == ("pes", "dst") and res.hoop is not None and res.hoop.name == "8x8"
+
+
+def test_legend_by_code_and_symbols_pinned(tmp_path: Path) -> None:
+    pal = [Color("3865", "Winter White", "#F9F7F1"), Color("150", "Dusty Rose", "#AB0249"),
+           Color("B5200", "Snow White", "#FFFFFF"), Color("1001", "x", "#123456")]
+    cells = np.array([[0, 0, 0, 1], [1, 2, 3, 0]])
+    p = Pattern(cells, pal, "stitch", "dmc")
+    res = export_pattern(p, tmp_path, legend_order="code", formats="none", preview=False)
+    assert [r.color.code for r in res.bom.rows] == ["150", "1001", "3865", "B5200"]
+    saved = Pattern.load(tmp_path / "pattern.json")
+    assert saved.settings["legend_order"] == "code"
+    assert [c.symbol for c in saved.palette] == p.symbols()
+    text = pdf_text(res.paths[0])[1]
+    assert text.index("Dusty Rose") < text.index("Winter White")

@@ -52,7 +52,8 @@ PAPERS = ("a4", "letter")
 # by export_pattern. "background" is the engine's fill for empty cells (a catalog code, a hex
 # color or "none"); it is stored so that edits and re-exports know it, exports draw the cells.
 SETTING_KEYS = ("pdf", "preview", "orders", "paper", "formats", "hoop", "merge", "part",
-                "section", "fabric_count", "strands", "background")
+                "section", "fabric_count", "strands", "legend_order", "background")
+LEGEND_ORDERS = ("usage", "code")
 
 
 @dataclass
@@ -95,6 +96,7 @@ def validate_options(
     strands: int | None = None,
     preview: bool = True,
     orders: bool = True,
+    legend_order: str = "usage",
     background: str | None = None,
 ) -> ResolvedOptions:
     """Check export options against a medium (and a ``(W, H)`` size in cells for the hoop).
@@ -108,6 +110,9 @@ def validate_options(
     (``formats=None`` on a cross-stitch pattern) are dropped with a note instead: a large
     chart for hand stitching is not an error.
     """
+    if legend_order not in LEGEND_ORDERS:
+        raise InputError(f"unknown legend order {legend_order!r}; choose one of: "
+                         f"{', '.join(LEGEND_ORDERS)}")
     del pdf, preview, orders, background  # accepted so that the same kwargs as export_pattern can be passed
     paper = paper.lower()
     if paper not in PAPERS:
@@ -160,6 +165,12 @@ def validate_options(
     return ResolvedOptions(settings, fmts, notes, paper, chosen)
 
 
+def code_key(code: str) -> tuple[int, int, str]:
+    """Catalog order of a color code: numbers by value (DMC 150 before 1001), then the rest."""
+    head = code.split("-")[-1]
+    return (0, int(head), code) if head.isdigit() else (1, 0, code)
+
+
 def merged_settings(stored: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The settings for one export: ``stored`` (pattern.json) overlaid by non-None ``overrides``.
 
@@ -183,6 +194,7 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
         "preview": bool(effective.get("preview", True)),
         "orders": bool(effective.get("orders", True)),
         "paper": resolved.paper,
+        "legend_order": str(effective.get("legend_order", "usage")),
     }
     if s.medium == "bricks":
         out.update(part=s.part, section=s.section, merge=bool(effective.get("merge", False)))
@@ -221,7 +233,8 @@ def export_pattern(
     otherwise); ``hoop`` (a preset such as ``"5x7"``, ``"130x180mm"``, ``"4x4in"`` or
     ``(w, h)`` mm; None = the smallest preset that fits); ``merge`` (bricks, with
     ``part="plate"``); ``part`` (plate 3024, round 4073/6141, tile 3070b); ``section`` (board
-    size in cells: beads 29; bricks 16/32/48); ``fabric_count`` (11, 14, 16, 18; default 14)
+    size in cells: beads 29; bricks 16/32/48); ``legend_order`` (``"usage"``, most-used first,
+    or ``"code"``, catalog order); ``fabric_count`` (11, 14, 16, 18; default 14)
     and ``strands`` (default 3 on 11 ct, else 2); ``background`` (recorded only).
 
     Everything is checked before anything is written — options, hoop, each machine format's
@@ -240,7 +253,10 @@ def export_pattern(
     if merge:
         assert settings.section is not None
         merged = merge_plates(pattern.cells, settings.section)
+    pattern.palette = pattern.with_symbols().palette  # symbols stick from now on
     bom = build_bom(pattern, settings, merged)
+    if effective.get("legend_order") == "code":
+        bom.rows.sort(key=lambda r: code_key(r.color.code))
     plan = None
     machine_files: dict[str, bytes] = {}
     if fmts:
