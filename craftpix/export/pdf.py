@@ -1,8 +1,9 @@
 """Printable instructions (reportlab): cover, bill of materials, page or board map, charts.
 
 Everything on the chart pages is vector (filled cells, symbols as text, grid lines); the cover
-picture and the map thumbnail are images. Fonts are the Bitstream Vera TrueType fonts that
-ship inside reportlab, registered as TrueType so that they are embedded (subset) in the file;
+picture and the map thumbnail are images. Text goes through :mod:`craftpix.export.fonts`: a
+chain of embedded TrueType fonts (Vera, Noto Sans, WenQuanYi Micro Hei) with per-character
+fallback, so names, titles and file names in Latin, Greek, Cyrillic and CJK scripts all print;
 no standard-14 font is referenced anywhere.
 """
 
@@ -15,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import reportlab
 from PIL import Image
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader, simpleSplit
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 
 from craftpix.color import srgb_to_linear
 from craftpix.errors import InputError
+from craftpix.export import fonts
 from craftpix.export.bom import PARTS, Bom, ExportSettings, section_counts
 from craftpix.export.embroidery import StitchPlan
 from craftpix.export.layout import ChartPage, page_plan, section_plan
@@ -36,9 +36,8 @@ from craftpix.pattern import Pattern, usage_order
 
 PAPERS: dict[str, tuple[float, float]] = {"a4": A4, "letter": LETTER}
 
-FONT = "CraftpixSans"
-FONT_BOLD = "CraftpixSans-Bold"
-_FONT_FILES = {FONT: "Vera.ttf", FONT_BOLD: "VeraBd.ttf"}
+FONT = fonts.REGULAR
+FONT_BOLD = fonts.BOLD
 
 MARGIN = 12 * mm
 HEADER_H = 13 * mm
@@ -57,11 +56,12 @@ BRAND_TITLES = {
 
 
 def _register_fonts() -> None:
-    font_dir = Path(reportlab.__file__).parent / "fonts"
-    registered = set(pdfmetrics.getRegisteredFontNames())
-    for name, fname in _FONT_FILES.items():
-        if name not in registered:
-            pdfmetrics.registerFont(TTFont(name, str(font_dir / fname)))
+    fonts.register_fonts()
+
+
+def simpleSplit(text: str, font: str, size: float, width: float) -> list[str]:  # noqa: N802
+    """Wrap ``text`` to ``width`` points with the fallback fonts (reportlab's name kept)."""
+    return fonts.wrap(text, size, width, bold=font == FONT_BOLD)
 
 
 def pattern_title(pattern: Pattern) -> str:
@@ -175,10 +175,10 @@ class _Canvas(rl_canvas.Canvas):
 
     def _draw_footer(self, total: int) -> None:
         pw, _ = self._pagesize
-        self.setFont(FONT, 7)
         self.setFillColorRGB(0.35, 0.35, 0.35)
-        self.drawString(MARGIN, MARGIN * 0.6, self._footer)
-        self.drawRightString(pw - MARGIN, MARGIN * 0.6, f"page {self._pageNumber} of {total}")
+        fonts.draw_string(self, MARGIN, MARGIN * 0.6, self._footer, 7)
+        fonts.draw_string(self, pw - MARGIN, MARGIN * 0.6, f"page {self._pageNumber} of {total}",
+                          7, align="right")
 
 
 class _Doc:
@@ -197,15 +197,8 @@ class _Doc:
     # small helpers
     def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
              align: str = "left", color: tuple[float, float, float] = (0, 0, 0)) -> None:
-        c = self.c
-        c.setFont(FONT_BOLD if bold else FONT, size)
-        c.setFillColorRGB(*color)
-        if align == "right":
-            c.drawRightString(x, y, s)
-        elif align == "center":
-            c.drawCentredString(x, y, s)
-        else:
-            c.drawString(x, y, s)
+        self.c.setFillColorRGB(*color)
+        fonts.draw_string(self.c, x, y, s, size, bold, align)
 
     def para(self, x: float, y: float, s: str, width: float, size: float = 8.5,
              bold: bool = False, leading: float | None = None) -> float:
