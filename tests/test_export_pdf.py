@@ -138,8 +138,9 @@ def test_board_pages_with_per_board_counts(tmp_path: Path) -> None:
     reader, text = pdf_text(res.paths[0])
     for k in range(1, 5):
         assert f"Baseplate {k} of 4" in text
-    assert "This board: 1,024 studs" in text  # the full 32×32 plate
-    assert "This board: 64 studs" in text  # the 8×8 corner
+    # centred on the four plates: 12 empty studs each side, 20x20 of the design per plate
+    assert text.count("This board: 400 studs") == 4
+    assert "20×20 of 32×32 used" in text
     assert "4073/6141 Round plate 1\u00d71" in text
     assert "Board map" in text
 

@@ -250,9 +250,19 @@ def export_pattern(
     merge = bool(effective.get("merge", False))
     out = ensure_out_dir(out_dir)
     merged = None
+    if settings.section:
+        from craftpix.export.layout import board_notes
+        from craftpix.media import get_medium
+
+        m = get_medium(pattern.medium)
+        notes += board_notes(pattern.width, pattern.height, settings.section,
+                             "pegboard" if m.name == "beads" else "baseplate", m.piece)
     if merge:
         assert settings.section is not None
-        merged = merge_plates(pattern.cells, settings.section)
+        from craftpix.export.layout import board_origin
+
+        merged = merge_plates(pattern.cells, settings.section,
+                              origin=board_origin(pattern.width, pattern.height, settings.section))
     pattern.palette = pattern.with_symbols().palette  # symbols stick from now on
     bom = build_bom(pattern, settings, merged)
     if effective.get("legend_order") == "code":

@@ -571,8 +571,8 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
             c.drawPath(path, stroke=1, fill=0)
     # 4. grid: thin lines, bold every ten
     w_pt, h_pt = nc * cell, nr * cell
-    off_c = page.col0 if local else 0
-    off_r = page.row0 if local else 0
+    off_c = page.col0 - page.peg_col0 if local else 0  # boards: number from the board's edge
+    off_r = page.row0 - page.peg_row0 if local else 0
     thin = c.beginPath()
     bold = c.beginPath()
     for k in range(page.col0, page.col1 + 1):
@@ -656,15 +656,25 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
         y = d.header(right, left)
         _mini_map(d, layout, page, d.pw - MARGIN, y + 0.5 * mm - 1.5 * mm)
         cell = layout.cell
-        grid_w = page.cols * cell
         if layout.boards:
-            x0 = MARGIN + LABEL_W + (aw - grid_w) / 2
+            sec = layout.section or page.cols
+            bx0 = MARGIN + LABEL_W + (aw - sec * cell) / 2  # the whole board, centred
+            by_top = y - LABEL_W
+            c = d.c
+            c.setStrokeColorRGB(0.6, 0.6, 0.6)
+            c.setDash(2, 2)
+            c.setLineWidth(0.6)
+            c.rect(bx0, by_top - sec * cell, sec * cell, sec * cell, stroke=1, fill=0)
+            c.setDash()
+            x0 = bx0 + page.peg_col0 * cell
+            y_top = by_top - page.peg_row0 * cell
         else:
             x0 = MARGIN + LABEL_W
-        y_top = y - LABEL_W
+            y_top = y - LABEL_W
         draw_chart(d, page, x0, y_top, cell, local=layout.boards, merged=merged)
         if layout.boards:
-            _board_bom(d, page, y_top - page.rows * cell - LABEL_W - 3.5 * mm, layout, merged)
+            sec = layout.section or page.rows
+            _board_bom(d, page, y - LABEL_W - sec * cell - LABEL_W - 3.5 * mm, layout, merged)
         d.c.showPage()
 
 
