@@ -151,3 +151,14 @@ def test_empty_cells_get_no_stitches() -> None:
     cu = 254 / 14
     xs = [x for c, x, _ in plan.commands if c == emb.STITCH]
     assert min(xs) == round(1 * cu - 4 * cu) and max(xs) == round(7 * cu - 4 * cu)
+
+
+@HYP
+@given(random_patterns())
+def test_backstitch_reads_back_equal_to_its_plan(p: Pattern) -> None:
+    from craftpix.export.backstitch import plan_backstitch
+
+    outlined, bs = plan_backstitch(p, None, threshold=10.0)
+    plan = plan_cross_stitch(outlined, 14, backstitch=bs)
+    for fmt in FORMATS:
+        render_format(outlined, plan, fmt)  # raises on any mismatch

@@ -52,7 +52,8 @@ PAPERS = ("a4", "letter")
 # by export_pattern. "background" is the engine's fill for empty cells (a catalog code, a hex
 # color or "none"); it is stored so that edits and re-exports know it, exports draw the cells.
 SETTING_KEYS = ("pdf", "preview", "orders", "paper", "formats", "hoop", "merge", "part",
-                "section", "fabric_count", "strands", "legend_order", "background")
+                "section", "fabric_count", "strands", "legend_order", "backstitch",
+                "backstitch_color", "background")
 LEGEND_ORDERS = ("usage", "code")
 
 
@@ -97,6 +98,8 @@ def validate_options(
     preview: bool = True,
     orders: bool = True,
     legend_order: str = "usage",
+    backstitch: str = "none",
+    backstitch_color: str | None = None,
     background: str | None = None,
 ) -> ResolvedOptions:
     """Check export options against a medium (and a ``(W, H)`` size in cells for the hoop).
@@ -113,7 +116,11 @@ def validate_options(
     if legend_order not in LEGEND_ORDERS:
         raise InputError(f"unknown legend order {legend_order!r}; choose one of: "
                          f"{', '.join(LEGEND_ORDERS)}")
-    del pdf, preview, orders, background  # accepted so that the same kwargs as export_pattern can be passed
+    if backstitch not in ("none", "auto"):
+        raise InputError(f"unknown --backstitch {backstitch!r}; choose auto or none")
+    if (backstitch == "auto" or backstitch_color) and medium != "stitch":
+        raise InputError(f"backstitch applies to cross-stitch, not to {medium}")
+    del pdf, preview, orders, background, backstitch_color  # accepted so that the same kwargs as export_pattern can be passed
     paper = paper.lower()
     if paper not in PAPERS:
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
@@ -165,6 +172,25 @@ def validate_options(
     return ResolvedOptions(settings, fmts, notes, paper, chosen)
 
 
+def _add_backstitch_to_bom(pattern: Pattern, bom: Bom, bs: Any, fabric_count: int) -> None:
+    """Count the outline's floss in the bill of materials (its own line, skeins in the total)."""
+    from craftpix.export.backstitch import backstitch_cm, backstitch_skeins
+    from craftpix.export.bom import BomRow, BuyLine
+
+    cm = backstitch_cm(bs, fabric_count)
+    line = BuyLine("skein", backstitch_skeins(bs, fabric_count), f"backstitch, {cm / 100:.1f} m",
+                   plural="skeins", needed=bs.segments)
+    for k, row in enumerate(bom.rows):
+        if row.index == bs.color:
+            bom.rows[k] = BomRow(row.index, row.color, row.symbol, row.count, (*row.buy, line))
+            break
+    else:
+        bom.rows.append(BomRow(bs.color, pattern.palette[bs.color],
+                               pattern.symbols()[bs.color], 0, (line,)))
+    total = sum(b.quantity for r in bom.rows for b in r.buy)
+    bom.totals[:] = [BuyLine("skein", total, plural="skeins")]
+
+
 def code_key(code: str) -> tuple[int, int, str]:
     """Catalog order of a color code: numbers by value (DMC 150 before 1001), then the rest."""
     head = code.split("-")[-1]
@@ -201,7 +227,10 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
     elif s.medium == "beads":
         out.update(section=s.section)
     else:
-        out.update(fabric_count=s.fabric_count, strands=s.strands)
+        out.update(fabric_count=s.fabric_count, strands=s.strands,
+                   backstitch=str(effective.get("backstitch", "none")))
+        if effective.get("backstitch_color"):
+            out["backstitch_color"] = str(effective["backstitch_color"])
         if effective.get("formats") is not None:
             out["formats"] = list(parse_formats(effective["formats"]))
         if effective.get("hoop") is not None:
@@ -263,15 +292,29 @@ def export_pattern(
 
         merged = merge_plates(pattern.cells, settings.section,
                               origin=board_origin(pattern.width, pattern.height, settings.section))
+    bs = None
+    if effective.get("backstitch") == "auto":
+        from craftpix.export.backstitch import plan_backstitch
+
+        outlined, bs = plan_backstitch(pattern, effective.get("backstitch_color"))
+        pattern.palette = outlined.palette  # the thread joins the palette
     pattern.palette = pattern.with_symbols().palette  # symbols stick from now on
     bom = build_bom(pattern, settings, merged)
+    if bs is not None:
+        assert settings.fabric_count is not None
+        _add_backstitch_to_bom(pattern, bom, bs, settings.fabric_count)
+        notes.append(
+            f"backstitch: {bs.segments} cell edges in {len(bs.paths)} lines, "
+            f"{pattern.palette[bs.color].code} {pattern.palette[bs.color].name}, 1 strand, "
+            "worked after the crosses; drawn as thick lines on the charts"
+        )
     if effective.get("legend_order") == "code":
         bom.rows.sort(key=lambda r: code_key(r.color.code))
     plan = None
     machine_files: dict[str, bytes] = {}
     if fmts:
         assert settings.fabric_count is not None
-        plan = plan_cross_stitch(pattern, settings.fabric_count)
+        plan = plan_cross_stitch(pattern, settings.fabric_count, backstitch=bs)
         check_format_limits(pattern, fmts, plan, hoop)
         machine_files = render_embroidery(pattern, plan, fmts, hoop)  # read back and checked
         from craftpix.export.embroidery import thread_names
@@ -298,7 +341,7 @@ def export_pattern(
         hoop_mm = hoop.size if hoop is not None else (0.0, 0.0)
         written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
                                  merged=merged, preview=craft_img, embroidery=plan,
-                                 formats=list(fmts), hoop=hoop_mm, notes=notes))
+                                 formats=list(fmts), hoop=hoop_mm, notes=notes, backstitch=bs))
     for fmt, data in machine_files.items():
         written.append(write_bytes(out / f"pattern.{fmt}", data))
     if effective.get("orders", True):

@@ -26,6 +26,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 from craftpix.color import srgb_to_linear
 from craftpix.errors import InputError
 from craftpix.export import fonts
+from craftpix.export.backstitch import Backstitch
 from craftpix.export.bom import PARTS, Bom, ExportSettings, section_counts
 from craftpix.export.embroidery import StitchPlan
 from craftpix.export.layout import ChartPage, page_plan, section_plan
@@ -193,6 +194,7 @@ class _Doc:
         self.rgb = [col.rgb8 for col in pattern.palette]
         self.fill = [(r / 255, g / 255, b / 255) for r, g, b in self.rgb]
         self.ink = [symbol_ink(x) for x in self.rgb]
+        self.backstitch: Backstitch | None = None
 
     # small helpers
     def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
@@ -593,6 +595,25 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
     c.drawPath(bold, stroke=1, fill=0)
     c.setLineWidth(1.1)
     c.rect(x0, y_top - h_pt, w_pt, h_pt, stroke=1, fill=0)
+    # 4b. backstitch: thick lines along the outlined cell edges, in the thread's color
+    bs = d.backstitch
+    if bs is not None:
+        path = c.beginPath()
+        hh = bs.h[page.row0:page.row1 + 1, page.col0:page.col1]
+        for r, cc in zip(*np.nonzero(hh), strict=True):
+            y = y_top - r * cell
+            path.moveTo(x0 + cc * cell, y)
+            path.lineTo(x0 + (cc + 1) * cell, y)
+        vv = bs.v[page.row0:page.row1, page.col0:page.col1 + 1]
+        for r, cc in zip(*np.nonzero(vv), strict=True):
+            x = x0 + cc * cell
+            path.moveTo(x, y_top - r * cell)
+            path.lineTo(x, y_top - (r + 1) * cell)
+        c.setStrokeColorRGB(*d.fill[bs.color])
+        c.setLineWidth(max(1.4, cell * 0.16))
+        c.setLineCap(1)
+        c.drawPath(path, stroke=1, fill=0)
+        c.setLineCap(0)
     # 5. numbers along all four edges, at the bold lines
     nfs = 6.0
     c.setFont(FONT, nfs)
@@ -749,8 +770,9 @@ def write_pdf(
     formats: list[str] | None = None,
     hoop: tuple[float, float] = (100.0, 100.0),
     notes: list[str] | None = None,
+    backstitch: Backstitch | None = None,
 ) -> Path:
-    """Write the instructions PDF atomically.
+    """Write the instructions PDF atomically (``backstitch``: outlines drawn on the charts).
 
     Pages: cover, bill of materials, the machine thread sequence (when ``embroidery`` is
     given), the page or board map (when there is more than one), and the chart pages.
@@ -779,6 +801,7 @@ def write_pdf(
         c.setSubject(f"{get_medium(pattern.medium).title} pattern")
         c.setCreator("craftpix")
         d = _Doc(c, pattern, size)
+        d.backstitch = backstitch
         _cover(d, bom, settings, layout, merged, preview, embroidery, list(formats or []), hoop,
                notes or [])
         _bom_pages(d, bom)
