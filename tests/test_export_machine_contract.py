@@ -78,6 +78,9 @@ def test_pes_over_255_colors_is_refused_before_anything_is_written(tmp_path: Pat
     with pytest.raises(InputError, match="PES files hold at most 255 thread colors.*338"):
         export_pattern(p, tmp_path, formats="pes")
     assert list(tmp_path.iterdir()) == []
+    from craftpix.export.embroidery import format_color_limit
+
+    assert format_color_limit("pes,dst") == 255 and format_color_limit("vp3,exp") is None
 
 
 def test_non_ascii_names_are_transliterated_or_dropped_with_a_note(tmp_path: Path) -> None:

@@ -663,6 +663,14 @@ def compare_summaries(fmt: str, plan: FileSummary, got: FileSummary) -> None:
         )
 
 
+def format_color_limit(fmts: Sequence[str]) -> int | None:
+    """The most thread colors every format of ``fmts`` can hold (None: no limit), so that a
+    caller can refuse ``--colors N`` before any work (PES: 255)."""
+    limits = [FORMATS[f].max_colors for f in parse_formats(fmts)]
+    known = [n for n in limits if n is not None]
+    return min(known) if known else None
+
+
 def check_format_limits(
     pattern: Pattern, fmts: Sequence[str], plan: StitchPlan | None = None,
     hoop: Hoop | Sequence[float] | None = None, fabric_count: int | None = None,
