@@ -232,7 +232,10 @@ def test_readme_cross_stitch_example_runs(tmp_path: Path) -> None:
     out = tmp_path / "garden"
     res = CliRunner().invoke(main, ["stitch", "--image", str(garden), "--size", "80x60",
                                     "--colors", "20", "--fabric-count", "14",
-                                    "--formats", "pes,dst,vp3", "--out", str(out), "--quiet"])
+                                    "--formats", "pes,dst,vp3", "--out", str(out), "--quiet",
+                                    # the README's options as written; few engine steps so
+                                    # that the test stays fast (the exports are under test)
+                                    "--steps", "5"])
     assert res.exit_code == 0, res.output
     for fmt in ("pes", "dst", "vp3"):
         assert (out / f"pattern.{fmt}").stat().st_size > 0
