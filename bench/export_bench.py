@@ -27,8 +27,15 @@ sys.path.insert(0, str(ROOT))
 
 from craftpix.export import export_pattern  # noqa: E402
 from craftpix.export.bom import build_bom, resolve_settings  # noqa: E402
-from craftpix.export.embroidery import FORMATS, plan_cross_stitch, write_embroidery  # noqa: E402
+from craftpix.export.embroidery import (  # noqa: E402
+    FORMATS,
+    plan_cross_stitch,
+    read_summary,
+    render_format,
+    write_embroidery,
+)
 from craftpix.export.merge import merge_plates  # noqa: E402
+from craftpix.export.orders import bricklink_xml, catalog_facts, shopping_csv  # noqa: E402
 from craftpix.export.pdf import write_pdf  # noqa: E402
 from craftpix.export.preview import render_preview  # noqa: E402
 from craftpix.palette import load_palette  # noqa: E402
@@ -85,16 +92,36 @@ def main() -> None:
                 rows.append((medium, f"--merge: {m.pieces_before} -> {m.pieces_after} pieces "
                              f"({m.reduction:.0%} fewer)", f"{t * 1000:.0f} ms"))
                 t, res = best(lambda p=p: export_pattern(p, tmp / "b", merge=True), 1)
-                rows.append((medium, "export_all --merge (previews + PDF)", f"{t:.2f} s"))
+                rows.append((medium, "export_all --merge (previews + PDF + orders)", f"{t:.2f} s"))
+                facts = catalog_facts("lego")
+                t, _ = best(lambda res=res, facts=facts: bricklink_xml(res.bom, facts), rep)
+                rows.append((medium, "BrickLink wanted-list XML", f"{t * 1000:.1f} ms"))
+            facts = catalog_facts(p.brand)
+            bom_p = build_bom(p, resolve_settings(medium))
+            t, _ = best(lambda p=p, b=bom_p, f=facts: shopping_csv(p, b, f), rep)
+            rows.append((medium, "shopping-list CSV", f"{t * 1000:.1f} ms"))
             if medium == "stitch":
                 t, plan = best(lambda p=p: plan_cross_stitch(p, 14), rep)
                 rows.append((medium, f"embroidery routing: {plan.stitches} stitches, "
                              f"{plan.regions} areas, {plan.trims} trims", f"{t:.2f} s"))
+                # JEF names one of Janome's hoops (largest 200x200 mm): bench it on a
+                # 100x100 crop; the others on the whole design
+                crop = Pattern(p.cells[:100, :100], p.palette, "stitch", p.brand)
+                crop_plan = plan_cross_stitch(crop, 14)
                 for fmt in FORMATS:
-                    t, _ = best(lambda p=p, plan=plan, fmt=fmt: write_embroidery(
-                        p, tmp, [fmt], 14, (400, 400), plan=plan), 1)
-                    kb = (tmp / f"pattern.{fmt}").stat().st_size / 1024
-                    rows.append((medium, f"write {fmt.upper()} ({kb:.0f} KiB)", f"{t:.2f} s"))
+                    q, qplan = (crop, crop_plan) if fmt == "jef" else (p, plan)
+                    what = " (100x100 crop)" if fmt == "jef" else ""
+                    t, data = best(lambda q=q, qplan=qplan, fmt=fmt: render_format(
+                        q, qplan, fmt, (400, 400)), 1)
+                    tr, _ = best(lambda data=data, fmt=fmt: read_summary(data, fmt), 1)
+                    rows.append((medium, f"write + read back {fmt.upper()}{what} "
+                                 f"({len(data) / 1024:.0f} KiB; read-back alone {tr:.2f} s)",
+                                 f"{t:.2f} s"))
+                    if fmt == "dst":
+                        t, _ = best(lambda p=p, plan=plan: write_embroidery(
+                            p, tmp, ["dst"], 14, (400, 400), plan=plan), 1)
+                        rows.append((medium, "write_embroidery DST (limits, read-back, file)",
+                                     f"{t:.2f} s"))
                 t, _ = best(lambda p=p: export_pattern(p, tmp / "s", hoop=(400, 400)), 1)
                 rows.append((medium, "export_all default (previews + PDF + PES + DST)",
                              f"{t:.2f} s"))

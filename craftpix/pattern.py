@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,20 +40,15 @@ from craftpix.color import hex_to_rgb8, rgb8_to_hex
 from craftpix.errors import InputError
 from craftpix.fileio import write_text
 from craftpix.media import MEDIA
+from craftpix.symbols import GLYPHS, assign_symbols
 
 FORMAT = "craftpix.pattern"
 VERSION = 2
 READ_VERSIONS = (1, 2)
 EMPTY = -1  # "no piece" in Pattern.cells
 
-# Chart symbols, most legible first. All are in the Latin-1 range so that any embedded
-# TrueType font used by the PDF has them. Look-alikes are left out: l/1/I, O/0/o, and the
-# lower-case letters shaped like their capitals (s/S, x/X, ...).
-SYMBOLS = (
-    "X+O#*@%&=~/\\<>^$?!ZSNHKVWMAEFTLYUCDGJPQRB"
-    "abdegnqrt23456789"
-    "§¶©®±µ×÷¤ß¥£¢ÆØÞ¿¡«»°¬"
-)
+# Chart symbols: the curated set of craftpix.symbols, simplest first (see that module).
+SYMBOLS = "".join(g for g, _ in GLYPHS)
 
 
 def usage_order(counts: np.ndarray) -> list[int]:
@@ -178,34 +172,20 @@ class Pattern:
         return lut[self.cells]
 
     def symbols(self) -> list[str]:
-        """One distinct chart symbol per palette entry.
+        """One distinct chart symbol per palette entry (:func:`craftpix.symbols.assign_symbols`).
 
-        A color keeps the same symbol from pattern to pattern where it can: its preferred slot
-        is a hash of brand and code, and a clash moves it to the next free slot. Colors are
-        placed most-used first, so clashes move the rarer colors. Pinned symbols win.
+        Pinned symbols win; the other colors, most-used first, take the simplest curated glyph
+        with no look-alike already on the chart.
         """
-        n = len(self.palette)
-        alphabet = list(SYMBOLS)
-        if n > len(alphabet):  # very large palettes: add two-character symbols
-            alphabet += [a + b for a in SYMBOLS[:20] for b in "23456789"]
-            # ... and numbered ones beyond that, so that there is always a free slot.
-            k = 10
-            while len(alphabet) < n:
-                alphabet += [a + str(k) for a in SYMBOLS[:20]]
-                k += 1
-        taken: set[str] = {c.symbol for c in self.palette if c.symbol}
-        out: list[str | None] = [c.symbol for c in self.palette]
-        order = np.argsort(-self.counts(), kind="stable")
-        for i in order:
-            if out[i]:
-                continue
-            key = f"{self.brand}:{self.palette[i].code}".encode()
-            slot = zlib.crc32(key) % len(alphabet)
-            while alphabet[slot] in taken:
-                slot = (slot + 1) % len(alphabet)
-            out[i] = alphabet[slot]
-            taken.add(alphabet[slot])
-        return [s for s in out if s is not None]
+        return assign_symbols([c.code for c in self.palette], self.counts().tolist(),
+                              [c.symbol for c in self.palette])
+
+    def with_symbols(self) -> Pattern:
+        """A copy whose palette pins every color's current symbol (stable from now on)."""
+        syms = self.symbols()
+        palette = [Color(c.code, c.name, c.hex, s) for c, s in zip(self.palette, syms, strict=True)]
+        return Pattern(self.cells, palette, self.medium, self.brand, dict(self.meta),
+                       dict(self.settings))
 
     # --- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

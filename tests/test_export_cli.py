@@ -40,8 +40,8 @@ def test_export_writes_files_next_to_the_pattern(tmp_path: Path) -> None:
     assert code == 0, err
     names = sorted(q.name for q in pj.parent.iterdir())
     assert names == ["pattern.dst", "pattern.jef", "pattern.json", "pattern.pdf", "pattern.pes",
-                     "preview-pixels.png", "preview.png"]
-    assert out.count("wrote ") == 7  # pattern.json is rewritten with the settings used
+                     "preview-pixels.png", "preview.png", "shopping-list.csv"]
+    assert out.count("wrote ") == 8  # pattern.json is rewritten with the settings used
 
 
 def test_export_default_formats_and_out_dir(tmp_path: Path) -> None:
@@ -51,7 +51,8 @@ def test_export_default_formats_and_out_dir(tmp_path: Path) -> None:
                           "--strands", "1"])
     assert code == 0, err
     assert sorted(q.name for q in out_dir.iterdir()) == [
-        "pattern.dst", "pattern.json", "pattern.pes", "preview-pixels.png", "preview.png"]
+        "pattern.dst", "pattern.json", "pattern.pes", "preview-pixels.png", "preview.png",
+        "shopping-list.csv"]
 
 
 def test_export_bricks_merge_reports_reduction(tmp_path: Path) -> None:
@@ -231,7 +232,10 @@ def test_readme_cross_stitch_example_runs(tmp_path: Path) -> None:
     out = tmp_path / "garden"
     res = CliRunner().invoke(main, ["stitch", "--image", str(garden), "--size", "80x60",
                                     "--colors", "20", "--fabric-count", "14",
-                                    "--formats", "pes,dst,vp3", "--out", str(out), "--quiet"])
+                                    "--formats", "pes,dst,vp3", "--out", str(out), "--quiet",
+                                    # the README's options as written; few engine steps so
+                                    # that the test stays fast (the exports are under test)
+                                    "--steps", "5"])
     assert res.exit_code == 0, res.output
     for fmt in ("pes", "dst", "vp3"):
         assert (out / f"pattern.{fmt}").stat().st_size > 0

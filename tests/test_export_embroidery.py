@@ -206,5 +206,6 @@ def test_export_all_checks_hoop_values(tmp_path: Path) -> None:
     p = stitch_pattern()
     with pytest.raises(InputError, match="hoop"):
         export_all(p, tmp_path, formats="dst", hoop=(0, 5))
-    paths = export_all(p, tmp_path, paper="A4", formats="dst", hoop="60x60", preview=False)
+    paths = export_all(p, tmp_path, paper="A4", formats="dst", hoop="60x60", preview=False,
+                       orders=False)
     assert [q.name for q in paths] == ["pattern.pdf", "pattern.dst", "pattern.json"]

@@ -78,6 +78,9 @@ def test_pes_over_255_colors_is_refused_before_anything_is_written(tmp_path: Pat
     with pytest.raises(InputError, match="PES files hold at most 255 thread colors.*338"):
         export_pattern(p, tmp_path, formats="pes")
     assert list(tmp_path.iterdir()) == []
+    from craftpix.export.embroidery import format_color_limit
+
+    assert format_color_limit("pes,dst") == 255 and format_color_limit("vp3,exp") is None
 
 
 def test_non_ascii_names_are_transliterated_or_dropped_with_a_note(tmp_path: Path) -> None:
@@ -151,3 +154,14 @@ def test_empty_cells_get_no_stitches() -> None:
     cu = 254 / 14
     xs = [x for c, x, _ in plan.commands if c == emb.STITCH]
     assert min(xs) == round(1 * cu - 4 * cu) and max(xs) == round(7 * cu - 4 * cu)
+
+
+@HYP
+@given(random_patterns())
+def test_backstitch_reads_back_equal_to_its_plan(p: Pattern) -> None:
+    from craftpix.export.backstitch import plan_backstitch
+
+    outlined, bs = plan_backstitch(p, None, threshold=10.0)
+    plan = plan_cross_stitch(outlined, 14, backstitch=bs)
+    for fmt in FORMATS:
+        render_format(outlined, plan, fmt)  # raises on any mismatch

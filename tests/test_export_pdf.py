@@ -62,7 +62,7 @@ def test_pdf_holds_every_code_and_embeds_fonts(tmp_path: Path, medium: str, pale
                                                brand: str, kwargs: dict) -> None:
     p = Pattern(blobs(40, 35, len(palette)), palette, medium, brand,
                 {"prompt": "a red fox in the snow", "seed": 3})
-    res = export_pattern(p, tmp_path, preview=False, **kwargs)
+    res = export_pattern(p, tmp_path, preview=False, orders=False, **kwargs)
     path, saved = res.paths
     assert (path.name, saved.name) == ("pattern.pdf", "pattern.json")
     reader, text = pdf_text(path)
@@ -138,8 +138,9 @@ def test_board_pages_with_per_board_counts(tmp_path: Path) -> None:
     reader, text = pdf_text(res.paths[0])
     for k in range(1, 5):
         assert f"Baseplate {k} of 4" in text
-    assert "This board: 1,024 studs" in text  # the full 32×32 plate
-    assert "This board: 64 studs" in text  # the 8×8 corner
+    # centred on the four plates: 12 empty studs each side, 20x20 of the design per plate
+    assert text.count("This board: 400 studs") == 4
+    assert "20×20 of 32×32 used" in text
     assert "4073/6141 Round plate 1\u00d71" in text
     assert "Board map" in text
 
@@ -161,7 +162,7 @@ def test_symbol_ink_contrasts() -> None:
 
 def test_sequence_page_with_embroidery(tmp_path: Path) -> None:
     p = Pattern(blobs(20, 24, 4), DMC, "stitch", "dmc")
-    res = export_pattern(p, tmp_path, preview=False, formats="pes,dst")
+    res = export_pattern(p, tmp_path, preview=False, orders=False, formats="pes,dst")
     assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.pes", "pattern.dst",
                                            "pattern.json"]
     _, text = pdf_text(res.paths[0])
@@ -172,7 +173,7 @@ def test_sequence_page_with_embroidery(tmp_path: Path) -> None:
 
 def test_cover_notes_skipped_default_embroidery(tmp_path: Path) -> None:
     p = Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc")  # 145 mm wide: not for a 100 mm hoop
-    res = export_pattern(p, tmp_path, preview=False, hoop="4x4")
+    res = export_pattern(p, tmp_path, preview=False, orders=False, hoop="4x4")
     assert res.formats == () and res.stitch_plan is None
     assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.json"]
     cover = PdfReader(str(res.paths[0])).pages[0].extract_text()
@@ -180,3 +181,17 @@ def test_cover_notes_skipped_default_embroidery(tmp_path: Path) -> None:
     # without a hoop, the smallest preset that holds it is used: 8x8 (200x200 mm)
     res = export_pattern(Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc"), tmp_path, preview=False)
     assert res.formats == ("pes", "dst") and res.hoop is not None and res.hoop.name == "8x8"
+
+
+def test_legend_by_code_and_symbols_pinned(tmp_path: Path) -> None:
+    pal = [Color("3865", "Winter White", "#F9F7F1"), Color("150", "Dusty Rose", "#AB0249"),
+           Color("B5200", "Snow White", "#FFFFFF"), Color("1001", "x", "#123456")]
+    cells = np.array([[0, 0, 0, 1], [1, 2, 3, 0]])
+    p = Pattern(cells, pal, "stitch", "dmc")
+    res = export_pattern(p, tmp_path, legend_order="code", formats="none", preview=False)
+    assert [r.color.code for r in res.bom.rows] == ["150", "1001", "3865", "B5200"]
+    saved = Pattern.load(tmp_path / "pattern.json")
+    assert saved.settings["legend_order"] == "code"
+    assert [c.symbol for c in saved.palette] == p.symbols()
+    text = pdf_text(res.paths[0])[1]
+    assert text.index("Dusty Rose") < text.index("Winter White")

@@ -201,36 +201,45 @@ def test_symbols_deterministic():
     assert make().symbols() == make().symbols()
 
 
-def test_symbols_stable_across_patterns():
-    # The same brand+code keeps its symbol in a different pattern (different palette, order,
-    # counts) unless it clashes.
-    a = make([[0, 1, 2, 3]], PALETTE)
-    pal_b = [PALETTE[2], Color("80-19070", "Other", "#123456"), PALETTE[0]]
-    b = make([[0, 0, 1, 2]], pal_b)
-    sa = dict(zip([c.code for c in a.palette], a.symbols(), strict=True))
-    sb = dict(zip([c.code for c in b.palette], b.symbols(), strict=True))
-    for code in ("80-19005", "80-19001"):
-        assert sa[code] == sb[code]
+def test_most_used_colors_get_the_simplest_symbols():
+    p = make([[3, 3, 3, 1, 1, 0]])
+    syms = p.symbols()
+    assert syms[3] == SYMBOLS[0] and syms[1] == SYMBOLS[1] and syms[0] == SYMBOLS[2]
+    assert syms[2] not in SYMBOLS[:3]  # unused color: still a distinct symbol
 
 
-def alone(col: Color, brand: str = "perler") -> str:
-    return make([[0]], [col], brand=brand).symbols()[0]
+def test_no_confusable_symbols_on_one_chart():
+    from craftpix.symbols import GLYPH_FAMILY, confusable
+
+    for n in (10, 30, 43):
+        p = make(grid_for(n), many_colors(n))
+        syms = p.symbols()
+        assert len(set(syms)) == n
+        for i, a in enumerate(syms):
+            for b in syms[i + 1:]:
+                assert not confusable(a, b), (a, b)
+        assert all(len(s) == 1 for s in syms)
+    assert confusable("S", "S") and GLYPH_FAMILY["S"] != GLYPH_FAMILY["X"]
+    for a, b in (("B", "&"), ("O", "Q") if "Q" in GLYPH_FAMILY else ("O", "O"), ("<", "<")):
+        assert confusable(a, b)
+    # the pairs from the issue never come together
+    big = make(grid_for(200), many_colors(200)).symbols()
+    singles = [s for s in big if len(s) == 1]
+    for group in (set("S5$\u00a7"), set("8B\u00df"), set("P\u00de"), set("<\u2039\u00ab"),
+                  set("\u00a1!i")):
+        assert len(group & set(singles)) <= 1
+    assert "\u00b0" not in big  # tiny marks are not symbols
+    assert len(set(big)) == 200
 
 
-def test_symbol_depends_on_brand_and_code_only():
-    col = PALETTE[0]
-    assert alone(col) == alone(Color(col.code, "renamed", "#000000"))
-    assert alone(col) == make([[0, 0, 0]], [col]).symbols()[0]
-    # some brand gives the same code another symbol
-    assert len({alone(col, brand=f"b{i}") for i in range(10)}) > 1
-
-
-def test_colors_without_clash_get_their_own_symbol():
-    # The preferred symbols of these four codes differ, so each keeps its own.
-    prefs = [alone(c) for c in PALETTE]
-    assert len(set(prefs)) == len(prefs)
-    assert make([[0, 1, 2, 3]]).symbols() == prefs
-    assert make([[3, 3, 3, 1]]).symbols() == prefs
+def test_symbols_stable_through_pinning_and_json():
+    p = make([[0, 1, 2, 3, 3]])
+    pinned = p.with_symbols()
+    assert [c.symbol for c in pinned.palette] == p.symbols()
+    back = Pattern.from_json(pinned.to_json())
+    # another count order no longer moves the symbols once they are pinned
+    moved = Pattern(np.array([[0, 0, 0, 1, 2, 3]]), back.palette, "beads", "perler")
+    assert moved.symbols() == p.symbols()
 
 
 def test_pinned_symbols_respected_and_not_reused():

@@ -4,6 +4,8 @@
   cell (:mod:`craftpix.export.preview`);
 * ``pattern.pdf`` — cover, bill of materials, board/page map, charts (:mod:`.pdf`);
 * ``pattern.<fmt>`` — machine-embroidery files of true cross stitches (:mod:`.embroidery`);
+* ``shopping-list.csv`` and, for bricks, ``bricklink.xml`` (a BrickLink wanted list) —
+  ordering lists (:mod:`.orders`);
 * ``pattern.json`` — the pattern itself, with the export settings used (they stick: the next
   :func:`export_pattern` of that file uses them unless overridden).
 
@@ -32,7 +34,7 @@ from craftpix.export.embroidery import (
 )
 from craftpix.export.hoops import Hoop, hoop_to_setting, parse_hoop, smallest_fitting_hoop
 from craftpix.export.merge import MergeResult, merge_plates
-from craftpix.fileio import ensure_out_dir, write_bytes
+from craftpix.fileio import ensure_out_dir, write_bytes, write_text
 from craftpix.pattern import Pattern
 
 __all__ = [
@@ -49,8 +51,10 @@ PAPERS = ("a4", "letter")
 # Every export setting, as stored in pattern.json's "settings" object and accepted as a keyword
 # by export_pattern. "background" is the engine's fill for empty cells (a catalog code, a hex
 # color or "none"); it is stored so that edits and re-exports know it, exports draw the cells.
-SETTING_KEYS = ("pdf", "preview", "paper", "formats", "hoop", "merge", "part", "section",
-                "fabric_count", "strands", "background")
+SETTING_KEYS = ("pdf", "preview", "orders", "paper", "formats", "hoop", "merge", "part",
+                "section", "fabric_count", "strands", "legend_order", "backstitch",
+                "backstitch_color", "background")
+LEGEND_ORDERS = ("usage", "code")
 
 
 @dataclass
@@ -92,6 +96,10 @@ def validate_options(
     fabric_count: int | None = None,
     strands: int | None = None,
     preview: bool = True,
+    orders: bool = True,
+    legend_order: str = "usage",
+    backstitch: str = "none",
+    backstitch_color: str | None = None,
     background: str | None = None,
 ) -> ResolvedOptions:
     """Check export options against a medium (and a ``(W, H)`` size in cells for the hoop).
@@ -105,7 +113,14 @@ def validate_options(
     (``formats=None`` on a cross-stitch pattern) are dropped with a note instead: a large
     chart for hand stitching is not an error.
     """
-    del pdf, preview, background  # accepted so that the same kwargs as export_pattern can be passed
+    if legend_order not in LEGEND_ORDERS:
+        raise InputError(f"unknown legend order {legend_order!r}; choose one of: "
+                         f"{', '.join(LEGEND_ORDERS)}")
+    if backstitch not in ("none", "auto"):
+        raise InputError(f"unknown --backstitch {backstitch!r}; choose auto or none")
+    if (backstitch == "auto" or backstitch_color) and medium != "stitch":
+        raise InputError(f"backstitch applies to cross-stitch, not to {medium}")
+    del pdf, preview, orders, background, backstitch_color  # accepted so that the same kwargs as export_pattern can be passed
     paper = paper.lower()
     if paper not in PAPERS:
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
@@ -157,6 +172,31 @@ def validate_options(
     return ResolvedOptions(settings, fmts, notes, paper, chosen)
 
 
+def _add_backstitch_to_bom(pattern: Pattern, bom: Bom, bs: Any, fabric_count: int) -> None:
+    """Count the outline's floss in the bill of materials (its own line, skeins in the total)."""
+    from craftpix.export.backstitch import backstitch_cm, backstitch_skeins
+    from craftpix.export.bom import BomRow, BuyLine
+
+    cm = backstitch_cm(bs, fabric_count)
+    line = BuyLine("skein", backstitch_skeins(bs, fabric_count), f"backstitch, {cm / 100:.1f} m",
+                   plural="skeins", needed=bs.segments)
+    for k, row in enumerate(bom.rows):
+        if row.index == bs.color:
+            bom.rows[k] = BomRow(row.index, row.color, row.symbol, row.count, (*row.buy, line))
+            break
+    else:
+        bom.rows.append(BomRow(bs.color, pattern.palette[bs.color],
+                               pattern.symbols()[bs.color], 0, (line,)))
+    total = sum(b.quantity for r in bom.rows for b in r.buy)
+    bom.totals[:] = [BuyLine("skein", total, plural="skeins")]
+
+
+def code_key(code: str) -> tuple[int, int, str]:
+    """Catalog order of a color code: numbers by value (DMC 150 before 1001), then the rest."""
+    head = code.split("-")[-1]
+    return (0, int(head), code) if head.isdigit() else (1, 0, code)
+
+
 def merged_settings(stored: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The settings for one export: ``stored`` (pattern.json) overlaid by non-None ``overrides``.
 
@@ -178,14 +218,19 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
     out: dict[str, Any] = {
         "pdf": bool(effective.get("pdf", True)),
         "preview": bool(effective.get("preview", True)),
+        "orders": bool(effective.get("orders", True)),
         "paper": resolved.paper,
+        "legend_order": str(effective.get("legend_order", "usage")),
     }
     if s.medium == "bricks":
         out.update(part=s.part, section=s.section, merge=bool(effective.get("merge", False)))
     elif s.medium == "beads":
         out.update(section=s.section)
     else:
-        out.update(fabric_count=s.fabric_count, strands=s.strands)
+        out.update(fabric_count=s.fabric_count, strands=s.strands,
+                   backstitch=str(effective.get("backstitch", "none")))
+        if effective.get("backstitch_color"):
+            out["backstitch_color"] = str(effective["backstitch_color"])
         if effective.get("formats") is not None:
             out["formats"] = list(parse_formats(effective["formats"]))
         if effective.get("hoop") is not None:
@@ -210,13 +255,15 @@ def export_pattern(
     ``out_dir/pattern.json``. Returns the paths written with the bill of materials, merge
     result, stitch plan, hoop and the stored settings.
 
-    Settings (keys of :data:`SETTING_KEYS`): ``pdf`` and ``preview`` (bool); ``paper``
+    Settings (keys of :data:`SETTING_KEYS`): ``pdf``, ``preview`` and ``orders`` (bool;
+    ``orders`` writes ``shopping-list.csv`` and for bricks ``bricklink.xml``); ``paper``
     (``"a4"``/``"letter"``); ``formats`` (``"pes,dst"``, a sequence, or ``"none"``; None = the
     medium's default: ``pes,dst`` for cross-stitch when the design fits a hoop, with a note
     otherwise); ``hoop`` (a preset such as ``"5x7"``, ``"130x180mm"``, ``"4x4in"`` or
     ``(w, h)`` mm; None = the smallest preset that fits); ``merge`` (bricks, with
     ``part="plate"``); ``part`` (plate 3024, round 4073/6141, tile 3070b); ``section`` (board
-    size in cells: beads 29; bricks 16/32/48); ``fabric_count`` (11, 14, 16, 18; default 14)
+    size in cells: beads 29; bricks 16/32/48); ``legend_order`` (``"usage"``, most-used first,
+    or ``"code"``, catalog order); ``fabric_count`` (11, 14, 16, 18; default 14)
     and ``strands`` (default 3 on 11 ct, else 2); ``background`` (recorded only).
 
     Everything is checked before anything is written — options, hoop, each machine format's
@@ -232,15 +279,42 @@ def export_pattern(
     merge = bool(effective.get("merge", False))
     out = ensure_out_dir(out_dir)
     merged = None
+    if settings.section:
+        from craftpix.export.layout import board_notes
+        from craftpix.media import get_medium
+
+        m = get_medium(pattern.medium)
+        notes += board_notes(pattern.width, pattern.height, settings.section,
+                             "pegboard" if m.name == "beads" else "baseplate", m.piece)
     if merge:
         assert settings.section is not None
-        merged = merge_plates(pattern.cells, settings.section)
+        from craftpix.export.layout import board_origin
+
+        merged = merge_plates(pattern.cells, settings.section,
+                              origin=board_origin(pattern.width, pattern.height, settings.section))
+    bs = None
+    if effective.get("backstitch") == "auto":
+        from craftpix.export.backstitch import plan_backstitch
+
+        outlined, bs = plan_backstitch(pattern, effective.get("backstitch_color"))
+        pattern.palette = outlined.palette  # the thread joins the palette
+    pattern.palette = pattern.with_symbols().palette  # symbols stick from now on
     bom = build_bom(pattern, settings, merged)
+    if bs is not None:
+        assert settings.fabric_count is not None
+        _add_backstitch_to_bom(pattern, bom, bs, settings.fabric_count)
+        notes.append(
+            f"backstitch: {bs.segments} cell edges in {len(bs.paths)} lines, "
+            f"{pattern.palette[bs.color].code} {pattern.palette[bs.color].name}, 1 strand, "
+            "worked after the crosses; drawn as thick lines on the charts"
+        )
+    if effective.get("legend_order") == "code":
+        bom.rows.sort(key=lambda r: code_key(r.color.code))
     plan = None
     machine_files: dict[str, bytes] = {}
     if fmts:
         assert settings.fabric_count is not None
-        plan = plan_cross_stitch(pattern, settings.fabric_count)
+        plan = plan_cross_stitch(pattern, settings.fabric_count, backstitch=bs)
         check_format_limits(pattern, fmts, plan, hoop)
         machine_files = render_embroidery(pattern, plan, fmts, hoop)  # read back and checked
         from craftpix.export.embroidery import thread_names
@@ -267,9 +341,20 @@ def export_pattern(
         hoop_mm = hoop.size if hoop is not None else (0.0, 0.0)
         written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
                                  merged=merged, preview=craft_img, embroidery=plan,
-                                 formats=list(fmts), hoop=hoop_mm, notes=notes))
+                                 formats=list(fmts), hoop=hoop_mm, notes=notes, backstitch=bs))
     for fmt, data in machine_files.items():
         written.append(write_bytes(out / f"pattern.{fmt}", data))
+    if effective.get("orders", True):
+        from craftpix.export.orders import bricklink_xml, catalog_facts, shopping_csv
+
+        facts = catalog_facts(pattern.brand)
+        if pattern.medium == "bricks":
+            xml, missing = bricklink_xml(bom, facts)
+            if missing:
+                notes.append(f"bricklink.xml leaves out colors with no BrickLink color id in "
+                             f"the {pattern.brand} catalog: {', '.join(missing)}")
+            written.append(write_text(out / "bricklink.xml", xml))
+        written.append(write_text(out / "shopping-list.csv", shopping_csv(pattern, bom, facts)))
     pattern.settings = stored
     if save:
         written.append(pattern.save(out / "pattern.json"))

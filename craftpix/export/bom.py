@@ -22,6 +22,8 @@ SPARE_FRACTION = 0.05
 SPARE_MIN = 2
 
 PARTS = BRICK_PARTS  # --part choice → (LEGO part ids, name) of the 1×1 piece
+# --part choice → BrickLink part number of the 1×1 piece (BrickLink lists 6141 under 4073)
+BRICKLINK_ONE_BY_ONE = {"plate": "3024", "round": "4073", "tile": "3070b"}
 
 # --- cross-stitch thread -------------------------------------------------------------------
 SKEIN_STRAND_CM = 800 * 6  # a DMC skein: 8 m of 6-strand floss = 4 800 strand-cm
@@ -81,6 +83,8 @@ class BuyLine:
     quantity: int
     note: str = ""
     plural: str = ""  # for a unit such as "skein"/"skeins": read "2 skeins", not "2 × skein"
+    part: str = ""  # bricks: the BrickLink part number (ITEMID), e.g. "3024"
+    needed: int = 0  # pieces the design uses (cells, crosses, parts), before spares and packs
 
     def text(self) -> str:
         if self.plural:
@@ -189,7 +193,8 @@ def build_bom(
             n = int(counts[i])
             bags = bags_needed(n, pack)
             rows.append(BomRow(i, pattern.palette[i], symbols[i], n,
-                               (BuyLine(f"bag of {pack}", bags, plural=f"bags of {pack}"),)))
+                               (BuyLine(f"bag of {pack}", bags, plural=f"bags of {pack}",
+                                        needed=n),)))
         totals.append(BuyLine(f"bag of {pack} beads", sum(r.buy[0].quantity for r in rows),
                               plural=f"bags of {pack} beads"))
         notes.append(
@@ -209,9 +214,11 @@ def build_bom(
             for (a, b), k in sorted(sizes.items(), key=lambda kv: -kv[0][0] * kv[0][1]):
                 if (a, b) == (1, 1):
                     extra = spare(k)
-                    line = BuyLine(f"{one_id} {one_name}", k + extra, f"{k} + {extra} spare")
+                    line = BuyLine(f"{one_id} {one_name}", k + extra, f"{k} + {extra} spare",
+                                   part=BRICKLINK_ONE_BY_ONE[settings.part], needed=k)
                 else:
-                    line = BuyLine(f"{plate_id(a, b)} {plate_name(a, b)}", k)
+                    line = BuyLine(f"{plate_id(a, b)} {plate_name(a, b)}", k,
+                                   part=plate_id(a, b), needed=k)
                 lines.append(line)
                 part_totals[line.item] = part_totals.get(line.item, 0) + line.quantity
             rows.append(BomRow(i, pattern.palette[i], symbols[i], n, tuple(lines)))
@@ -232,7 +239,8 @@ def build_bom(
         for i in order:
             n = int(counts[i])
             rows.append(BomRow(i, pattern.palette[i], symbols[i], n,
-                               (BuyLine("skein", skeins_needed(n, fc, st), plural="skeins"),)))
+                               (BuyLine("skein", skeins_needed(n, fc, st), plural="skeins",
+                                        needed=n),)))
         totals.append(BuyLine("skein", sum(r.buy[0].quantity for r in rows), plural="skeins"))
         notes.append(SKEIN_FORMULA)
         notes.append(

@@ -32,7 +32,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyembroidery as emb
@@ -54,6 +54,9 @@ from craftpix.export.hoops import DEFAULT_HOOP, Hoop, smallest_fitting_hoop
 from craftpix.fileio import write_bytes
 from craftpix.media import MM_PER_INCH
 from craftpix.pattern import Pattern, usage_order
+
+if TYPE_CHECKING:
+    from craftpix.export.backstitch import Backstitch
 
 UNITS_PER_MM = 10
 
@@ -274,8 +277,13 @@ class StitchPlan:
     per_color_regions: dict[int, int] = field(default_factory=dict)
 
 
-def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
-    """Route every cell of ``pattern`` as a full cross; see the module docstring."""
+def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
+                      backstitch: Backstitch | None = None) -> StitchPlan:
+    """Route every cell of ``pattern`` as a full cross; see the module docstring.
+
+    With ``backstitch``, its outline follows the crosses in its own thread block: each path a
+    run of one-cell-edge stitches, a trim between paths.
+    """
     if fabric_count <= 0:
         raise InputError(f"fabric count must be positive, got {fabric_count}")
     cells = pattern.cells
@@ -370,6 +378,19 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14) -> StitchPlan:
                 for pt in pts[1:]:
                     stitch_to(pt)
             # lock at the end: back along the last stitch and forward again
+            lock(xy(cur), (cmds[-2][1], cmds[-2][2]))
+    if backstitch is not None and backstitch.paths:
+        order = [*order, backstitch.color]
+        if cmds:
+            here(emb.TRIM)
+            here(emb.COLOR_CHANGE)
+        for k, path in enumerate(backstitch.paths):
+            if k > 0:
+                here(emb.TRIM)
+            jump_to(path[0])
+            lock(xy(path[0]), xy(path[1]))
+            for pt in path[1:]:
+                stitch_to(pt)
             lock(xy(cur), (cmds[-2][1], cmds[-2][2]))
     here(emb.TRIM)
     here(emb.END)
@@ -642,6 +663,14 @@ def compare_summaries(fmt: str, plan: FileSummary, got: FileSummary) -> None:
         )
 
 
+def format_color_limit(fmts: Sequence[str]) -> int | None:
+    """The most thread colors every format of ``fmts`` can hold (None: no limit), so that a
+    caller can refuse ``--colors N`` before any work (PES: 255)."""
+    limits = [FORMATS[f].max_colors for f in parse_formats(fmts)]
+    known = [n for n in limits if n is not None]
+    return min(known) if known else None
+
+
 def check_format_limits(
     pattern: Pattern, fmts: Sequence[str], plan: StitchPlan | None = None,
     hoop: Hoop | Sequence[float] | None = None, fabric_count: int | None = None,
@@ -652,7 +681,7 @@ def check_format_limits(
     ``plan`` (0.1 mm units) against the format's limit, and, for JEF, that a JEF hoop holds the
     design. Raises :class:`InputError` with the limit in a one-line message.
     """
-    n_colors = int((pattern.counts() > 0).sum())
+    n_colors = len(plan.color_order) if plan is not None else int((pattern.counts() > 0).sum())
     for fmt in fmts:
         spec = FORMATS[fmt]
         if spec.max_colors is not None and n_colors > spec.max_colors:

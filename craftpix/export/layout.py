@@ -19,6 +19,8 @@ class ChartPage:
     col1: int
     grid_row: int
     grid_col: int
+    peg_row0: int = 0  # boards: where the page's first design row sits on its board (pegs)
+    peg_col0: int = 0  # boards: where the page's first design column sits on its board
 
     @property
     def rows(self) -> int:
@@ -63,9 +65,68 @@ def page_plan(
     return pages
 
 
-def section_plan(width: int, height: int, section: int) -> list[ChartPage]:
+def board_origin(width: int, height: int, section: int) -> tuple[int, int]:
+    """``(rows, cols)`` of empty pegs before the design when it is centred on the fewest boards.
+
+    ``ceil(n / section)`` boards per axis hold the design; the spare pegs are split evenly
+    (the extra one, if odd, after the design), so no board holds a thin sliver at one edge.
+    """
+    def pad(n: int) -> int:
+        return (-(-n // section) * section - n) // 2
+
+    return pad(height), pad(width)
+
+
+def _board_ranges(n: int, section: int, pad: int) -> list[tuple[int, int, int]]:
+    """``(start, end, peg0)`` of the design cells on each board along one axis."""
+    boards = -(-n // section)
+    out = []
+    for b in range(boards):
+        lo = max(0, b * section - pad)
+        hi = min(n, (b + 1) * section - pad)
+        out.append((lo, hi, lo + pad - b * section))
+    return out
+
+
+def section_plan(width: int, height: int, section: int, center: bool = True) -> list[ChartPage]:
     """Boards (pegboards, baseplates) of ``section``×``section`` cells, numbered row by row.
 
-    Boards do not overlap; those along the right and bottom edges may be partly used.
+    The design is centred on the fewest boards (:func:`board_origin`; ``center=False``
+    anchors it at the top-left board corner instead). Boards do not overlap; ``peg_row0`` /
+    ``peg_col0`` say where each board's part of the design starts on the board.
     """
-    return page_plan(width, height, section, section, overlap=0)
+    pr, pc = board_origin(width, height, section) if center else (0, 0)
+    pages = []
+    for gr, (r0, r1, pr0) in enumerate(_board_ranges(height, section, pr)):
+        for gc, (c0, c1, pc0) in enumerate(_board_ranges(width, section, pc)):
+            pages.append(ChartPage(len(pages) + 1, r0, r1, c0, c1, gr, gc, pr0, pc0))
+    return pages
+
+
+def board_notes(width: int, height: int, section: int, board: str = "board",
+                piece: str = "cell") -> list[str]:
+    """Warnings for a design that only just spills onto more boards, with the nearest
+    whole-board size; and a note for any board that holds only a handful of cells."""
+    notes: list[str] = []
+    spill = []
+    for n, axis in ((width, "wide"), (height, "tall")):
+        extra = n % section
+        if n > section and 0 < extra <= max(2, section // 10):
+            spill.append(f"{n} {piece}s {axis}, {extra} more than {n // section} "
+                         f"{board}{'s' if n // section > 1 else ''}")
+    if spill:
+        fit_w = width - width % section if 0 < width % section <= max(2, section // 10) else width
+        fit_h = height - height % section if 0 < height % section <= max(2, section // 10) \
+            else height
+        boards_now = -(-width // section) * -(-height // section)
+        boards_fit = -(-fit_w // section) * -(-fit_h // section)
+        notes.append(
+            f"the design is {' and '.join(spill)}, so it takes {boards_now} {board}s of "
+            f"{section}x{section}; at --size {fit_w}x{fit_h} it would fit {boards_fit}"
+        )
+    for page in section_plan(width, height, section):
+        cells = page.rows * page.cols
+        if cells <= max(4, section * section // 20):
+            notes.append(f"{board} {page.number} holds only {cells} {piece}s "
+                         f"({page.cols}x{page.rows})")
+    return notes

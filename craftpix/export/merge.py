@@ -133,11 +133,14 @@ def merge_plates(
     cells: np.ndarray,
     section: int,
     sizes: tuple[tuple[int, int], ...] = MERGE_SIZES,
+    origin: tuple[int, int] = (0, 0),
 ) -> MergeResult:
     """Cover ``cells`` (an ``(H, W)`` grid of palette indices, -1 empty) with plates, largest first.
 
-    No plate crosses a border of the ``section``×``section`` baseplate grid (anchored at the
-    top-left cell). Returns every placement, 1×1 plates included, in a deterministic order.
+    No plate crosses a border of the ``section``×``section`` baseplate grid; ``origin`` is the
+    ``(rows, cols)`` of baseplate studs before the design's first cell (see
+    :func:`craftpix.export.layout.board_origin`). Returns every placement, 1×1 plates included,
+    in a deterministic order.
     """
     cells = np.asarray(cells)
     if cells.ndim != 2:
@@ -147,8 +150,8 @@ def merge_plates(
     h, w = cells.shape
     covered = cells < 0  # empty cells: no part may cover them
     placements: list[Placement] = []
-    rr = np.arange(h)[:, None] % section
-    cc = np.arange(w)[None, :] % section
+    rr = (np.arange(h)[:, None] + origin[0]) % section
+    cc = (np.arange(w)[None, :] + origin[1]) % section
     for rows, cols in sizes:
         if rows > section or cols > section:
             continue

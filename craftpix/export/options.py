@@ -29,7 +29,8 @@ __all__ = ["export_options", "export_settings", "parse_hoop", "OPTION_NAMES"]
 
 # parameter names the decorator adds, in the order export_all takes them
 OPTION_NAMES = ("pdf", "paper", "formats", "hoop", "merge", "part", "section",
-                "fabric_count", "strands")
+                "fabric_count", "strands", "legend_order", "orders", "backstitch",
+                "backstitch_color")
 
 def _hoop_cb(ctx: click.Context, param: click.Parameter, value: Any) -> Hoop | None:
     try:
@@ -79,6 +80,15 @@ def export_options(f: F) -> F:
                      help="Cross-stitch: Aida count in stitches per inch (default 14)."),
         click.option("--strands", type=click.IntRange(1, 6), default=None,
                      help="Cross-stitch: strands of floss (default 3 on 11 ct, else 2)."),
+        click.option("--legend-order", type=click.Choice(("usage", "code")), default=None,
+                     help="Order of the PDF legend: most-used first (default) or by code."),
+        click.option("--backstitch", type=click.Choice(("auto", "none")), default=None,
+                     help="Cross-stitch: outline strong boundaries with backstitch (default none)."),
+        click.option("--backstitch-color", default=None, metavar="CODE",
+                     help="Cross-stitch: backstitch thread, a catalog code (default: the "
+                          "darkest, e.g. DMC 310)."),
+        click.option("--orders/--no-orders", default=None,
+                     help="Write shopping-list.csv (and bricklink.xml for bricks); default yes."),
     ]
     for option in reversed(options):
         f = option(f)

@@ -1,8 +1,9 @@
 """Printable instructions (reportlab): cover, bill of materials, page or board map, charts.
 
 Everything on the chart pages is vector (filled cells, symbols as text, grid lines); the cover
-picture and the map thumbnail are images. Fonts are the Bitstream Vera TrueType fonts that
-ship inside reportlab, registered as TrueType so that they are embedded (subset) in the file;
+picture and the map thumbnail are images. Text goes through :mod:`craftpix.export.fonts`: a
+chain of embedded TrueType fonts (Vera, Noto Sans, WenQuanYi Micro Hei) with per-character
+fallback, so names, titles and file names in Latin, Greek, Cyrillic and CJK scripts all print;
 no standard-14 font is referenced anywhere.
 """
 
@@ -15,17 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import reportlab
 from PIL import Image
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader, simpleSplit
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 
 from craftpix.color import srgb_to_linear
 from craftpix.errors import InputError
+from craftpix.export import fonts
+from craftpix.export.backstitch import Backstitch
 from craftpix.export.bom import PARTS, Bom, ExportSettings, section_counts
 from craftpix.export.embroidery import StitchPlan
 from craftpix.export.layout import ChartPage, page_plan, section_plan
@@ -36,9 +37,8 @@ from craftpix.pattern import Pattern, usage_order
 
 PAPERS: dict[str, tuple[float, float]] = {"a4": A4, "letter": LETTER}
 
-FONT = "CraftpixSans"
-FONT_BOLD = "CraftpixSans-Bold"
-_FONT_FILES = {FONT: "Vera.ttf", FONT_BOLD: "VeraBd.ttf"}
+FONT = fonts.REGULAR
+FONT_BOLD = fonts.BOLD
 
 MARGIN = 12 * mm
 HEADER_H = 13 * mm
@@ -57,11 +57,12 @@ BRAND_TITLES = {
 
 
 def _register_fonts() -> None:
-    font_dir = Path(reportlab.__file__).parent / "fonts"
-    registered = set(pdfmetrics.getRegisteredFontNames())
-    for name, fname in _FONT_FILES.items():
-        if name not in registered:
-            pdfmetrics.registerFont(TTFont(name, str(font_dir / fname)))
+    fonts.register_fonts()
+
+
+def simpleSplit(text: str, font: str, size: float, width: float) -> list[str]:  # noqa: N802
+    """Wrap ``text`` to ``width`` points with the fallback fonts (reportlab's name kept)."""
+    return fonts.wrap(text, size, width, bold=font == FONT_BOLD)
 
 
 def pattern_title(pattern: Pattern) -> str:
@@ -175,10 +176,10 @@ class _Canvas(rl_canvas.Canvas):
 
     def _draw_footer(self, total: int) -> None:
         pw, _ = self._pagesize
-        self.setFont(FONT, 7)
         self.setFillColorRGB(0.35, 0.35, 0.35)
-        self.drawString(MARGIN, MARGIN * 0.6, self._footer)
-        self.drawRightString(pw - MARGIN, MARGIN * 0.6, f"page {self._pageNumber} of {total}")
+        fonts.draw_string(self, MARGIN, MARGIN * 0.6, self._footer, 7)
+        fonts.draw_string(self, pw - MARGIN, MARGIN * 0.6, f"page {self._pageNumber} of {total}",
+                          7, align="right")
 
 
 class _Doc:
@@ -193,19 +194,13 @@ class _Doc:
         self.rgb = [col.rgb8 for col in pattern.palette]
         self.fill = [(r / 255, g / 255, b / 255) for r, g, b in self.rgb]
         self.ink = [symbol_ink(x) for x in self.rgb]
+        self.backstitch: Backstitch | None = None
 
     # small helpers
     def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
              align: str = "left", color: tuple[float, float, float] = (0, 0, 0)) -> None:
-        c = self.c
-        c.setFont(FONT_BOLD if bold else FONT, size)
-        c.setFillColorRGB(*color)
-        if align == "right":
-            c.drawRightString(x, y, s)
-        elif align == "center":
-            c.drawCentredString(x, y, s)
-        else:
-            c.drawString(x, y, s)
+        self.c.setFillColorRGB(*color)
+        fonts.draw_string(self.c, x, y, s, size, bold, align)
 
     def para(self, x: float, y: float, s: str, width: float, size: float = 8.5,
              bold: bool = False, leading: float | None = None) -> float:
@@ -578,8 +573,8 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
             c.drawPath(path, stroke=1, fill=0)
     # 4. grid: thin lines, bold every ten
     w_pt, h_pt = nc * cell, nr * cell
-    off_c = page.col0 if local else 0
-    off_r = page.row0 if local else 0
+    off_c = page.col0 - page.peg_col0 if local else 0  # boards: number from the board's edge
+    off_r = page.row0 - page.peg_row0 if local else 0
     thin = c.beginPath()
     bold = c.beginPath()
     for k in range(page.col0, page.col1 + 1):
@@ -600,6 +595,25 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
     c.drawPath(bold, stroke=1, fill=0)
     c.setLineWidth(1.1)
     c.rect(x0, y_top - h_pt, w_pt, h_pt, stroke=1, fill=0)
+    # 4b. backstitch: thick lines along the outlined cell edges, in the thread's color
+    bs = d.backstitch
+    if bs is not None:
+        path = c.beginPath()
+        hh = bs.h[page.row0:page.row1 + 1, page.col0:page.col1]
+        for r, cc in zip(*np.nonzero(hh), strict=True):
+            y = y_top - r * cell
+            path.moveTo(x0 + cc * cell, y)
+            path.lineTo(x0 + (cc + 1) * cell, y)
+        vv = bs.v[page.row0:page.row1, page.col0:page.col1 + 1]
+        for r, cc in zip(*np.nonzero(vv), strict=True):
+            x = x0 + cc * cell
+            path.moveTo(x, y_top - r * cell)
+            path.lineTo(x, y_top - (r + 1) * cell)
+        c.setStrokeColorRGB(*d.fill[bs.color])
+        c.setLineWidth(max(1.4, cell * 0.16))
+        c.setLineCap(1)
+        c.drawPath(path, stroke=1, fill=0)
+        c.setLineCap(0)
     # 5. numbers along all four edges, at the bold lines
     nfs = 6.0
     c.setFont(FONT, nfs)
@@ -663,15 +677,25 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
         y = d.header(right, left)
         _mini_map(d, layout, page, d.pw - MARGIN, y + 0.5 * mm - 1.5 * mm)
         cell = layout.cell
-        grid_w = page.cols * cell
         if layout.boards:
-            x0 = MARGIN + LABEL_W + (aw - grid_w) / 2
+            sec = layout.section or page.cols
+            bx0 = MARGIN + LABEL_W + (aw - sec * cell) / 2  # the whole board, centred
+            by_top = y - LABEL_W
+            c = d.c
+            c.setStrokeColorRGB(0.6, 0.6, 0.6)
+            c.setDash(2, 2)
+            c.setLineWidth(0.6)
+            c.rect(bx0, by_top - sec * cell, sec * cell, sec * cell, stroke=1, fill=0)
+            c.setDash()
+            x0 = bx0 + page.peg_col0 * cell
+            y_top = by_top - page.peg_row0 * cell
         else:
             x0 = MARGIN + LABEL_W
-        y_top = y - LABEL_W
+            y_top = y - LABEL_W
         draw_chart(d, page, x0, y_top, cell, local=layout.boards, merged=merged)
         if layout.boards:
-            _board_bom(d, page, y_top - page.rows * cell - LABEL_W - 3.5 * mm, layout, merged)
+            sec = layout.section or page.rows
+            _board_bom(d, page, y - LABEL_W - sec * cell - LABEL_W - 3.5 * mm, layout, merged)
         d.c.showPage()
 
 
@@ -746,8 +770,9 @@ def write_pdf(
     formats: list[str] | None = None,
     hoop: tuple[float, float] = (100.0, 100.0),
     notes: list[str] | None = None,
+    backstitch: Backstitch | None = None,
 ) -> Path:
-    """Write the instructions PDF atomically.
+    """Write the instructions PDF atomically (``backstitch``: outlines drawn on the charts).
 
     Pages: cover, bill of materials, the machine thread sequence (when ``embroidery`` is
     given), the page or board map (when there is more than one), and the chart pages.
@@ -776,6 +801,7 @@ def write_pdf(
         c.setSubject(f"{get_medium(pattern.medium).title} pattern")
         c.setCreator("craftpix")
         d = _Doc(c, pattern, size)
+        d.backstitch = backstitch
         _cover(d, bom, settings, layout, merged, preview, embroidery, list(formats or []), hoop,
                notes or [])
         _bom_pages(d, bom)
