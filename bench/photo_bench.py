@@ -8,7 +8,6 @@ reference:
 * nearest   — CIEDE2000-nearest color of ``Palette.select(N)``
 * kmeans    — Lloyd k-means (k = N) in Lab, centres snapped to catalog colors, nearest
 * dither    — Floyd–Steinberg in Lab over ``Palette.select(N)``
-* fidelity  — the former Gumbel-softmax engine, 150 steps (needs torch; ``--no-fidelity``)
 * potts λ   — plain α-expansion, constant Potts weight λ, over ``Palette.select(N)``
 * photo s   — the photo engine, ``colors=N``, ``smooth=s``
 * photo auto — the photo engine with its own color count (``colors=None``)
@@ -20,7 +19,7 @@ line art, scaled pixel art, scikit-image's transparent logo) and checked for exa
 
     python bench/photo_bench.py                      # everything, Markdown tables
     python bench/photo_bench.py --set heldout        # the held-out photos
-    python bench/photo_bench.py --quick --no-fidelity
+    python bench/photo_bench.py --quick
     python bench/photo_bench.py --plot docs/photo-frontier.png
 """
 
@@ -79,7 +78,7 @@ def photo(ref: np.ndarray, pal: Palette, n: int | None, smooth: float, medium: s
     return res.indices, res.palette.rgb
 
 
-def run_case(image: np.ndarray, size: int, pal: Palette, n: int, fidelity: bool, medium: str) -> dict[str, dict[str, float]]:
+def run_case(image: np.ndarray, size: int, pal: Palette, n: int, medium: str) -> dict[str, dict[str, float]]:
     ref = area_downsample(fit_image(Image.fromarray(image), size, size), size, size)
     out: dict[str, dict[str, float]] = {}
 
@@ -96,11 +95,6 @@ def run_case(image: np.ndarray, size: int, pal: Palette, n: int, fidelity: bool,
     record("nearest", lambda: (sub.nearest(ref), sub.rgb), select_s)
     record("kmeans", lambda: kmeans_nearest(ref, pal, n))
     record("dither", lambda: (floyd_steinberg(ref, sub.rgb), sub.rgb), select_s)
-    if fidelity:
-        from craftpix.guidance.fidelity import run_fidelity
-
-        record("fidelity", lambda: (run_fidelity(ref, sub.rgb, steps=150, seed=0, quiet=True).indices,
-                                    sub.rgb), select_s)
     for lam in POTTS_LAMBDAS:
         record(f"potts {lam:g}", lambda lam=lam: (plain_potts(ref, sub, lam), sub.rgb), select_s)
     for s in STRENGTHS:
@@ -198,15 +192,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", choices=sorted(SETS), default="tune")
     ap.add_argument("--quick", action="store_true", help="48×48, 12 colors only")
-    ap.add_argument("--no-fidelity", action="store_true", help="skip the former torch engine")
     ap.add_argument("--no-flat", action="store_true")
     ap.add_argument("--plot", type=Path, help="write the ΔE00-vs-confetti frontier PNG here")
     args = ap.parse_args()
-    fidelity = not args.no_fidelity
-    if fidelity:
-        import torch
-
-        torch.set_num_threads(2)
     sizes = (48,) if args.quick else (32, 48, 64)
     budgets = (12,) if args.quick else (8, 12, 16)
     per: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -216,7 +204,7 @@ def main() -> None:
         for size in sizes:
             for n in budgets:
                 for name in SETS[args.set]:
-                    res = run_case(getattr(skimage.data, name)()[..., :3], size, pal, n, fidelity, medium)
+                    res = run_case(getattr(skimage.data, name)()[..., :3], size, pal, n, medium)
                     base = res["nearest"]
                     for method, r in res.items():
                         per[method].append(r)
@@ -250,6 +238,7 @@ def main() -> None:
 
 
 def plot(summary: dict[str, tuple[float, float, float]], path: Path, label: str) -> None:
+    """The ΔE00-vs-isolated-cells frontier, both as ratios to nearest mapping."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -261,10 +250,10 @@ def plot(summary: dict[str, tuple[float, float, float]], path: Path, label: str)
         pts = sorted((v[1], v[0]) for k, v in summary.items()
                      if k.startswith(prefix) and k != "photo auto")
         ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=title)
-    for k, marker in (("nearest", "k*"), ("kmeans", "bv"), ("dither", "r^"), ("fidelity", "mD"),
-                      ("photo auto", "go")):
+    for k, marker in (("nearest", "k*"), ("kmeans", "bv"), ("dither", "r^"), ("photo auto", "go")):
         if k in summary:
             ax.plot(summary[k][1], summary[k][0], marker, markersize=9, label=k)
+
     ax.axhline(1.06, color="grey", lw=0.6, ls=":")
     ax.axvline(0.35, color="grey", lw=0.6, ls=":")
     ax.set_xscale("log")

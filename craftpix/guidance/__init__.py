@@ -1,1 +1,1 @@
-"""Objectives for the optimizer: score distillation (sds) and image fidelity."""
+"""Objectives for the optimizer: score distillation (SDS)."""
