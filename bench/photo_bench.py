@@ -78,11 +78,14 @@ def photo(ref: np.ndarray, pal: Palette, n: int | None, smooth: float, medium: s
     return res.indices, res.palette.rgb
 
 
-def run_case(image: np.ndarray, size: int, pal: Palette, n: int, medium: str) -> dict[str, dict[str, float]]:
+def run_case(image: np.ndarray, size: int, pal: Palette, n: int, medium: str,
+             methods: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
     ref = area_downsample(fit_image(Image.fromarray(image), size, size), size, size)
     out: dict[str, dict[str, float]] = {}
 
     def record(name: str, fn: Callable[[], tuple[np.ndarray, np.ndarray]], extra: float = 0.0) -> None:
+        if methods is not None and name != "nearest" and name not in methods:
+            return
         t0 = time.perf_counter()
         idx, rgb = fn()
         dt = time.perf_counter() - t0 + extra
@@ -193,8 +196,11 @@ def main() -> None:
     ap.add_argument("--set", choices=sorted(SETS), default="tune")
     ap.add_argument("--quick", action="store_true", help="48×48, 12 colors only")
     ap.add_argument("--no-flat", action="store_true")
+    ap.add_argument("--methods", help="comma-separated method names to run (nearest always runs), "
+                                      "e.g. 'photo 1,potts 2'")
     ap.add_argument("--plot", type=Path, help="write the ΔE00-vs-confetti frontier PNG here")
     args = ap.parse_args()
+    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else None
     sizes = (48,) if args.quick else (32, 48, 64)
     budgets = (12,) if args.quick else (8, 12, 16)
     per: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -204,7 +210,7 @@ def main() -> None:
         for size in sizes:
             for n in budgets:
                 for name in SETS[args.set]:
-                    res = run_case(getattr(skimage.data, name)()[..., :3], size, pal, n, medium)
+                    res = run_case(getattr(skimage.data, name)()[..., :3], size, pal, n, medium, methods)
                     base = res["nearest"]
                     for method, r in res.items():
                         per[method].append(r)

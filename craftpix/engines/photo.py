@@ -60,9 +60,9 @@ __all__ = [
 
 #: Potts weight per unit of ``smooth``, in ΔE00 per cut neighbour pair (tuned on scikit-image's
 #: photographs, see docs/BENCHMARKS.md).
-POTTS = 2.5
+POTTS = 1.9
 #: Price of one blob of 1–3 cells per unit of ``smooth``, in ΔE00 summed over the blob.
-BLOB_PENALTY = 4.0
+BLOB_PENALTY = 3.0
 #: Most colors chosen automatically (``colors=None``), per medium.
 COLOR_CAPS = {"beads": 16, "bricks": 16, "stitch": 30}
 DEFAULT_CAP = 16
