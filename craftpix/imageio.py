@@ -216,19 +216,25 @@ def area_downsample_alpha(image: Image.Image, width: int, height: int) -> tuple[
     return np.clip(linear_to_srgb(lin), 0.0, 1.0), np.clip(cover, 0.0, 1.0)
 
 
-#: Flat art: at most this many source colors cover at least FLAT_SHARE of the opaque pixels.
+#: Flat art has at most this many source colors.
 FLAT_MAX_COLORS = 48
-FLAT_SHARE = 0.97
+#: Anti-aliased flat art: colors with at least FLAT_MIN_SHARE of the opaque pixels each are the
+#: source colors, and together they cover at least FLAT_SHARE (the rest are edge blends).
+FLAT_MIN_SHARE = 0.005
+FLAT_SHARE = 0.9
 _FLAT_SAMPLE = 2_000_000  # pixels looked at (a regular subsample of larger images)
 
 
 def flat_colors(image: Image.Image) -> tuple[np.ndarray, np.ndarray] | None:
     """The source colors of flat art (logos, sprites, line art), or None for a photo.
 
-    An image is flat when at most :data:`FLAT_MAX_COLORS` distinct colors cover at least
-    :data:`FLAT_SHARE` of its opaque (alpha ≥ 50 %) pixels; the rest are taken to be
-    anti-aliasing. Returns those colors, (K, 3) float sRGB 0..1, most frequent first, and
-    their pixel counts (K,) (counted on a regular subsample of images over 2 MP).
+    Counted over the opaque (alpha ≥ 50 %) pixels. An image is flat when it has at most
+    :data:`FLAT_MAX_COLORS` distinct colors (pixel art, hard-edged drawings: every color is a
+    source color), or when its colors of at least :data:`FLAT_MIN_SHARE` of the pixels each
+    are at most that many and cover at least :data:`FLAT_SHARE` (anti-aliased drawings: the
+    rest are blends along edges). Returns the source colors, (K, 3) float sRGB 0..1, most
+    frequent first, and their pixel counts (K,) (on a regular subsample of images over 2 MP).
+    JPEG noise spreads colors thin, so a compressed drawing is treated as a photo.
     """
     arr = np.asarray(image)
     step = max(1, int(np.ceil(np.sqrt(arr.shape[0] * arr.shape[1] / _FLAT_SAMPLE))))
@@ -243,12 +249,38 @@ def flat_colors(image: Image.Image) -> tuple[np.ndarray, np.ndarray] | None:
     values, counts = np.unique(packed, return_counts=True)
     order = np.argsort(-counts, kind="stable")
     values, counts = values[order], counts[order]
-    k = int(np.searchsorted(np.cumsum(counts), FLAT_SHARE * len(packed) - 1e-9)) + 1
-    if k > FLAT_MAX_COLORS:
-        return None
-    values, counts = values[:k], counts[:k]
+    if len(values) > FLAT_MAX_COLORS:
+        major = counts >= FLAT_MIN_SHARE * len(packed)
+        if major.sum() > FLAT_MAX_COLORS or counts[major].sum() < FLAT_SHARE * len(packed):
+            return None
+        values, counts = values[major], counts[major]
+        rgb8 = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=-1)
+        keep = _not_blends(rgb8.astype(np.float64))
+        values, counts = values[keep], counts[keep]
     rgb8 = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=-1)
     return rgb8.astype(np.float64) / 255.0, counts.astype(np.int64)
+
+
+_BLEND_TOLERANCE = 10.0  # 8-bit units from the segment between two source colors
+
+
+def _not_blends(rgb8: np.ndarray) -> np.ndarray:
+    """Which colors (most frequent first, (K, 3) 0..255) are not a mix of two more frequent ones.
+
+    Resampling a drawing leaves colors on the line between two neighbouring colors (with a
+    little overshoot); those are edges, not colors of the drawing.
+    """
+    keep = np.ones(len(rgb8), dtype=bool)
+    for i in range(2, len(rgb8)):
+        src = rgb8[:i][keep[:i]]
+        a, b = src[:, None, :], src[None, :, :]
+        ab = b - a
+        denom = np.maximum((ab**2).sum(-1), 1e-9)
+        t = np.clip(((rgb8[i] - a) * ab).sum(-1) / denom, -0.1, 1.1)
+        dist = np.sqrt(((a + t[..., None] * ab - rgb8[i]) ** 2).sum(-1))
+        np.fill_diagonal(dist, np.inf)
+        keep[i] = not (dist < _BLEND_TOLERANCE).any()
+    return keep
 
 
 def native_grid(image: Image.Image) -> tuple[int, int] | None:

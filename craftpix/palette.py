@@ -153,18 +153,21 @@ class Palette:
             raise InputError("the number of colors must be at least 1")
         colors, w = unique_colors(image_rgb, weights, max_colors)
         d = pairwise_delta_e_2000(rgb_to_lab(colors), self.lab)
-        limit = min(len(self), len(colors), n if n is not None else cap)
-        chosen, curve = _greedy_facility_location(d, w, max(1, limit), with_costs=True)
-        if n is None:
-            mean = np.asarray(curve) / w.sum()
-            k = 1
-            while k < len(chosen) and mean[k - 1] - mean[k] >= gain:
-                k += 1
-            chosen = chosen[:k]
-        chosen = _refine_medoids(d, w, chosen)
-        chosen = _swap_medoids(d, w, chosen)
-        chosen = drop_indistinct(d, w, chosen, self.lab)
-        return self.subset(sorted(chosen))
+        return self.subset(sorted(choose_indices(d, w, self.lab, n, cap, gain)))
+
+
+def choose_indices(d: np.ndarray, w: np.ndarray, lab: np.ndarray, n: int | None = None,
+                   cap: int = 24, gain: float = 0.15) -> list[int]:
+    """:meth:`Palette.choose` on precomputed distances: catalog indices of the chosen colors.
+
+    ``d`` (N, M) ΔE00 from N pixel colors with weights ``w`` (N,) to the M catalog colors
+    whose CIELAB values are ``lab`` (M, 3).
+    """
+    limit = max(1, min(d.shape[1], d.shape[0], n if n is not None else cap))
+    chosen = _greedy_facility_location(d, w, limit, stop_gain=None if n is not None else gain)
+    chosen = _refine_medoids(d, w, chosen)
+    chosen = _swap_medoids(d, w, chosen)
+    return drop_indistinct(d, w, chosen, lab)
 
 
 #: Two catalog colors closer than this (CIEDE2000) are hard to tell apart once placed
@@ -235,23 +238,27 @@ def drop_indistinct(d: np.ndarray, w: np.ndarray, chosen: list[int], lab: np.nda
     return chosen
 
 
-def _greedy_facility_location(d: np.ndarray, w: np.ndarray, n: int, with_costs: bool = False) -> Any:
-    """Greedy facility location: add, n times, the color that most lowers Σ w·min ΔE00.
+def _greedy_facility_location(d: np.ndarray, w: np.ndarray, n: int,
+                              stop_gain: float | None = None) -> list[int]:
+    """Greedy facility location: add, up to n times, the color that most lowers Σ w·min ΔE00.
 
-    Returns the chosen catalog indices, and with ``with_costs`` also the total weighted cost
-    after each addition.
+    With ``stop_gain`` it stops (after the first color) as soon as the next color would lower
+    the weighted mean ΔE00 by less than that. Returns the chosen catalog indices.
     """
     best = np.full(d.shape[0], np.inf)
     chosen: list[int] = []
-    costs: list[float] = []
+    total = float(w.sum())
+    previous = np.inf
     for _ in range(n):
-        cost = (w[:, None] * np.minimum(best[:, None], d)).sum(0)
+        cost = w @ np.minimum(best[:, None], d)
         cost[chosen] = np.inf
         k = int(np.argmin(cost))
+        if chosen and stop_gain is not None and (previous - cost[k]) / total < stop_gain:
+            break
         chosen.append(k)
-        costs.append(float(cost[k]))
+        previous = float(cost[k])
         best = np.minimum(best, d[:, k])
-    return (chosen, costs) if with_costs else chosen
+    return chosen
 
 
 def _refine_medoids(d: np.ndarray, w: np.ndarray, chosen: list[int], iters: int = 10) -> list[int]:

@@ -30,7 +30,7 @@ from craftpix.errors import CraftpixError
 
 STATES = ("queued", "running", "done", "error", "cancelled")
 FINISHED = ("done", "error", "cancelled")
-PREVIEW_DIR = "progress"  # craftpix.guidance.run.PREVIEW_DIR (not imported: that pulls torch)
+PREVIEW_DIR = "progress"  # craftpix.engines.sds.run.PREVIEW_DIR (not imported: that pulls torch)
 _STEP_FILE = re.compile(r"step-(\d+)\.png")
 KEEP_FINISHED = 8  # finished jobs remembered per session
 
@@ -62,7 +62,7 @@ def run_job(request: Any, conn: Connection, preview_every: int = 0) -> None:
 
         if preview_every > 0:
             try:  # SDSSettings needs the diffusion extra; without it make_pattern says so
-                from craftpix.guidance.options import SDSSettings
+                from craftpix.engines.sds.settings import SDSSettings
             except ImportError:
                 pass
             else:

@@ -17,7 +17,7 @@ class WebSettings:
     per-session folders (``None``: a new folder under the system's temp dir, removed at
     shutdown). ``allowed_hosts`` are the ``Host`` header names answered (``craftpix serve``
     on this computer answers only its local names, so another web site cannot reach the app
-    through DNS rebinding). ``sds`` is the :class:`craftpix.guidance.options.SDSSettings` prompt jobs run
+    through DNS rebinding). ``sds`` is the :class:`craftpix.engines.sds.settings.SDSSettings` prompt jobs run
     with (``None``: the engine's defaults, i.e. the SDXL models from the local hub cache).
     """
 

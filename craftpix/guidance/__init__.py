@@ -1,1 +1,0 @@
-"""Objectives for the optimizer besides score distillation: image fidelity."""
