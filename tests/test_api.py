@@ -56,7 +56,8 @@ def test_output_folder_gets_the_set_and_export_rewrites_it(photo, tmp_path):
     names = {p.name for p in result.files}
     assert {"pattern.json", "preview.png", "pattern.pdf", "pattern.dst"} <= names
     again = export(result.pattern, tmp_path / "again", pdf=False, formats="none")
-    assert {p.name for p in again.paths} == {"pattern.json", "preview.png", "preview-pixels.png"}
+    assert {p.name for p in again.paths} == {"pattern.json", "preview.png", "preview-pixels.png",
+                                             "shopping-list.csv"}
     assert load(tmp_path / "again" / "pattern.json").settings["paper"] == "letter"
 
 
