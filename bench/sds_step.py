@@ -38,6 +38,7 @@ from craftpix.engines.sds.conditioning import TextConditioning, sdxl_time_ids  #
 from craftpix.engines.sds.generator import Generator  # noqa: E402
 from craftpix.engines.sds.objective import ControlInput, LatentEncoder, SDSObjective  # noqa: E402
 from craftpix.engines.sds.optimize import fft_loss  # noqa: E402
+from craftpix.models.loading import encoder_dtype  # noqa: E402
 
 # --- published configs (config.json of each repository, trimmed to non-default keys) ----------
 SDXL_UNET: dict[str, Any] = {  # stabilityai/stable-diffusion-xl-base-1.0/unet
@@ -132,7 +133,8 @@ def _build(cls: Any, config: dict[str, Any], device: torch.device, dtype: torch.
 
 def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.device,
           dtype: torch.dtype, resolution: int | None, vae: str, pattern: int,
-          attention_slicing: bool) -> dict[str, Any]:
+          attention_slicing: bool, compile: bool = False, channels_last: bool = False,
+          fuse_qkv: bool = False) -> dict[str, Any]:
     from diffusers import AutoencoderKL, AutoencoderTiny, ControlNetModel, UNet2DConditionModel
     from diffusers.utils import logging as diffusers_logging
 
@@ -143,15 +145,24 @@ def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.de
     unet = _build(UNet2DConditionModel, SDXL_UNET if sdxl else SD15_UNET, device, dtype)
     nets = [_build(ControlNetModel, SDXL_CONTROLNET_MID if sdxl else SD15_CONTROLNET, device,
                    dtype) for _ in range(controlnets)]
+    # The production rule: the encoder never runs in fp16 (bf16 where supported, else fp32).
+    vae_dtype = encoder_dtype(None, dtype, bf16_ok=device.type == "cuda"
+                              and torch.cuda.is_bf16_supported())
     if vae == "tiny":
-        encoder_model = _build(AutoencoderTiny, TAESD, device, dtype)
+        encoder_model = _build(AutoencoderTiny, TAESD, device, vae_dtype)
     else:
-        cfg = SDXL_VAE if sdxl else SD15_VAE
-        vae_dtype = torch.float32 if cfg["force_upcast"] and dtype == torch.float16 else dtype
-        encoder_model = _build(AutoencoderKL, cfg, device, vae_dtype)
+        encoder_model = _build(AutoencoderKL, SDXL_VAE if sdxl else SD15_VAE, device, vae_dtype)
     if attention_slicing:
         for m in (unet, *nets):
             m.set_attention_slice("auto")
+    for m in (unet, *nets):
+        if fuse_qkv:
+            m.fuse_qkv_projections()
+        if channels_last:
+            m.to(memory_format=torch.channels_last)
+    if compile:
+        unet = torch.compile(unet, dynamic=False)
+        nets = [torch.compile(n, dynamic=False) for n in nets]
     build_s = time.perf_counter() - t_build
     params = {"unet": sum(p.numel() for p in unet.parameters()) / 1e6,
               "controlnet": sum(p.numel() for p in nets[0].parameters()) / 1e6 if nets else 0}
@@ -176,18 +187,21 @@ def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.de
     gen = Generator.random(pattern, pattern, palette, torch.Generator().manual_seed(0)).to(device)
     opt = torch.optim.AdamW([gen.logits], lr=0.025, weight_decay=0.01)
     rng = torch.Generator().manual_seed(0)
+    noise_rng = torch.Generator(device=device).manual_seed(1)  # as the loop: noise on device
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     per_step: list[float] = []
+    first_step = float("nan")
     timed: dict[str, float] = defaultdict(float)
     total = warmup + steps
     for step in range(total):
         times.clear()
         _sync(device)
         t0 = time.perf_counter()
-        render = gen.gumbel(1.0, rng)
-        loss = objective.loss(render, step, max(total, 2), rng) + 20.0 * fft_loss(render)
+        render = gen.gumbel(1.0, noise_rng)
+        loss = (objective.loss(render, step, max(total, 2), rng, noise_rng=noise_rng)
+                + 20.0 * fft_loss(render))
         _sync(device)
         t_loss = time.perf_counter()
         opt.zero_grad(set_to_none=True)
@@ -199,6 +213,8 @@ def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.de
         gen.recenter_()
         _sync(device)
         t_end = time.perf_counter()
+        if step == 0:
+            first_step = t_end - t0  # includes compilation when compile is on
         if step >= warmup:
             per_step.append(t_end - t0)
             inner = sum(times.values())
@@ -220,7 +236,9 @@ def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.de
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(), "dtype": str(dtype).replace("torch.", ""),
-        "attention_slicing": attention_slicing, "steps_timed": len(per_step),
+        "attention_slicing": attention_slicing, "compile": compile,
+        "channels_last": channels_last, "fuse_qkv": fuse_qkv, "steps_timed": len(per_step),
+        "first_step_s": round(first_step, 2),
         "s_per_step": round(float(np.mean(per_step)) if per_step else float("nan"), 3),
         "s_per_step_min": round(min(per_step), 3) if per_step else None,
         "breakdown_s": {k: round(v / n, 3) for k, v in sorted(timed.items())},
@@ -245,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vae", choices=["tiny", "full"], default="tiny")
     p.add_argument("--pattern", type=int, default=48, help="pattern size in cells")
     p.add_argument("--attention-slicing", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile UNet and ControlNets")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--fuse-qkv", action="store_true")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", type=Path, help="append results to this JSON-lines file")
     args = p.parse_args(argv)
@@ -257,7 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# {PAPER}", file=sys.stderr)
     for arch in args.arch or ["sd15", "sdxl"]:
         result = bench(arch, args.controlnets, args.steps, args.warmup, device, dtype,
-                       args.resolution, args.vae, args.pattern, args.attention_slicing)
+                       args.resolution, args.vae, args.pattern, args.attention_slicing,
+                       args.compile, args.channels_last, args.fuse_qkv)
         line = json.dumps(result)
         print(line, flush=True)
         if args.json:

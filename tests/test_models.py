@@ -106,8 +106,11 @@ def test_default_pull_sets() -> None:
     assert names == [SDXL_BASE, "madebyollin/taesdxl", "diffusers/controlnet-canny-sdxl-1.0-mid",
                      "diffusers/controlnet-depth-sdxl-1.0-mid"]
     assert [r.name for r in default_refs("sd15", controlnet=False)] == [SD15, "madebyollin/taesd"]
-    depth = default_refs("sdxl", depth=True)[-1]
+    depth = default_refs("sdxl", depth=True)[-1]  # what the SDXL depth ControlNets saw
+    assert depth.name == "Intel/dpt-hybrid-midas" and depth.revision == "refs/pr/5"
+    depth = default_refs("sd15", depth=True)[-1]
     assert depth.name == "depth-anything/Depth-Anything-V2-Small-hf" and depth.revision is None
+    assert default_refs("sdxl", controlnet=False, depth=True)[-1].name == "Intel/dpt-hybrid-midas"
     assert KNOWN_REVISIONS["Intel/dpt-hybrid-midas"] == "refs/pr/5"  # its safetensors branch
     assert default_refs("sdxl", full_vae=True)[0].full_vae
 

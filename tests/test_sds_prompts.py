@@ -50,3 +50,23 @@ def test_missing_template_and_empty_prompt(tmp_path) -> None:
         build_prompts("cat", medium="beads", template=tmp_path / "nope.toml")
     with pytest.raises(InputError, match="empty"):
         build_prompts("  ", medium="beads")
+
+
+def test_long_prompts_lose_template_words_before_the_subject() -> None:
+    from craftpix.engines.sds.prompts import fit_prompt
+
+    def words(text: str) -> int:  # a stand-in tokenizer: one token per word, plus start/end
+        return len(text.replace(",", " ").split()) + 2
+
+    text = "fuse bead art of a big red rose, perler beads, pixel art, flat colors"
+    assert fit_prompt(text, "a big red rose", words, 77) == (text, [])
+    fitted, dropped = fit_prompt(text, "a big red rose", words, 12)
+    assert fitted == "fuse bead art of a big red rose, perler beads"
+    assert dropped == ["pixel art", "flat colors"]
+    # The subject's phrase stays even when nothing else fits.
+    fitted, dropped = fit_prompt(text, "a big red rose", words, 5)
+    assert fitted == "fuse bead art of a big red rose" and len(dropped) == 3
+    # A subject in the middle of the template: phrases on both sides may go, never it.
+    text = "pixel art, a big red rose, flat colors"
+    assert fit_prompt(text, "a big red rose", words, 7) == ("a big red rose",
+                                                       ["pixel art", "flat colors"])

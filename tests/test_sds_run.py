@@ -234,7 +234,7 @@ def test_missing_model_offline_stops_before_work(tmp_path, monkeypatch) -> None:
         _run(settings, tmp_path / "out", image=True, steps=2)
     msg = str(err.value)
     assert "diffusers/controlnet-canny-sdxl-1.0-mid" in msg
-    assert "diffusers/controlnet-depth-sdxl-1.0-mid" in msg and "depth-anything/Depth-Anything-V2-Small-hf" in msg
+    assert "diffusers/controlnet-depth-sdxl-1.0-mid" in msg and "Intel/dpt-hybrid-midas" in msg
     assert "craftpix models pull --sdxl --depth" in msg
 
 

@@ -28,21 +28,23 @@ def default_refs(family: str = "sdxl", *, controlnet: bool = True, depth: bool =
 
     base = base_ref(SDXL_BASE if family == "sdxl" else SD15, full_vae=full_vae)
     settings = SDSSettings(model=base.name, vae="full" if full_vae else "tiny",
-                           depth_model=DEPTH_DEFAULT if depth else None)
+                           depth_model=None)
     controls = ("canny", "depth") if controlnet else ()
     vae_ref, cn, depth_ref, _ = dependent_refs(settings, family, controls)
     refs = [base, *(r for r in (vae_ref, *cn.values()) if r is not None)]
     if depth and depth_ref is not None:
         refs.append(depth_ref)
     elif depth and not controlnet:
-        refs.append(ModelRef(DEPTH_DEFAULT, "depth estimator", "transformers",
-                             revision=KNOWN_REVISIONS.get(DEPTH_DEFAULT)))
+        name = str(FAMILY_DEFAULTS[family]["depth_model"])
+        refs.append(ModelRef(name, "depth estimator", "transformers",
+                             revision=KNOWN_REVISIONS.get(name)))
     return refs
 
 
 def _known_roles() -> dict[str, str]:
     roles = {SDXL_BASE: "SDXL base (default)", SD15: "Stable Diffusion 1.5",
-             DEPTH_DEFAULT: "depth estimator (default)", DPT_HYBRID: "depth estimator"}
+             DEPTH_DEFAULT: "depth estimator (SD 1.5 default)",
+             DPT_HYBRID: "depth estimator (SDXL default)"}
     for family, d in FAMILY_DEFAULTS.items():
         for role, name in d.items():
             if name:

@@ -29,11 +29,13 @@ ALIASES = {"sdxl": SDXL_BASE, "sd15": SD15, "sd1.5": SD15, "sd-1.5": SD15}
 
 #: Per family: the tiny encoder and the default ControlNets (None: no default exists).
 FAMILY_DEFAULTS: dict[str, dict[str, str | None]] = {
+    # The SDXL depth ControlNets were trained on DPT-hybrid (MiDaS) depth maps: their default
+    # estimator is that one (Depth Anything stays selectable with --depth-model).
     "sdxl": {"tiny_vae": TAESDXL, "canny": "diffusers/controlnet-canny-sdxl-1.0-mid",
-             "depth": "diffusers/controlnet-depth-sdxl-1.0-mid"},
+             "depth": "diffusers/controlnet-depth-sdxl-1.0-mid", "depth_model": DPT_HYBRID},
     "sd15": {"tiny_vae": TAESD, "canny": "lllyasviel/control_v11p_sd15_canny",
-             "depth": "lllyasviel/control_v11f1p_sd15_depth"},
-    "sd2": {"tiny_vae": TAESD, "canny": None, "depth": None},
+             "depth": "lllyasviel/control_v11f1p_sd15_depth", "depth_model": DEPTH_DEFAULT},
+    "sd2": {"tiny_vae": TAESD, "canny": None, "depth": None, "depth_model": DEPTH_DEFAULT},
 }
 
 #: Repos whose main branch holds pickles only; the safetensors conversion lives elsewhere.
@@ -139,10 +141,11 @@ def dependent_refs(
                             pull_flags=flags if not given else "")
     depth_ref = None
     if "depth" in cn:
-        depth = settings.depth_model or DEPTH_DEFAULT
+        family_depth = str(defaults["depth_model"])
+        depth = settings.depth_model or family_depth
         depth_ref = ModelRef(depth, "depth estimator", "transformers",
                              revision=KNOWN_REVISIONS.get(depth),
-                             pull_flags=f"{flags} --depth" if depth == DEPTH_DEFAULT else "")
+                             pull_flags=f"{flags} --depth" if depth == family_depth else "")
     return vae_ref, cn, depth_ref, notes
 
 

@@ -85,13 +85,15 @@ def perspective_grid(
     For each output pixel the grid holds where to read in the input: the inverse warp, as
     ``grid_sample`` wants it (coordinates normalized with ``align_corners=False``).
     """
-    # Built where it is used: a megapixel grid costs far more on the CPU than on a GPU.
-    out_to_in = homography(torch.tensor(corners), torch.tensor(_CORNERS)).to(device)
+    # Built where it is used: a megapixel grid costs far more on the CPU than on a GPU. The
+    # 3×3 matrix (solved on the CPU) enters as Python scalars: no host-to-device copy.
+    m = homography(torch.tensor(corners), torch.tensor(_CORNERS)).tolist()
     ys = (torch.arange(height, dtype=torch.float64, device=device) * 2 + 1) / height - 1
     xs = (torch.arange(width, dtype=torch.float64, device=device) * 2 + 1) / width - 1
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    pts = torch.stack([gx, gy, torch.ones_like(gx)], dim=-1) @ out_to_in.T
-    grid = pts[..., :2] / pts[..., 2:].clamp_min(1e-12)
+    w = (m[2][0] * gx + m[2][1] * gy + m[2][2]).clamp_min(1e-12)
+    grid = torch.stack([(m[0][0] * gx + m[0][1] * gy + m[0][2]) / w,
+                        (m[1][0] * gx + m[1][1] * gy + m[1][2]) / w], dim=-1)
     return grid.unsqueeze(0).to(dtype=dtype)
 
 

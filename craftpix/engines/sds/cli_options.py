@@ -48,9 +48,9 @@ def sds_options(f: F) -> F:
         click.option("--controlnet-depth", metavar="ID_OR_PATH",
                      help="Depth ControlNet used with --image (default: the model family's)."),
         click.option("--depth-model", metavar="ID_OR_PATH",
-                     help="Depth estimator for the depth ControlNet "
-                          "[default: depth-anything/Depth-Anything-V2-Small-hf; "
-                          "SD-πXL used Intel/dpt-hybrid-midas]."),
+                     help="Depth estimator for the depth ControlNet [default: "
+                          "Intel/dpt-hybrid-midas for SDXL, as its depth ControlNets were "
+                          "trained on; depth-anything/Depth-Anything-V2-Small-hf for SD 1.5]."),
         click.option("--canny-weight", type=click.FloatRange(0), default=DEFAULT_CONTROL_WEIGHT,
                      show_default=True, help="Strength of the edge ControlNet; 0 turns it off."),
         click.option("--depth-weight", type=click.FloatRange(0), default=DEFAULT_CONTROL_WEIGHT,

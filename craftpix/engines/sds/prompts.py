@@ -13,6 +13,7 @@ one, edit it and pass it with ``--template FILE``, or bypass templating with ``-
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,31 @@ def build_prompts(
     text = prompt.strip() if raw or tpl is None else tpl.fill(prompt)
     neg = negative if negative is not None else (tpl.negative if tpl is not None else "")
     return text, neg.strip()
+
+
+def fit_prompt(
+    text: str, subject: str, count_tokens: Callable[[str], int], limit: int
+) -> tuple[str, list[str]]:
+    """Shorten a filled template to ``limit`` tokens, cutting the template before the subject.
+
+    ``text`` is a template filled with ``subject``; ``count_tokens`` counts a text's tokens as
+    the text encoder sees them (with its start/end tokens) and ``limit`` is the encoder's
+    maximum (77 for CLIP). The template's comma-separated style phrases are dropped from the
+    end until the text fits; the phrase holding the subject is never dropped (if it alone is
+    too long the encoder cuts it, and says so). Returns the text and the dropped phrases, for
+    telling the user.
+    """
+    if count_tokens(text) <= limit:
+        return text, []
+    phrases = text.split(", ")
+    keep = next((i for i, p in enumerate(phrases) if subject.strip() and subject.strip() in p),
+                None)
+    dropped: list[str] = []
+    i = len(phrases) - 1
+    while i >= 0 and count_tokens(", ".join(phrases)) > limit:
+        if i != keep:
+            dropped.insert(0, phrases.pop(i))
+            if keep is not None and i < keep:
+                keep -= 1
+        i -= 1
+    return ", ".join(phrases), dropped

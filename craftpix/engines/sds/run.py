@@ -168,15 +168,30 @@ def run_sds(
         _check_resume(ckpt_dir, fingerprint)  # before any model is touched
     located = None if components is not None else locate_components(settings, controls=controls)
     return _optimize(settings, located=located, components=components, text=text,
+                     prompt_subject=prompt,
                      negative=negative, controls=controls, image=image,
                      reference_rgb=reference_rgb, palette=palette, height=height, width=width,
                      colors=colors, steps=steps, seed=seed, smooth=smooth, out_dir=out_dir,
                      ckpt_dir=ckpt_dir, fingerprint=fingerprint, quiet=quiet)
 
 
+def _fit_to_encoder(text: str, subject: str, tokenizer: Any) -> str:
+    """The filled template cut to the text encoder's length, style words before the subject;
+    the user is told what was dropped."""
+    from craftpix.engines.sds.prompts import fit_prompt
+
+    limit = int(getattr(tokenizer, "model_max_length", 77) or 77)
+    fitted, dropped = fit_prompt(text, subject, lambda t: len(tokenizer(t).input_ids), limit)
+    if dropped:
+        _warn(f"the prompt is longer than the model's {limit} tokens: left out the template's "
+              f"\"{', '.join(dropped)}\" to keep your text; shorten --prompt to keep them")
+    return fitted
+
+
 def _optimize(
     settings: SDSSettings, *, located: LocatedModels | None, components: SDSComponents | None,
-    text: str, negative: str, controls: list[str], image: Image.Image | None,
+    text: str, prompt_subject: str, negative: str, controls: list[str],
+    image: Image.Image | None,
     reference_rgb: np.ndarray | None, palette: np.ndarray, height: int, width: int,
     colors: int | None, steps: int, seed: int, smooth: float, out_dir: Path, ckpt_dir: Path,
     fingerprint: dict[str, Any], quiet: bool,
@@ -209,6 +224,8 @@ def _optimize(
         _warn("running the diffusion model on the CPU: this is very slow "
               "(minutes per step at full resolution); a CUDA GPU is recommended")
 
+    if not settings.raw_prompt and components.tokenizers:
+        text = _fit_to_encoder(text, prompt_subject, components.tokenizers[0])
     resolution = settings.resolution or components.native_resolution
     size = working_size(height, width, resolution, components.size_multiple)
     cond = encode_prompt_pair(components, text, negative, device, size)

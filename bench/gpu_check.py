@@ -1,0 +1,244 @@
+"""One-shot GPU check of the SDS engine, writing one JSON file.
+
+Random-weight networks of the real architectures (no download): SDXL UNet + two "mid"
+ControlNets + TAESD (and SD 1.5 for the speed table). Sections, each recorded even if a later
+one fails (the JSON is rewritten after every section):
+
+* ``environment``  — torch/CUDA versions, the device, bf16 support;
+* ``end_to_end``   — :func:`craftpix.engines.sds.run.run_sds` on CUDA with a reference image
+  (canny + depth ControlNets, depth estimator, text encoders of the real sizes): finishes,
+  finite statistics, seconds per step, peak memory;
+* ``precision``    — the logits' gradient of one SDS step in fp16 and bf16 against fp32, same
+  random draws: cosine similarity (mean and min over a few timesteps);
+* ``speed``        — :func:`bench.sds_step.bench` (s/step with breakdown, peak memory) for
+  SDXL + 2 ControlNets at 1024² fp16 with compile off and on, and SD 1.5 at 512².
+
+``--tiny`` swaps in the test-suite's tiny models (CPU, seconds): the suite runs that.
+
+Usage::
+
+    python bench/gpu_check.py --out gpu_check.json            # on a CUDA machine
+    python bench/gpu_check.py --tiny --device cpu --out /tmp/check.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from craftpix.engines.sds.conditioning import encode_text, sdxl_time_ids  # noqa: E402
+from craftpix.engines.sds.generator import Generator  # noqa: E402
+from craftpix.engines.sds.objective import LatentEncoder, SDSObjective  # noqa: E402
+from craftpix.engines.sds.settings import AugmentConfig, SDSConfig, SDSSettings  # noqa: E402
+from craftpix.models.loading import SDSComponents, encoder_dtype  # noqa: E402
+
+# CLIP ViT-L/14 (SDXL text_encoder) and OpenCLIP bigG/14 (text_encoder_2), from their
+# config.json in stabilityai/stable-diffusion-xl-base-1.0.
+CLIP_L = dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12,
+              num_hidden_layers=12, projection_dim=768, hidden_act="quick_gelu")
+CLIP_G = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=20,
+              num_hidden_layers=32, projection_dim=1280, hidden_act="gelu")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak(device: torch.device) -> float | None:
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" \
+        else None
+
+
+def components(tiny: bool, device: torch.device) -> SDSComponents:
+    """SDXL-family components with random weights: real architectures, or the tiny ones."""
+    import tiny_models as tm
+    from diffusers import AutoencoderTiny, ControlNetModel, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    tok = tm.tiny_tokenizer()
+    if tiny:
+        unet = tm.tiny_unet(sdxl=True)
+        cns = {"canny": tm.tiny_controlnet(unet), "depth": tm.tiny_controlnet(unet)}
+        encoders = [tm.tiny_text_encoder(False), tm.tiny_text_encoder(True)]
+        vae = tm.tiny_taesd()
+        scheduler = tm.tiny_scheduler()
+    else:
+        from sds_step import SDXL_CONTROLNET_MID, SDXL_UNET, TAESD
+
+        torch.manual_seed(0)
+        with torch.device(device):
+            unet = UNet2DConditionModel(**SDXL_UNET)
+            cns = {k: ControlNetModel(**SDXL_CONTROLNET_MID) for k in ("canny", "depth")}
+            vae = AutoencoderTiny(**TAESD)
+            common = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                          vocab_size=len(tok), max_position_embeddings=77)
+            encoders = [CLIPTextModel(CLIPTextConfig(**common, **CLIP_L)),
+                        CLIPTextModelWithProjection(CLIPTextConfig(**common, **CLIP_G))]
+        scheduler = DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085,
+                                  beta_end=0.012)
+    depth, processor = tm.tiny_depth()
+    for m in (unet, vae, *encoders, *cns.values(), depth):
+        m.requires_grad_(False).eval()
+    return SDSComponents(family="sdxl", unet=unet, vae=vae, scheduler=scheduler,
+                         text_encoders=encoders, tokenizers=[tok, tm.tiny_tokenizer()],
+                         controlnets=cns, depth_estimator=depth, depth_processor=processor,
+                         names={"model": "random SDXL" if not tiny else "tiny SDXL"})
+
+
+def end_to_end(tiny: bool, device: torch.device, dtype: str, steps: int) -> dict[str, Any]:
+    from PIL import Image
+
+    from craftpix.engines.sds.run import run_sds
+
+    comps = components(tiny, device)
+    rng = np.random.default_rng(0)
+    arr = np.zeros((96, 96, 3), dtype=np.uint8)
+    arr[16:80, 24:72] = (200, 40, 40)
+    arr += rng.integers(0, 20, arr.shape, dtype=np.uint8)
+    image = Image.fromarray(arr)
+    cells = 16 if tiny else 48
+    reference = np.asarray(image.resize((cells, cells), Image.Resampling.BOX)) / 255.0
+    palette = rng.random((24, 3))
+    settings = SDSSettings(device=device.type, dtype=dtype,
+                           resolution=64 if tiny else None, optim={"warmup": 2})
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        result = run_sds(settings, prompt="a red rose", image=image, reference_rgb=reference,
+                         palette_rgb=palette, height=cells, width=cells, colors=None,
+                         medium="beads", steps=steps, seed=0, smooth=20.0, out_dir=Path(out),
+                         quiet=True, components=comps)
+        seconds = time.perf_counter() - t0
+    grads = [h.get("grad_norm", float("nan")) for h in result.history]
+    return {"ok": bool(np.isfinite(grads).all()) and result.steps == steps,
+            "steps": result.steps, "seconds_total": round(seconds, 2),
+            "s_per_step_incl_setup": round(seconds / steps, 3),
+            "entropy_end": round(result.entropy, 4), "grad_norm_last": grads[-1],
+            "dtype": dtype, "peak_memory_gib": _peak(device), "cells": cells}
+
+
+def _step_gradient(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
+                   step: int, res: int) -> torch.Tensor:
+    text = encode_text(comps.tokenizers, comps.text_encoders, "a red rose", "", sdxl=True)
+    text.time_ids = sdxl_time_ids(res, res)
+    bf16_ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    vae_dtype = encoder_dtype(comps.vae, dtype, bf16_ok=bf16_ok)
+    comps.vae.to(device=device, dtype=vae_dtype)
+    comps.unet.to(device=device, dtype=dtype)
+    obj = SDSObjective(unet=comps.unet, encoder=LatentEncoder(comps.vae, dtype=vae_dtype),
+                       alphas_cumprod=comps.alphas_cumprod, text=text, size=(res, res),
+                       config=SDSConfig(augment=AugmentConfig.off()), device=device,
+                       dtype=dtype)
+    palette = np.random.default_rng(0).random((24, 3))
+    gen = Generator.random(32, 32, palette, torch.Generator().manual_seed(0)).to(device)
+    noise = torch.Generator(device=device).manual_seed(step)
+    render = gen.gumbel(1.0, noise)
+    obj.loss(render, step, 10, torch.Generator().manual_seed(step), noise_rng=noise).backward()
+    return gen.logits.grad.detach().float().flatten().cpu()
+
+
+def precision(tiny: bool, device: torch.device, kinds: list[str]) -> dict[str, Any]:
+    """Cosine of the logits' gradient in reduced precision vs fp32, over a few steps."""
+    comps = components(tiny, device)
+    for m in comps.text_encoders:
+        m.to(device)
+    res = 64 if tiny else 1024
+    steps = [0, 3, 6, 9]  # t from high to low noise (anneal over 10 steps)
+    ref = [_step_gradient(comps, device, torch.float32, s, res) for s in steps]
+    out: dict[str, Any] = {"steps": steps, "resolution": res}
+    for kind in kinds:
+        dt = {"fp16": torch.float16, "bf16": torch.bfloat16}[kind]
+        cos = []
+        for s, g32 in zip(steps, ref, strict=True):
+            g = _step_gradient(comps, device, dt, s, res)
+            cos.append(float(torch.nn.functional.cosine_similarity(g, g32, dim=0)))
+        out[kind] = {"cosine_mean": round(float(np.mean(cos)), 4),
+                     "cosine_min": round(float(np.min(cos)), 4),
+                     "cosine": [round(c, 4) for c in cos]}
+    return out
+
+
+def speed(tiny: bool, device: torch.device, compile_modes: list[bool]) -> list[dict[str, Any]]:
+    from sds_step import bench
+
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    runs: list[dict[str, Any]] = []
+    if tiny:
+        runs.append(bench("sd15", 0, 1, 1, device, dtype, 64, "tiny", 8, False))
+        return runs
+    for comp in compile_modes:
+        runs.append(bench("sdxl", 2, 5, 2 if comp else 1, device, dtype, None, "tiny", 48,
+                          False, compile=comp, channels_last=True, fuse_qkv=True))
+        torch.cuda.empty_cache()
+    runs.append(bench("sd15", 2, 5, 1, device, dtype, None, "tiny", 48, False,
+                      channels_last=True, fuse_qkv=True))
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("gpu_check.json"))
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--tiny", action="store_true", help="tiny models (CPU test of the script)")
+    p.add_argument("--steps", type=int, default=20, help="end-to-end steps")
+    p.add_argument("--no-compile", action="store_true", help="skip the compile-on timing")
+    p.add_argument("--sections", default="end_to_end,precision,speed",
+                   help="comma-separated subset of the sections to run")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("no CUDA device: run with --tiny --device cpu to test the script", file=sys.stderr)
+        return 2
+    cuda = device.type == "cuda"
+    report: dict[str, Any] = {"environment": {
+        "torch": torch.__version__, "cuda": torch.version.cuda, "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if cuda else platform.machine(),
+        "bf16_supported": bool(cuda and torch.cuda.is_bf16_supported()), "tiny": args.tiny}}
+    kinds = ["fp16", "bf16"] if cuda else ["bf16"]
+    sections = [
+        ("end_to_end", lambda: end_to_end(args.tiny, device, "fp16" if cuda else "fp32",
+                                          args.steps)),
+        ("precision", lambda: precision(args.tiny, device, kinds)),
+        ("speed", lambda: speed(args.tiny, device, [False] if args.no_compile else [False, True])),
+    ]
+    wanted = set(args.sections.split(","))
+    sections = [(name, run) for name, run in sections if name in wanted]
+    failed = 0
+    t_all = time.perf_counter()
+    for name, run in sections:
+        t0 = time.perf_counter()
+        try:
+            report[name] = run()
+        except Exception as exc:  # recorded, and the next section still runs
+            failed += 1
+            report[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000],
+                            "traceback": traceback.format_exc()[-4000:]}
+        report.setdefault("section_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        if cuda:
+            torch.cuda.empty_cache()
+        args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        print(f"{name}: {'failed' if 'error' in report[name] else 'ok'}", file=sys.stderr)
+    report["total_seconds"] = round(time.perf_counter() - t_all, 1)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
