@@ -144,6 +144,16 @@ def test_bad_rows_are_reported_by_line(photos):
     assert jobs.describe(jobs.bad[0]) == f"bad.csv line 3: {messages[3]}"
 
 
+def test_spreadsheet_csv_with_semicolons_and_a_trailing_separator(photos):
+    path = photos / "excel.csv"
+    path.write_text("\ufeffcraft;image;size;colors;\r\nbeads;red.png;12;3;\r\n"
+                    "# a comment row\r\n;;;;\r\nbricks;blue.png;16;3;oops\r\n",
+                    encoding="utf-8")
+    jobs = read_jobs(path)
+    assert [(j.line, j.request.colors) for j in jobs.jobs] == [(2, 3)]
+    assert [(b.line, b.message) for b in jobs.bad] == [(5, "a value in a column without a name")]
+
+
 @pytest.mark.parametrize(("header", "message"), [
     ("craft,image,size,colour", "unknown column 'colour'"),
     ("craft,image,size,out", "column 'out' cannot be set per job"),
@@ -171,6 +181,8 @@ def test_no_job_name_leads_outside_out(photos, tmp_path, name):
     path = tmp_path / "names.csv"
     _write_csv(path, [_job("beads", "red.png", name=name)])
     jobs = read_jobs(path)
+    if "/" in name or "\\" in name or name.strip() in (".", "..") or "." in name:
+        assert jobs.jobs == [] and "job name" in jobs.bad[0].message
     for job in jobs.jobs:
         store_out = tmp_path / "out"
         folder = (store_out / job.name)
@@ -388,3 +400,37 @@ def test_example_jobs_file_is_valid():
     assert {j.request.medium for j in jobs.jobs} >= {"beads", "bricks"}
     assert len({j.request.size for j in jobs.jobs}) >= 2
     assert len({Path(j.request.image).name for j in jobs.jobs}) >= 2
+
+
+def test_a_dead_worker_fails_only_its_job_and_a_rerun_makes_it(photos, tmp_path):
+    """A worker process killed mid-job (as by the out-of-memory killer) breaks the pool:
+    that job is failed without a failure record, the others run on a new pool."""
+    import multiprocessing
+    import threading
+
+    rows = [_job("beads", "red.png", name=f"w{i}", seed=str(i), size="40", pdf="true")
+            for i in range(3)]
+    jobs_csv = _write_csv(photos / "dead.csv", rows)
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_first_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            workers = multiprocessing.active_children()
+            if workers and list(out.glob(".w0.staging-*")):
+                os.kill(workers[0].pid, signal.SIGKILL)
+                killed.append(workers[0].pid)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    report = run_batch(jobs_csv, out, runner=LocalRunner(1))
+    killer.join()
+    assert killed
+    assert [(r.name, r.status) for r in report.rows] == [
+        ("w0", "failed"), ("w1", "done"), ("w2", "done")]
+    assert "worker process died" in report.rows[0].error
+    assert not (out / ".craftpix-batch" / "failed" / "w0.json").exists()
+    again = run_batch(jobs_csv, out, runner=LocalRunner(1))
+    assert [r.status for r in again.rows] == ["done", "skipped", "skipped"]

@@ -48,6 +48,7 @@ RESERVED = {
     "checkpoint_every": "a batch job's folder appears only when the job is complete",
 }
 _CRAFT_KEYS = ("craft", "medium")
+_ERROR = "\0error"  # the key of a row that could not be read, with the reason
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
 
@@ -96,7 +97,10 @@ class JobsFile:
 
 # --- reading rows ------------------------------------------------------------------------------
 def _iter_csv(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(text.splitlines(keepends=True))
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    # Spreadsheets in many locales save CSV with semicolons (or tabs) between cells.
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
     header: list[str] | None = None
     start = 1
     for row in reader:
@@ -107,10 +111,14 @@ def _iter_csv(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
             header = [_column(cell) for cell in row]
             _check_header(path, line, header)
             continue
-        if len(row) > len(header):
-            yield line, {"": f"{len(row)} cells but the header names {len(header)} columns"}
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
+            yield line, {_ERROR: f"{len(row)} cells but the header names {len(header)} columns"}
             continue
-        yield line, {key: value for key, value in zip(header, row, strict=False)}
+        cells = dict(zip(header, row, strict=False))
+        if cells.pop("", "").strip():
+            yield line, {_ERROR: "a value in a column without a name"}
+            continue
+        yield line, cells
     if header is None:
         raise InputError(f"{path} has no header row (the first line names the columns)")
 
@@ -122,16 +130,16 @@ def _iter_json_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield number, {"": f"not JSON ({exc.msg} at column {exc.colno})"}
+            yield number, {_ERROR: f"not JSON ({exc.msg} at column {exc.colno})"}
             continue
         if not isinstance(value, dict):
-            yield number, {"": "each line must be a JSON object of option: value"}
+            yield number, {_ERROR: "each line must be a JSON object of option: value"}
             continue
         yield number, {_column(str(k)): v for k, v in value.items()}
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """``(line, {column: value})`` for every row; a row with key ``""`` holds a parse error."""
+    """``(line, {column: value})`` for every row; a row with key ``_ERROR`` is unreadable."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -160,10 +168,12 @@ def _column(name: str) -> str:
 def _check_header(path: Path, line: int, header: list[str]) -> None:
     known = set(_options()) | set(_CRAFT_KEYS) | {"name"}
     for key in header:
+        if not key:  # a trailing separator; its cells must stay empty
+            continue
         problem = _column_problem(key, known)
         if problem:
             raise InputError(f"{path.name} line {line}: {problem}")
-    dup = next((k for k in header if header.count(k) > 1), None)
+    dup = next((k for k in header if k and header.count(k) > 1), None)
     if dup:
         raise InputError(f"{path.name} line {line}: column {dup!r} appears twice")
 
@@ -406,8 +416,8 @@ def read_jobs(path: str | os.PathLike[str]) -> JobsFile:
     bad: list[BadRow] = []
     taken: dict[str, int] = {}
     for line, row in _read_rows(jobs_path):
-        if "" in row:
-            bad.append(BadRow(line, str(row[""])))
+        if _ERROR in row:
+            bad.append(BadRow(line, str(row[_ERROR])))
             continue
         name: str | None = None
         try:

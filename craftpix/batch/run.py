@@ -168,7 +168,7 @@ def run_batch(
         def on_result(job: Job, outcome: Outcome, staging: Path) -> None:
             path = str(out_path / job.name)
             record = {"line": job.line, "name": job.name, "request_sha256": job.digest,
-                      **{k: v for k, v in outcome.items() if k != "ok"},
+                      **{k: v for k, v in outcome.items() if k not in ("ok", "transient")},
                       "request": _request_record(job)}
             status = "done" if outcome.get("ok") else "failed"
             error = str(outcome.get("error", ""))
@@ -179,7 +179,8 @@ def run_batch(
                     status, error = "failed", str(exc)
             if status == "failed":
                 store.discard(staging)
-                store.record_failure(job.name, {**record, "ok": False, "error": error})
+                if not outcome.get("transient"):  # else a plain rerun tries it again
+                    store.record_failure(job.name, {**record, "ok": False, "error": error})
             rows[job.line] = JobStatus(job.line, job.name, status, outcome.get("seconds"),
                                        outcome.get("colors"), outcome.get("pieces"), path,
                                        error)

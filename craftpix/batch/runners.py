@@ -30,13 +30,15 @@ __all__ = ["LocalRunner", "Outcome", "RayRunner", "Runner", "default_workers", "
 
 #: What :func:`execute` returns: ``ok``; then ``seconds``, ``colors``, ``pieces``, ``size``,
 #: ``summary``, ``notes`` for a made pattern, or ``error`` (one line) and, for a fault of
-#: craftpix itself rather than of the request, ``traceback``.
+#: craftpix itself rather than of the request, ``traceback``; ``transient`` when the job may
+#: well succeed on a rerun (its process died, perhaps with a neighbour's crash or a Ctrl-C).
 Outcome = dict[str, Any]
 #: ``on_result(job, outcome, staging)``: staging is the folder holding the job's files.
 OnResult = Callable[[Job, Outcome, Path], None]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 NO_GPU = "prompt jobs need a GPU and the Ray cluster has none"
 WORKER_DIED = "the worker process died while running this job (out of memory or a crash)"
+DIED: Outcome = {"ok": False, "error": WORKER_DIED, "transient": True}
 
 
 def default_workers() -> int:
@@ -84,7 +86,8 @@ def _init_worker(threads: int) -> None:
     """Each pool process: a share of the cores for math libraries; Ctrl-C ends it quietly."""
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, str(threads))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
 class LocalRunner:
@@ -140,12 +143,12 @@ class LocalRunner:
                             outcome = future.result()
                         except BrokenProcessPool:
                             broken = True
-                            outcome = {"ok": False, "error": WORKER_DIED}
+                            outcome = dict(DIED)
                         on_result(job, outcome, staging)
                 if broken:
                     for future, (job, staging) in list(in_flight.items()):
                         in_flight.pop(future)
-                        on_result(job, {"ok": False, "error": WORKER_DIED}, staging)
+                        on_result(job, dict(DIED), staging)
                     pool.shutdown(wait=True, cancel_futures=True)
                     pool = new_pool()
         except BaseException:
@@ -283,7 +286,8 @@ class RayRunner:
                         outcome, files = ray.get(ref)
                     except Exception as exc:  # the task's process died or Ray failed it
                         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                        outcome, files = {"ok": False, "error": f"Ray: {first}"}, {}
+                        outcome = {"ok": False, "error": f"Ray: {first}", "transient": True}
+                        files = {}
                     staging = store.stage(job.name)
                     try:
                         _write_files(staging, files)
