@@ -128,7 +128,8 @@ def run_batch(
 
     Raises :class:`InputError` before anything runs if a row is invalid (unless
     ``skip_invalid``: those rows are then listed as ``invalid``), if ``out`` cannot be a
-    folder, or if another batch is writing into it. A job's own failure never raises.
+    folder, or if another batch is writing into it; :class:`CraftpixError` if the runner
+    cannot start (Ray missing or its cluster unreachable). A job's own failure never raises.
     """
     jobs_file = jobs if isinstance(jobs, JobsFile) else read_jobs(jobs)
     if jobs_file.bad and not skip_invalid:
@@ -136,7 +137,15 @@ def run_batch(
         more = len(jobs_file.bad) - 1
         raise InputError(first + (f" (and {more} more bad rows)" if more else ""))
     runner = runner or LocalRunner()
-    out_path = Path(out)
+    runner.start()
+    try:
+        return _run(jobs_file, Path(out), runner, retry_failed, progress)
+    finally:
+        runner.close()
+
+
+def _run(jobs_file: JobsFile, out_path: Path, runner: Runner, retry_failed: bool,
+         progress: bool) -> BatchReport:
     rows: dict[int, JobStatus] = {
         b.line: JobStatus(b.line, b.name or "", "invalid", error=b.message)
         for b in jobs_file.bad}

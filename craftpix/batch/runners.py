@@ -76,9 +76,18 @@ def execute(request: PatternRequest, out: str | os.PathLike[str]) -> Outcome:
 
 
 class Runner(Protocol):
-    """Runs jobs and reports each one through ``on_result`` as it finishes."""
+    """Runs jobs and reports each one through ``on_result`` as it finishes.
+
+    :func:`craftpix.batch.run_batch` calls ``start()`` before it touches the output folder
+    (connect, check what is needed; raise :class:`CraftpixError` if it cannot run), then
+    ``run()``, and ``close()`` at the end whatever happened.
+    """
+
+    def start(self) -> None: ...
 
     def run(self, jobs: Sequence[Job], store: Store, on_result: OnResult) -> None: ...
+
+    def close(self) -> None: ...
 
 
 # --- local process pool ------------------------------------------------------------------------
@@ -104,6 +113,12 @@ class LocalRunner:
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers or default_workers()
+
+    def start(self) -> None:
+        """Nothing to prepare: the pool starts with the first job."""
+
+    def close(self) -> None:
+        """Nothing to release: :meth:`run` shuts its pool down."""
 
     def run(self, jobs: Sequence[Job], store: Store, on_result: OnResult) -> None:
         """Run ``jobs``; see :class:`Runner`."""
@@ -222,7 +237,8 @@ class RayRunner:
     ``address``: ``"auto"`` (the running cluster this computer belongs to), a cluster address
     (``host:6379`` or ``ray://host:10001``), or ``None``/``"local"`` to start a Ray instance
     on this computer with ``num_cpus`` CPUs (default: all). If Ray is already initialized in
-    this process, that instance is used and left running. Input files are sent with the tasks
+    this process, that instance is used and left running; one this runner started is shut
+    down by :meth:`close`. Input files are sent with the tasks
     and results come back to this process, so the cluster needs no shared disk — but every
     node needs craftpix installed (and, for prompt jobs, the diffusion extra and the models).
     Prompt jobs fail at once if the cluster has no GPU (rather than wait for one forever).
@@ -232,13 +248,15 @@ class RayRunner:
     def __init__(self, address: str | None = "auto", num_cpus: int | None = None) -> None:
         self.address = address
         self.num_cpus = num_cpus
+        self._started = False
 
-    def _connect(self, ray: Any) -> bool:
-        """Initialize Ray unless it is; return whether this call started it."""
+    def start(self) -> None:
+        """Import Ray and initialize it unless it is (then it is left running by close)."""
         import logging
 
+        ray = _import_ray()
         if ray.is_initialized():
-            return False
+            return
         try:
             if self.address in (None, "local"):
                 ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False,
@@ -251,14 +269,20 @@ class RayRunner:
             where = "start Ray here" if self.address in (None, "local") else \
                 f"reach the Ray cluster at {self.address!r}"
             raise CraftpixError(f"cannot {where}: {first}") from None
-        return True
+        self._started = True
+
+    def close(self) -> None:
+        """Shut Ray down if :meth:`start` initialized it."""
+        if self._started:
+            _import_ray().shutdown()
+            self._started = False
 
     def run(self, jobs: Sequence[Job], store: Store, on_result: OnResult) -> None:
         """Run ``jobs``; see :class:`Runner`."""
         if not jobs:
             return
+        self.start()
         ray = _import_ray()
-        started = self._connect(ray)
         task = ray.remote(ray_job)
         pending: dict[Any, Job] = {}
         try:
@@ -298,9 +322,6 @@ class RayRunner:
             for ref in pending:
                 ray.cancel(ref, force=True)
             raise
-        finally:
-            if started:
-                ray.shutdown()
 
 
 def _write_files(staging: Path, files: dict[str, bytes]) -> None:
