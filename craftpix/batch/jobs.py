@@ -259,9 +259,10 @@ def request_from_row(row: Mapping[str, Any], base: Path) -> tuple[str, PatternRe
     values = {k: v for k, v in row.items() if v is not None and not (isinstance(v, str)
                                                                        and not v.strip())}
     crafts = {str(values.pop(k)).strip().lower() for k in _CRAFT_KEYS if k in values}
-    if len(crafts) != 1:
-        raise InputError("give the craft (beads, bricks or stitch) in the craft column" if not crafts
-                         else "craft and medium name different crafts")
+    if not crafts:
+        raise InputError("give the craft (beads, bricks or stitch) in the craft column")
+    if len(crafts) > 1:
+        raise InputError("craft and medium name different crafts")
     craft = crafts.pop()
     if craft not in MEDIA:
         raise InputError(f"unknown craft {craft!r}; choose one of {', '.join(MEDIA)}")
