@@ -91,10 +91,16 @@ class Runner(Protocol):
 
 
 # --- local process pool ------------------------------------------------------------------------
-def _init_worker(threads: int) -> None:
-    """Each pool process: a share of the cores for math libraries; Ctrl-C ends it quietly."""
+def _init_worker() -> None:
+    """Each pool process: one thread for the math libraries; Ctrl-C ends it quietly.
+
+    Parallelism comes from the workers. Several OpenMP/MKL threads per job spin while they
+    wait, and on a busy machine a job then burns about 4× the CPU time (docs/BENCHMARKS.md,
+    batch runs); one thread per job is also what Ray gives a one-CPU task. The variables
+    reach the libraries a job loads (torch); numpy, loaded with craftpix, keeps its own.
+    """
     for name in THREAD_VARIABLES:
-        os.environ.setdefault(name, str(threads))
+        os.environ.setdefault(name, "1")
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
@@ -103,8 +109,8 @@ class LocalRunner:
     """Jobs on a pool of ``workers`` processes of this computer (default: its cores).
 
     Processes are started fresh (``spawn``), so a parent that has loaded torch or started
-    threads is safe to use; each gets ``cores // workers`` threads for numpy/torch unless
-    ``OMP_NUM_THREADS`` is set. At most ``workers`` jobs are handed out at a time. If a worker
+    threads is safe to use; each runs its math libraries on one thread unless
+    ``OMP_NUM_THREADS`` (``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``) says otherwise. At most ``workers`` jobs are handed out at a time. If a worker
     process dies (out of memory, a crash in a native library), the jobs it may have been
     running are recorded as failed and the rest go on in a new pool.
     """
@@ -127,14 +133,13 @@ class LocalRunner:
         if not jobs:
             return
         workers = min(self.workers, len(jobs))
-        threads = max(1, default_workers() // workers)
         context = multiprocessing.get_context("spawn")
         queue = list(reversed(jobs))
         in_flight: dict[Future[Outcome], tuple[Job, Path]] = {}
 
         def new_pool() -> ProcessPoolExecutor:
             return ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                       initializer=_init_worker, initargs=(threads,))
+                                       initializer=_init_worker)
 
         pool = new_pool()
         try:
