@@ -17,13 +17,11 @@ are all present is complete.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,7 +148,7 @@ class Store:
             return None
         files = record.get("files")
         if not isinstance(files, list) or not all(
-                isinstance(f, str) and _inside(folder, f) and (folder / f).is_file()
+                isinstance(f, str) and _inside(f) and (folder / f).is_file()
                 for f in files):
             return None
         return Record(record)
@@ -201,18 +199,9 @@ class Store:
         write_text(self.failed_dir / f"{name}.json",
                    json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
-    @contextlib.contextmanager
-    def staged(self, name: str) -> Iterator[Path]:
-        """A staging folder that is removed unless it was published."""
-        path = self.stage(name)
-        try:
-            yield path
-        finally:
-            if path in self._staging:
-                self.discard(path)
 
-
-def _inside(folder: Path, relative: str) -> bool:
+def _inside(relative: str) -> bool:
+    """Whether a listed file name stays inside its job folder (relative, no ``..``)."""
     parts = Path(relative).parts
     return bool(parts) and not Path(relative).is_absolute() and ".." not in parts
 
