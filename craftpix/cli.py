@@ -215,11 +215,13 @@ for _medium in MEDIA.values():
 
 
 def _register_subcommands() -> None:
+    from craftpix.batch.cli import batch_command
     from craftpix.export.cli import export_command
     from craftpix.models import models_group
 
     main.add_command(export_command, "export")
     main.add_command(models_group, "models")
+    main.add_command(batch_command, "batch")
 
 
 _register_subcommands()
