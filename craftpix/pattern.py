@@ -35,6 +35,7 @@ from craftpix.media import MEDIA
 
 FORMAT = "craftpix.pattern"
 VERSION = 1
+EMPTY = -1  # "no piece" in Pattern.cells; null in pattern.json
 
 # Chart symbols, most legible first. All are in the Latin-1 range so that any embedded
 # TrueType font used by the PDF has them. Look-alikes are left out: l/1/I, O/0/o, and the
@@ -88,7 +89,9 @@ class Pattern:
         if not self.palette:
             raise PatternError("palette is empty")
         lo, hi = int(cells.min()), int(cells.max())
-        if lo < 0 or hi >= len(self.palette):
+        if hi < 0:
+            raise PatternError("the pattern is empty: every cell is an empty cell (no pieces)")
+        if lo < EMPTY or hi >= len(self.palette):
             raise PatternError(
                 f"cells refer to palette index {hi if hi >= len(self.palette) else lo}, "
                 f"but the palette has {len(self.palette)} colors"
@@ -116,12 +119,13 @@ class Pattern:
 
     def counts(self) -> np.ndarray:
         """Number of cells of each palette entry (same order as ``palette``)."""
-        return np.bincount(self.cells.ravel(), minlength=len(self.palette))
+        flat = self.cells.ravel()
+        return np.bincount(flat[flat >= 0], minlength=len(self.palette))
 
     def compact(self) -> Pattern:
         """Drop palette entries no cell uses; order the rest by count, most used first."""
         keep = usage_order(self.counts())
-        remap = np.full(len(self.palette), -1, dtype=np.int64)
+        remap = np.full(len(self.palette) + 1, EMPTY, dtype=np.int64)  # last slot: EMPTY
         remap[keep] = np.arange(len(keep))
         return Pattern(
             cells=remap[self.cells],
@@ -133,8 +137,8 @@ class Pattern:
 
     def rgb8(self) -> np.ndarray:
         """The design as an ``(H, W, 3)`` uint8 image, one pixel per cell."""
-        lut = np.array([c.rgb8 for c in self.palette], dtype=np.uint8)
-        return lut[self.cells]
+        lut = np.array([c.rgb8 for c in self.palette] + [(255, 255, 255)], dtype=np.uint8)
+        return lut[self.cells]  # an empty cell (-1) picks the last row: white
 
     def symbols(self) -> list[str]:
         """One distinct chart symbol per palette entry.
@@ -182,7 +186,7 @@ class Pattern:
             "width": self.width,
             "height": self.height,
             "palette": palette,
-            "cells": self.cells.tolist(),
+            "cells": [[v if v >= 0 else None for v in row] for row in self.cells.tolist()],
             "meta": self.meta,
         }
 
@@ -233,6 +237,8 @@ class Pattern:
                 got = len(row) if isinstance(row, list) else type(row).__name__
                 raise fail(f"'cells' row {r} must hold {width} entries (width), got {got}")
             for c, v in enumerate(row):
+                if v is None:
+                    continue
                 if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(palette):
                     raise fail(
                         f"'cells' row {r} column {c} is {v!r}, expected a palette index "
@@ -241,7 +247,8 @@ class Pattern:
         meta = d.get("meta", {})
         if not isinstance(meta, dict):
             raise fail("'meta' must be a JSON object")
-        return cls(np.array(cells, dtype=np.int64), palette, medium, brand, meta)
+        grid = np.array([[EMPTY if v is None else v for v in row] for row in cells], dtype=np.int64)
+        return cls(grid, palette, medium, brand, meta)
 
     @classmethod
     def from_json(cls, text: str, source: str = "pattern") -> Pattern:

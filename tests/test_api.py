@@ -41,7 +41,7 @@ def test_api_and_cli_make_the_same_pattern(photo, tmp_path):
     in_memory = make_pattern(PatternRequest(medium="beads", image=photo, size=(24, 24),
                                             colors=6, seed=7)).pattern
     out = tmp_path / "cli"
-    res = CliRunner().invoke(main, ["beads", "--image", str(photo), "--size", "24",
+    res = CliRunner().invoke(main, ["beads", "--image", str(photo), "--size", "24x24",
                                     "--colors", "6", "--seed", "7", "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
     from_cli = load(out / "pattern.json")

@@ -133,12 +133,12 @@ def test_default_output_folder_is_named_after_the_image(photo, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     res = run("beads", "--image", photo, "--size", "8", "--steps", "5", "--quiet", "--no-pdf")
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "photo-beads-8x8" / "pattern.json").is_file()
+    assert (tmp_path / "photo-beads-8" / "pattern.json").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--size", "0"], "out of range"),
-    (["--size", "-3"], "out of range"),
+    (["--size", "0"], "more than 0"),
+    (["--size", "-3"], "not a size"),
     (["--size", "10000"], "out of range"),
     (["--size", "abc"], "not a size"),
     (["--size", "8", "--brand", "nosuch"], "unknown catalog"),

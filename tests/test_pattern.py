@@ -312,7 +312,8 @@ def test_symbols_large_palette_with_pins():
         (np.zeros(3, dtype=int), "non-empty 2-D"),
         (np.zeros((2, 2)), "integer"),
         (np.array([[0, 4]]), "index 4"),
-        (np.array([[0, -1]]), "index -1"),
+        (np.array([[0, -2]]), "index -2"),
+        (np.array([[-1, -1]]), "every cell is an empty cell"),
     ],
 )
 def test_constructor_rejects_bad_cells(cells, match):
@@ -386,7 +387,6 @@ BAD = [
     ("index float", _cell(0, 0, 1.0), "row 0 column 0 is 1.0"),
     ("index str", _cell(0, 0, "1"), "row 0 column 0 is '1'"),
     ("index bool", _cell(1, 0, True), "row 1 column 0 is True"),
-    ("index null", _cell(0, 2, None), "row 0 column 2 is None"),
     ("palette empty", _set("palette", []), "'palette' must be a non-empty list"),
     ("palette not list", _set("palette", {"a": 1}), "'palette' must be a non-empty list"),
     ("entry not dict", lambda d: d["palette"].__setitem__(1, "black"), "entry 1 must be an object"),

@@ -245,5 +245,5 @@ def build_bom(
 
 def section_counts(pattern: Pattern, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
     """Cells of each palette entry inside rows ``row0:row1`` and columns ``col0:col1``."""
-    block = pattern.cells[row0:row1, col0:col1]
-    return np.bincount(block.ravel(), minlength=len(pattern.palette))
+    block = pattern.cells[row0:row1, col0:col1].ravel()
+    return np.bincount(block[block >= 0], minlength=len(pattern.palette))  # -1: empty cell
