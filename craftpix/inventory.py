@@ -406,9 +406,9 @@ def constrain(
     def limits(pal: Palette) -> np.ndarray:
         if stock is None:
             return np.full(len(pal), np.inf)
-        owned = _code_map(stock.counts, pal.codes)
-        return np.array([np.inf if owned.get(c) is None else float(owned[c])  # type: ignore[arg-type]
-                         for c in pal.codes])
+        owned = _code_map(stock.counts, pal.codes)  # not listed: none owned; None: plenty
+        return np.array([(np.inf if owned[c] is None else float(owned[c]))  # type: ignore[arg-type]
+                         if c in owned else 0.0 for c in pal.codes])
 
     targets, lab = palette, np.asarray(labels)
     if stock is not None and limits(palette).sum() < lab.size:
