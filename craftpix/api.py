@@ -343,13 +343,16 @@ def _plan_size(req: PatternRequest, medium: Medium
         spec = req.size
     cell_mm = medium.cell_mm(req.export.get("fabric_count")) if medium.fabric_counts \
         else medium.pitch_mm
+    hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
+    if spec.hoop and medium.name != "stitch":
+        raise InputError("--size hoop is for cross-stitch machine files")
     if req.image is None:
-        width, height = sizing.resolve(spec, cell_mm)
+        width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
         return None, sizing.Placement(width, height, 0, 0, width, height, (0, 0, 0, 0)), []
     from craftpix.imageio import load_image
 
     image = load_image(req.image)
-    width, height = sizing.resolve(spec, cell_mm, image.size)
+    width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
     placement = sizing.place(width, height, image.size, req.fit, both_given=spec.both)
     notes = list(placement.notes)
     frames = sizing.frame_count(req.image)
@@ -357,6 +360,19 @@ def _plan_size(req: PatternRequest, medium: Medium
         notes.append(f"{Path(req.image).name} is animated ({frames} frames): only the first "
                      "frame is used")
     return image, placement, notes
+
+
+def _hoop_mm(value: Any) -> tuple[float, float] | None:
+    """The sewing field ``(width, height)`` in mm of a hoop setting (``None``: none given)."""
+    if value is None:
+        return None
+    from craftpix.export.options import parse_hoop
+
+    hoop = parse_hoop(value)
+    if hoop is None:
+        return None
+    size = getattr(hoop, "size", hoop)  # a named preset carries its size; else (w, h) mm
+    return float(size[0]), float(size[1])
 
 
 def _embed(indices: np.ndarray, placement: sizing.Placement) -> np.ndarray:

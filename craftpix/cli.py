@@ -173,7 +173,7 @@ def pattern_options(f: Any) -> Any:
         click.option("--size", type=SIZE, default=None,
                      help="48: the longer side is 48 cells, the other follows the image; "
                           "48x or x60: the width or height; 64x48: both; lengths such as "
-                          "30cmx20cm or 8inx10in."),
+                          "30cmx20cm or 8inx10in; stitch: hoop, the largest that fits --hoop."),
         click.option("--boards", metavar="AxD", default=None,
                      help="Size in boards: 2x2 = two pegboards/baseplates across, two down."),
         click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,

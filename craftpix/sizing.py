@@ -11,6 +11,9 @@ Size texts (``--size``):
   number of whole cells that fits in it, at the medium's cell pitch
   (:meth:`craftpix.media.Medium.cell_mm`: 5 mm beads, 8 mm studs, 25.4 mm / fabric count).
 
+``hoop`` (cross-stitch): the largest design of the image's shape that fits the embroidery
+hoop's sewing field (``--hoop``), so machine files can be written.
+
 Boards (``--boards 2x3``, or ``2`` for 2×2): that many pegboards or baseplates of the
 craft's section size (29 beads, 16/32/48 studs).
 
@@ -75,6 +78,7 @@ class SizeSpec:
     width: Length | None = None
     height: Length | None = None
     longest: Length | None = None
+    hoop: bool = False  # the largest design that fits the embroidery hoop
 
     @classmethod
     def cells(cls, width: int, height: int) -> SizeSpec:
@@ -87,6 +91,8 @@ class SizeSpec:
 
     def text(self) -> str:
         """The spec written back as a ``--size`` value (``48``, ``48x``, ``30cmx20cm``)."""
+        if self.hoop:
+            return "hoop"
         if self.longest is not None:
             return self.longest.text()
         w = self.width.text() if self.width else ""
@@ -121,6 +127,8 @@ def parse_size(text: str | tuple[int, int] | SizeSpec) -> SizeSpec:
     if not isinstance(text, str):
         raise InputError(f"size must be (width, height) in cells or a size text, got {text!r}")
     s = text.strip().lower()
+    if s == "hoop":
+        return SizeSpec(hoop=True)
     m = re.fullmatch(_SIDE, s)
     if m:
         return SizeSpec(longest=_length(m.group(1), m.group(2), text))
@@ -169,18 +177,31 @@ def _check(width: int, height: int, spec_text: str, why: str = "") -> tuple[int,
     return width, height
 
 
-def resolve(spec: SizeSpec, cell_mm: float, image_size: tuple[int, int] | None = None
-            ) -> tuple[int, int]:
+def resolve(spec: SizeSpec, cell_mm: float, image_size: tuple[int, int] | None = None,
+            hoop_mm: tuple[float, float] | None = None) -> tuple[int, int]:
     """The grid ``(width, height)`` in cells for ``spec``.
 
     ``cell_mm`` is the cell pitch in mm (for lengths); ``image_size`` the image's
     ``(width, height)`` in pixels (after EXIF rotation) for the sides that follow its aspect
     ratio, ``None`` for a prompt alone (``N`` is then a square). The following side is
-    rounded to the nearest cell. Raises :class:`InputError` when a side is out of
-    ``MIN_SIDE..MAX_SIDE``, or when a side must follow an image and there is none.
+    rounded to the nearest cell. ``hoop_mm`` is the hoop's sewing field ``(width, height)``
+    in mm for ``spec.hoop``: every side is rounded down so the design fits it. Raises
+    :class:`InputError` when a side is out of ``MIN_SIDE..MAX_SIDE``, when a side must
+    follow an image and there is none, or for ``hoop`` without ``hoop_mm``.
     """
     text = spec.text()
     aspect = image_size[0] / image_size[1] if image_size else None
+    if spec.hoop:
+        if hoop_mm is None:
+            raise InputError("--size hoop needs a hoop: give --hoop, e.g. --hoop 130x180mm")
+        wmax = int(math.floor(hoop_mm[0] / cell_mm + 1e-9))
+        hmax = int(math.floor(hoop_mm[1] / cell_mm + 1e-9))
+        why = f" to fit the {hoop_mm[0]:g}x{hoop_mm[1]:g} mm hoop"
+        if aspect is None:
+            return _check(wmax, hmax, text, why)
+        if aspect >= wmax / hmax:
+            return _check(wmax, min(hmax, max(1, math.floor(wmax / aspect + 1e-9))), text, why)
+        return _check(min(wmax, max(1, math.floor(hmax * aspect + 1e-9))), hmax, text, why)
     if spec.longest is not None:
         n = spec.longest.cells(cell_mm)
         if aspect is None:

@@ -92,3 +92,15 @@ def test_prompt_without_the_diffusion_extra_names_it(monkeypatch):
                         lambda name, *a: None if name == "diffusers" else real(name, *a))
     with pytest.raises(CraftpixError, match=r'pip install "craftpix\[diffusion\]"'):
         make_pattern(PatternRequest(medium="beads", prompt="a red rose", size=(16, 16)))
+
+
+def test_size_hoop_fits_the_hoop_and_writes_machine_files(photo, tmp_path):
+    """``--size hoop``: the largest design of the photo's shape that the hoop holds."""
+    result = make_pattern(PatternRequest(
+        medium="stitch", image=photo, size="hoop", colors=4, steps=3, out=tmp_path,
+        export={"hoop": (60, 50), "formats": "dst", "pdf": False, "fabric_count": 14}))
+    p = result.pattern
+    assert p.width * 25.4 / 14 <= 60 and p.height * 25.4 / 14 <= 50
+    assert (tmp_path / "pattern.dst").is_file()
+    with pytest.raises(InputError, match="cross-stitch"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size="hoop"))

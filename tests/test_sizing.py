@@ -188,3 +188,16 @@ def test_animated_images_are_counted(tmp_path):
     png = tmp_path / "still.png"
     frames[0].save(png)
     assert frame_count(png) == 1
+
+
+def test_hoop_size_is_the_largest_design_that_fits():
+    aida14 = MEDIA["stitch"].cell_mm(14)
+    spec = parse_size("hoop")
+    assert spec.hoop and spec.text() == "hoop"
+    assert resolve(spec, aida14, None, (100.0, 100.0)) == (55, 55)  # 100 mm / 1.814 mm
+    w, h = resolve(spec, aida14, (542, 130), (130.0, 180.0))
+    assert (w, h) == (71, 17) and w * aida14 <= 130 and h * aida14 <= 180
+    w, h = resolve(spec, aida14, (90, 120), (130.0, 180.0))
+    assert w * aida14 <= 130 and h * aida14 <= 180 and (w == 71 or h == 99)
+    with pytest.raises(InputError, match="needs a hoop"):
+        resolve(spec, aida14, (90, 120), None)
