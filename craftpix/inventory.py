@@ -49,7 +49,7 @@ from craftpix.palette import Palette
 PREFER_CHEAP_WEIGHT = 4.0
 #: Transportation problems larger than this many (source, color) pairs group reference
 #: colors more coarsely (one bit fewer per channel at a time).
-MAX_PAIRS = 2_000_000
+MAX_PAIRS = 400_000
 
 __all__ = [
     "PREFER_CHEAP_WEIGHT", "Choice", "Stock", "constrain", "cost_of", "filter_catalog",
@@ -337,34 +337,46 @@ def _sources(labels: np.ndarray, rgb8: np.ndarray, moving: np.ndarray, n_targets
     return inverse.ravel(), centre, lab_idx, shift
 
 
-def _solve(labels: np.ndarray, reference: np.ndarray, targets: Palette,
-           capacity: np.ndarray, price_cell: np.ndarray, weight: float) -> np.ndarray:
-    """One re-assignment (labels index ``targets``); see :func:`constrain`."""
-    flat = labels.ravel()
-    counts = np.bincount(flat, minlength=len(targets))
-    if weight > 0:
-        moving = np.ones(flat.shape, dtype=bool)
-    else:
-        moving = np.isin(flat, np.flatnonzero(counts > capacity))
-    if not moving.any():
-        return labels
-    rgb8 = np.clip(np.rint(reference.reshape(-1, 3) * 255), 0, 255).astype(np.int64)
+@dataclass
+class _Sources:
+    """Moving cells grouped by (quantized reference color, engine label), with their costs."""
+
+    moving: np.ndarray  # flat indices of the cells that may change
+    inverse: np.ndarray  # source of each moving cell
+    label: np.ndarray  # engine label of each source
+    supply: np.ndarray  # cells per source
+    delta_e: np.ndarray  # (sources, targets) CIEDE2000; the engine's label at the nearest's cost
+
+
+def _group(flat: np.ndarray, rgb8: np.ndarray, moving: np.ndarray, targets: Palette) -> _Sources:
     inverse, centre, src_label, _ = _sources(flat, rgb8, moving, len(targets))
-    supply = np.bincount(inverse, minlength=len(centre)).astype(np.float64)
     de = pairwise_delta_e_2000(rgb_to_lab(centre / 255.0), targets.lab)
     de[np.arange(len(centre)), src_label] = de.min(axis=1)  # the engine's choice is kept
-    cost = de + weight * price_cell[None, :]
-    fixed = np.bincount(flat[~moving], minlength=len(targets))
-    x = transport(supply, cost, capacity - fixed)
-    # hand out each source's amounts to its cells: cells keep their label where they may
+    supply = np.bincount(inverse, minlength=len(centre)).astype(np.float64)
+    return _Sources(np.flatnonzero(moving), inverse, src_label, supply, de)
+
+
+def _solve(labels: np.ndarray, src: _Sources, capacity: np.ndarray, price_cell: np.ndarray,
+           weight: float) -> np.ndarray:
+    """One re-assignment of the cells in ``src`` (labels index the targets); see
+    :func:`constrain`."""
+    flat = labels.ravel()
     out = flat.copy()
-    order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(len(centre)))
-    cells = np.flatnonzero(moving)[order]
-    for k in range(len(centre)):
-        members = cells[starts[k]: starts[k] + int(supply[k])]
+    if src.moving.size == 0:
+        return labels
+    fixed = np.bincount(np.delete(flat, src.moving), minlength=len(capacity))
+    x = transport(src.supply, src.delta_e + weight * price_cell[None, :], capacity - fixed)
+    if ((x > 0).sum(axis=1) == 1).all():  # each source goes whole to one color
+        out[src.moving] = np.argmax(x, axis=1)[src.inverse]
+        return out.reshape(labels.shape)
+    # hand out each source's amounts to its cells: cells keep their label where they may
+    order = np.argsort(src.inverse, kind="stable")
+    starts = np.searchsorted(src.inverse[order], np.arange(len(src.supply)))
+    cells = src.moving[order]
+    for k in range(len(src.supply)):
+        members = cells[starts[k]: starts[k] + int(src.supply[k])]
         amounts = x[k].copy()
-        own = int(src_label[k])
+        own = int(src.label[k])
         queue = [own] * int(amounts[own])
         amounts[own] = 0
         for j in np.flatnonzero(amounts):
@@ -415,8 +427,8 @@ def constrain(
         targets = catalog
         remap = np.array([catalog.codes.index(c) for c in codes])
         lab = remap[lab]
-        notes.append(f"the {len(palette)} colors chosen first hold fewer pieces than the "
-                     f"{lab.size} cells in your inventory, so any owned color may be used")
+        notes.append(f"your inventory holds fewer than {lab.size} pieces of the {len(palette)} "
+                     "colors chosen first, so any color you own may be used")
     capacity = limits(targets)
     if capacity.sum() < lab.size:
         raise InputError(f"the pattern needs {lab.size} pieces and the inventory holds only "
@@ -437,23 +449,35 @@ def constrain(
         return cost_of({c: int(k) for c, k in zip(targets.codes, n, strict=True)}, prices,
                        medium, pack_size, fabric_count, strands)
 
+    flat = lab.ravel()
+    rgb8 = np.clip(np.rint(reference.reshape(-1, 3) * 255), 0, 255).astype(np.int64)
+    counts = np.bincount(flat, minlength=len(targets))
+    over = np.isin(flat, np.flatnonzero(counts > capacity))  # cells of over-used colors
+    groups: dict[bool, _Sources] = {}
+
+    def solve(w: float) -> np.ndarray:
+        every = w > 0  # with a price weight every cell may change; else only over-used ones
+        if every not in groups:
+            groups[every] = _group(flat, rgb8, np.ones_like(over) if every else over, targets)
+        return _solve(lab, groups[every], capacity, price_cell, w)
+
     weight = PREFER_CHEAP_WEIGHT if prefer_cheap else 0.0
-    result = _solve(lab, reference, targets, capacity, price_cell, weight)
+    result = solve(weight)
     if budget is not None and cost(result) > budget:
         lo, hi, best = weight, max(weight, 0.25), None
         while hi <= 4096:
-            trial = _solve(lab, reference, targets, capacity, price_cell, hi)
+            trial = solve(hi)
             if cost(trial) <= budget:
                 best = trial
                 break
             lo, hi = hi, hi * 2
         if best is None:
-            cheapest = cost(_solve(lab, reference, targets, capacity, price_cell, 1e6))
+            cheapest = cost(solve(1e6))
             raise InputError(f"the cheapest pattern of these colors costs {cheapest:.2f}, "
                              f"over the budget of {budget:.2f}")
         for _ in range(10):
             mid = (lo + hi) / 2
-            trial = _solve(lab, reference, targets, capacity, price_cell, mid)
+            trial = solve(mid)
             if cost(trial) <= budget:
                 hi, best = mid, trial
             else:
@@ -463,11 +487,14 @@ def constrain(
     pos = np.full(len(targets), -1)
     pos[used] = np.arange(len(used))
     choice = Choice(pos[result], targets.subset(used), notes)
-    if stock is not None:
-        moved = int((np.asarray(targets.codes)[result] != np.asarray(codes)[labels]).sum())
+    moved = int((np.asarray(targets.codes)[result] != np.asarray(codes)[labels]).sum())
+    if stock is not None and weight == 0:
         choice.meta["inventory_moved_cells"] = moved
         if moved:
             notes.append(f"{moved} cells took their next-best color to stay within your inventory")
+    elif moved:
+        choice.meta["price_moved_cells"] = moved
+        notes.append(f"{moved} cells took a cheaper color")
     if weight > 0:
         choice.meta["price_weight"] = round(weight, 4)
     if prices:

@@ -220,3 +220,20 @@ def test_the_api_respects_exclude_only_and_inventory(photo, tmp_path):
                                               strict=True)}
     assert counts.get(top, 0) <= n // 2
     assert any("inventory" in note for note in capped.notes)
+
+
+def test_a_price_column_in_the_palette_file_is_used(tmp_path):
+    """Two nearly equal reds, one at a tenth of the price: --prefer-cheap takes the cheap one."""
+    from craftpix.palette import load_palette as load
+
+    pal_file = tmp_path / "mine.csv"
+    pal_file.write_text("code,name,hex,price\nR1,Red,#C81E1E,10\nR2,Red too,#C31E23,1\n"
+                        "B,Blue,#1E3CC8,5\n")
+    catalog = load(pal_file)
+    ref = np.zeros((6, 6, 3))
+    ref[:] = np.array([200, 30, 30]) / 255  # exactly R1
+    labels = catalog.nearest(ref)
+    assert (np.asarray(catalog.codes)[labels] == "R1").all()
+    choice = constrain(labels, ref, catalog, catalog, medium="bricks", prefer_cheap=True)
+    assert set(choice.palette.codes) == {"R2"}
+    assert choice.meta["cost"] == pytest.approx(36 * 1 + 2 * 1)  # 36 plates + 2 spare
