@@ -154,6 +154,10 @@ class PatternRequest:
         check_brand(medium, self.brand, self.palette)
         if self.budget is not None and not (math.isfinite(self.budget) and self.budget > 0):
             raise InputError(f"budget must be a positive amount, got {self.budget}")
+        if self.image is None and (self.inventory is not None or self.prefer_cheap
+                                   or self.budget is not None):
+            raise InputError("an inventory, --prefer-cheap and --budget need an image to "
+                             "compare colors with")
         prompt = self.prompt.strip() if isinstance(self.prompt, str) else None
         if not prompt and self.image is None:
             raise InputError("give a prompt, an image, or both")
@@ -393,6 +397,10 @@ def _filter_colors(req: PatternRequest, catalog: Palette) -> tuple[Palette, Any,
     only = req.only
     if isinstance(only, (str, os.PathLike)):
         only = inventory.read_codes(only)
+    if (req.prefer_cheap or req.budget is not None) and not (
+            (stock is not None and stock.prices) or "price" in catalog.columns):
+        raise InputError("--prefer-cheap and --budget need prices: a 'price' column in the "
+                         "--inventory or --palette file")
     if not req.exclude and only is None and stock is None:
         return catalog, None, []
     filtered, notes = inventory.filter_catalog(catalog, req.exclude, only, stock)
@@ -406,9 +414,7 @@ def _apply_stock(
     """Color step 2: inventory counts and price preference on the engine's labels."""
     if stock is None and not req.prefer_cheap and req.budget is None:
         return indices, palette, {}, []
-    if reference is None:
-        raise InputError("--inventory, --prefer-cheap and --budget need an image to compare "
-                         "colors with")
+    assert reference is not None  # validated(): these need an image
     from craftpix import inventory
 
     medium = get_medium(req.medium)

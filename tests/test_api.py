@@ -104,3 +104,14 @@ def test_size_hoop_fits_the_hoop_and_writes_machine_files(photo, tmp_path):
     assert (tmp_path / "pattern.dst").is_file()
     with pytest.raises(InputError, match="cross-stitch"):
         make_pattern(PatternRequest(medium="beads", image=photo, size="hoop"))
+
+
+def test_color_controls_are_checked_before_the_engine(photo, tmp_path):
+    with pytest.raises(InputError, match="need an image"):
+        make_pattern(PatternRequest(medium="beads", prompt="a fox", size=(8, 8), budget=5.0))
+    with pytest.raises(InputError, match="need prices"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), prefer_cheap=True))
+    with pytest.raises(InputError, match="budget must be"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), budget=-1.0))
+    with pytest.raises(InputError, match="not both"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), boards="1x1"))
