@@ -107,7 +107,7 @@ class PatternRequest:
     """
 
     medium: str
-    size: tuple[int, int] | str | SizeSpec | None = None
+    size: tuple[int, int] | int | str | SizeSpec | None = None
     image: str | os.PathLike[str] | None = None
     prompt: str | None = None
     brand: str | None = None

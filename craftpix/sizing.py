@@ -110,14 +110,19 @@ def _length(number: str, unit: str | None, text: str) -> Length:
     return Length(value, unit_name)
 
 
-def parse_size(text: str | tuple[int, int] | SizeSpec) -> SizeSpec:
-    """Parse a size text (see the module docstring); a ``(w, h)`` tuple is cells.
+def parse_size(text: str | int | tuple[int, int] | SizeSpec) -> SizeSpec:
+    """Parse a size text (see the module docstring); a ``(w, h)`` tuple is cells, an int ``N``
+    is the ``N`` form.
 
     Raises :class:`InputError` (one line) for text that is not a size, a side of 0, or a
     fractional number of cells. Ranges are checked by :func:`resolve`, once the image is known.
     """
     if isinstance(text, SizeSpec):
         return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text <= 0:
+            raise InputError(f"size {text}: each side must be more than 0")
+        return SizeSpec(longest=Length(text))
     if isinstance(text, (tuple, list)):
         try:
             w, h = (int(v) for v in text)
