@@ -383,9 +383,12 @@ def convert_command(pattern_file: Path, brand: str | None, palette_file: str | N
     pattern = api.load(pattern_file)
     settings = api.stored_settings(pattern)
     converted = api.convert_pattern(pattern, brand, palette_file)
-    if out_dir is None:
+    if out_dir is None:  # owl/pattern.json → owl-hama/; ./owl.json → owl-hama/
         folder = pattern_file.resolve().parent
-        out_dir = folder.with_name(f"{folder.name}-{_slug(converted.brand)}")
+        if folder == Path.cwd().resolve():
+            out_dir = Path(f"{_slug(pattern_file.stem)}-{_slug(converted.brand)}")
+        else:
+            out_dir = folder.with_name(f"{folder.name}-{_slug(converted.brand)}")
     result = api.write_edited(converted, out_dir / pattern_file.name, settings)
     _report(converted, result.paths, result.notes)
     click.echo(f"mean color change ΔE00 {converted.meta['convert_delta_e00_mean']:.2f}")

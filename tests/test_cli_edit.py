@@ -147,3 +147,10 @@ def test_an_18_count_pattern_stays_18_count_after_an_edit(tmp_path):
     p.save(path)
     assert run("edit", path, "--set", f"1,1={dmc.codes[1]}").exit_code == 0
     assert Pattern.load(path).settings.get("fabric_count") == 18
+
+
+def test_convert_next_to_a_pattern_in_the_current_folder(saved, tmp_path, monkeypatch):
+    monkeypatch.chdir(saved.parent)
+    res = run("convert", "pattern.json", "--brand", "artkal")
+    assert res.exit_code == 0, res.output
+    assert Pattern.load(saved.parent / "pattern-artkal" / "pattern.json").brand == "artkal"
