@@ -173,7 +173,7 @@ def pattern_options(f: Any) -> Any:
         click.option("--size", type=SIZE, default=None,
                      help="48: the longer side is 48 cells, the other follows the image; "
                           "48x or x60: the width or height; 64x48: both; lengths such as "
-                          "30cmx20cm or 8inx10in; stitch: hoop, the largest that fits --hoop."),
+                          "30cmx20cm or 8inx10in."),
         click.option("--boards", metavar="AxD", default=None,
                      help="Size in boards: 2x2 = two pegboards/baseplates across, two down."),
         click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,
@@ -285,6 +285,9 @@ def _craft_command(medium: Medium) -> click.Command:
     cmd.params = [p for p in cmd.params if p.name not in NOT_FOR[medium.name]]
     brand = next(p for p in cmd.params if p.name == "brand")
     brand.help = (f"Catalog: {', '.join(medium.brands)} (default {medium.default_brand}).")
+    if medium.name == "stitch":
+        size = next(p for p in cmd.params if p.name == "size")
+        size.help = f"{size.help} hoop: the largest design that fits --hoop."
     return cmd
 
 
