@@ -109,6 +109,8 @@ def read_codes(value: str | os.PathLike[str]) -> list[str]:
         if not codes:
             raise InputError(f"{path} lists no color codes")
         return codes
+    if path.suffix.lower() in (".csv", ".txt") or os.sep in str(value):
+        raise InputError(f"color list file {path} does not exist")
     codes = parse_codes(str(value))
     if not codes:
         raise InputError("give at least one color code, e.g. --only 310,321,B5200")

@@ -73,6 +73,8 @@ def test_only_takes_codes_or_a_file(tmp_path):
     g = tmp_path / "list.txt"
     g.write_text("310\n# comment\n321\n")
     assert read_codes(g) == ["310", "321"]
+    with pytest.raises(InputError, match="does not exist"):
+        read_codes(tmp_path / "missing.csv")
 
 
 def test_filter_catalog():
