@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from craftpix import __version__
+from craftpix import __version__, sizing
 from craftpix.edit import clean, convert, exclude, fill, replace, set_cell
 from craftpix.errors import InputError
 from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
 from craftpix.palette import Palette, load_palette
 from craftpix.pattern import Pattern
+from craftpix.sizing import SizeSpec
 
 if TYPE_CHECKING:
     from craftpix.export import ExportResult
@@ -40,13 +41,17 @@ if TYPE_CHECKING:
 __all__ = [  # edits: see craftpix.edit
     "ENGINES",
     "FITS",
+    "EditRequest",
     "MAX_SIDE",
     "MIN_SIDE",
     "PatternRequest",
     "PatternResult",
     "Progress",
+    "apply_edits",
+    "check_brand",
     "clean",
     "convert",
+    "convert_pattern",
     "exclude",
     "export",
     "fill",
@@ -55,13 +60,14 @@ __all__ = [  # edits: see craftpix.edit
     "replace",
     "resolve_palette",
     "set_cell",
+    "write_edited",
 ]
 
 MIN_SIDE, MAX_SIDE = 2, 500
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take any seed in 0 .. 2**32 - 1
 MAX_STEPS = 100_000
 ENGINES = ("auto", "photo", "sds")
-FITS = ("crop", "pad", "stretch")
+FITS = sizing.FITS  # pad (the default) keeps the whole image
 DEFAULT_SDS_STEPS = 6000
 # A prompt alone keeps this many colors unless ``colors`` says otherwise: score distillation
 # over a whole catalog gives patterns of dozens of barely different colors.
@@ -78,7 +84,13 @@ Progress = Callable[[str, float], None]
 class PatternRequest:
     """Everything that decides a pattern, as plain values.
 
-    ``size`` is ``(width, height)`` in cells, each side ``MIN_SIDE..MAX_SIDE``. ``image`` is a
+    ``size`` is ``(width, height)`` in cells, each side ``MIN_SIDE..MAX_SIDE``, or a size
+    text as crafters say it (``"48"``: longer side, ``"48x"``, ``"x60"``, ``"64x48"``,
+    ``"30cmx20cm"``, ``"8inx10in"``; see :mod:`craftpix.sizing`); ``boards`` (``"2x2"`` or
+    ``(2, 2)``) gives the size in pegboards/baseplates of the ``section`` size instead.
+    ``fit`` says what happens when both sides are given and the image's shape differs:
+    ``pad`` (default) keeps the whole image with empty cells around it, ``crop`` cuts the
+    middle, ``stretch`` distorts; each says so in the notes. ``image`` is a
     path to a photo or drawing; ``prompt`` describes what to make (diffusion engine). ``brand``
     names a built-in catalog (default: the medium's), ``palette`` a palette file
     (``code,name,hex`` CSV, GIMP ``.gpl`` or ``.hex``) used instead. ``colors`` caps the number
@@ -86,6 +98,11 @@ class PatternRequest:
     ``smooth`` is the clean-up strength (``None`` = 1; 0 = exactly the nearest color per cell).
     Transparent areas of the image (alpha < 50 %) become empty cells, or ``background`` (a
     catalog code or ``#RRGGBB``) when given.
+    Colors (:mod:`craftpix.inventory`): ``exclude`` lists codes never to use; ``only`` lists
+    the codes allowed (or names a file of them); ``inventory`` names a ``code,count[,price]``
+    CSV: only owned colors, at most ``count`` of each. ``prefer_cheap`` and ``budget`` (in the
+    prices' currency) trade color accuracy for cost, with prices from the inventory or the
+    palette file's ``price`` column.
     ``export`` holds keyword arguments of :func:`craftpix.export.export_pattern` (paper,
     formats, hoop, merge, part, section, fabric_count, strands, pdf, preview). ``sds`` is an
     ``SDSSettings`` for the diffusion engine (``None`` = its defaults). ``out`` is the output
@@ -93,14 +110,14 @@ class PatternRequest:
     """
 
     medium: str
-    size: tuple[int, int]
+    size: tuple[int, int] | int | str | SizeSpec | None = None
     image: str | os.PathLike[str] | None = None
     prompt: str | None = None
     brand: str | None = None
     palette: str | os.PathLike[str] | None = None
     colors: int | None = None
     all_finishes: bool = False
-    fit: str = "crop"
+    fit: str = sizing.DEFAULT_FIT
     engine: str = "auto"
     steps: int | None = None
     smooth: float | None = None
@@ -111,19 +128,40 @@ class PatternRequest:
     sds: Any = None
     out: str | os.PathLike[str] | None = None
     quiet: bool = True
+    boards: tuple[int, int] | str | None = None
+    exclude: tuple[str, ...] = ()
+    only: tuple[str, ...] | str | os.PathLike[str] | None = None
+    inventory: str | os.PathLike[str] | None = None
+    prefer_cheap: bool = False
+    budget: float | None = None
 
     def validated(self) -> PatternRequest:
         """This request with defaults resolved; raises :class:`InputError` (one line) if bad."""
         if self.medium not in MEDIA:
             raise InputError(f"unknown craft {self.medium!r}; choose one of {', '.join(MEDIA)}")
-        try:
-            width, height = (int(v) for v in self.size)
-        except (TypeError, ValueError):
-            raise InputError(f"size must be (width, height) in cells, got {self.size!r}") from None
-        for side in (width, height):
-            if not MIN_SIDE <= side <= MAX_SIDE:
-                raise InputError(f"size {width}x{height} is out of range: each side must be "
-                                 f"{MIN_SIDE} to {MAX_SIDE} cells")
+        medium = MEDIA[self.medium]
+        if self.size is not None and self.boards is not None:
+            raise InputError("give a size or a number of boards, not both")
+        boards = None
+        if self.boards is not None:
+            if not medium.sections:
+                raise InputError(f"boards are pegboards or baseplates; {medium.title} is sized "
+                                 "with a size such as 20cmx15cm or 80x60")
+            boards = sizing.parse_boards(self.boards)
+        elif self.size is None:
+            raise InputError("give a size (e.g. 48, 48x, 64x48, 30cmx20cm) or a number of boards")
+        spec = sizing.parse_size(self.size) if self.size is not None else None
+        if spec is not None and spec.both:  # whole cells can be checked now
+            assert spec.width is not None and spec.height is not None
+            if spec.width.unit == spec.height.unit == "cells":
+                sizing.resolve(spec, medium.pitch_mm)
+        check_brand(medium, self.brand, self.palette)
+        if self.budget is not None and not (math.isfinite(self.budget) and self.budget > 0):
+            raise InputError(f"budget must be a positive amount, got {self.budget}")
+        if self.image is None and (self.inventory is not None or self.prefer_cheap
+                                   or self.budget is not None):
+            raise InputError("an inventory, --prefer-cheap and --budget need an image to "
+                             "compare colors with")
         prompt = self.prompt.strip() if isinstance(self.prompt, str) else None
         if not prompt and self.image is None:
             raise InputError("give a prompt, an image, or both")
@@ -144,7 +182,9 @@ class PatternRequest:
             raise InputError(f"seed must be 0 to {MAX_SEED}, got {self.seed}")
         if self.steps is not None and not 0 <= int(self.steps) <= MAX_STEPS:
             raise InputError(f"steps must be 0 to {MAX_STEPS}, got {self.steps}")
-        return dataclasses.replace(self, size=(width, height), prompt=prompt or None, engine=engine)
+        return dataclasses.replace(self, size=spec, boards=boards, prompt=prompt or None,
+                                   engine=engine, exclude=tuple(self.exclude))
+
 
 
 @dataclass
@@ -157,6 +197,25 @@ class PatternResult:
     notes: list[str] = field(default_factory=list)
     exported: ExportResult | None = None
     seconds: float = 0.0
+
+
+def check_brand(medium: Medium, brand: str | None,
+                palette_file: str | os.PathLike[str] | None = None) -> None:
+    """Refuse another craft's catalog (``beads --brand lego``) unless a palette is given.
+
+    A built-in catalog of another craft can still be used on purpose with
+    ``palette=<name>``. Raises :class:`InputError` (one line).
+    """
+    if brand is None or palette_file is not None:
+        return
+    name = brand.lower()
+    if name in medium.brands:
+        return
+    owner = next((m for m in MEDIA.values() if name in m.brands), None)
+    if owner is None:
+        return  # an unknown catalog: load_palette names the ones there are
+    raise InputError(f"{name} is a {owner.title} catalog; {medium.title} use "
+                     f"{', '.join(medium.brands)} (to use {name} colors anyway: --palette {name})")
 
 
 def resolve_palette(
@@ -209,8 +268,9 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     progress = on_progress or _noop
     req = request.validated()
     medium = get_medium(req.medium)
-    width, height = req.size
-    export_kwargs = _export_settings(req.export, req.medium, req.size)
+    image, placement, size_notes = _plan_size(req, medium)
+    width, height = placement.width, placement.height
+    export_kwargs = _export_settings(req.export, req.medium, (width, height))
     if req.engine == "sds":
         from craftpix.engines.sds import require_diffusion
 
@@ -223,21 +283,33 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
         out = ensure_out_dir(req.out)
     part = export_kwargs.get("part") if req.medium == "bricks" else None
     catalog, brand, notes = resolve_palette(medium, req.brand, req.palette, req.all_finishes, part)
+    notes += size_notes
+    # color step 1 (before the engine): --exclude, --only, the inventory's colors
+    catalog, stock, color_notes = _filter_colors(req, catalog)
+    notes += color_notes
     ref = None
-    if req.image is not None:
-        from craftpix.imageio import reference_grid
+    if image is not None:
+        from craftpix.imageio import reference_from_image
 
-        ref = reference_grid(req.image, width, height, req.fit)
+        ref = reference_from_image(image.crop(placement.crop_box),
+                                   placement.inner_w, placement.inner_h)
+    reference = ref.rgb if ref is not None else None
 
     progress("engine", 0.1)
     t0 = time.perf_counter()
+    # the engines see the image's part of the grid; padding is added after them
+    engine_req = dataclasses.replace(req, size=(placement.inner_w, placement.inner_h))
     if req.engine == "sds":
-        indices, palette, meta = _run_sds(req, catalog, ref, out)
+        indices, palette, meta = _run_sds(engine_req, catalog, ref, out)
     else:
         assert ref is not None
-        indices, palette, meta, engine_notes = _run_photo(req, catalog, ref)
+        indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref)
         notes += engine_notes
     seconds = time.perf_counter() - t0
+    # color step 2 (after the engine): inventory counts and prices
+    indices, palette, choice_meta, choice_notes = _apply_stock(
+        req, indices, palette, catalog, stock, reference, export_kwargs)
+    notes += choice_notes
 
     meta = {"engine": meta.pop("engine", req.engine), "seed": req.seed, "craftpix": __version__,
             "seconds": round(seconds, 2), **meta}
@@ -245,10 +317,15 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
         meta["prompt"] = req.prompt
     if req.image is not None:
         meta["image"] = Path(req.image).name
-        meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, ref.rgb), 3)
+        meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
-    pattern = pattern_from_indices(indices, palette.codes, palette.names, palette.hexes,
-                                   req.medium, brand, meta)
+    meta.update(choice_meta)
+    if req.size is not None:
+        meta["size"] = req.size.text()
+    if placement.padded:  # where the image sits; the other cells are empty
+        meta["image_box"] = [placement.left, placement.top, placement.inner_w, placement.inner_h]
+    pattern = pattern_from_indices(_embed(indices, placement), palette.codes, palette.names,
+                                   palette.hexes, req.medium, brand, meta)
     result = PatternResult(pattern, "", notes=notes, seconds=seconds)
     if out is not None:
         progress("export", 0.9)
@@ -263,6 +340,100 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     result.summary = summarize(pattern, medium, brand, seconds, result.exported)
     progress("done", 1.0)
     return result
+
+
+def _plan_size(req: PatternRequest, medium: Medium
+               ) -> tuple[Any, sizing.Placement, list[str]]:
+    """The size step: the loaded image (or None), where it goes in the grid, and notes.
+
+    Lengths use the medium's cell pitch (cross-stitch: at the requested fabric count);
+    boards use the requested section size (else the medium's). Raises :class:`InputError`.
+    """
+    if req.boards is not None:
+        across, down = req.boards  # type: ignore[misc]
+        section = int(req.export.get("section") or medium.default_section)
+        spec = SizeSpec.cells(across * section, down * section)
+    else:
+        assert isinstance(req.size, SizeSpec)
+        spec = req.size
+    cell_mm = medium.cell_mm(req.export.get("fabric_count")) if medium.fabric_counts \
+        else medium.pitch_mm
+    hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
+    if spec.hoop and medium.name != "stitch":
+        raise InputError("--size hoop is for cross-stitch machine files")
+    if req.image is None:
+        width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
+        return None, sizing.Placement(width, height, 0, 0, width, height, (0, 0, 0, 0)), []
+    from craftpix.imageio import open_image
+
+    image = open_image(req.image)  # transparency kept: it becomes empty cells
+    width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
+    placement = sizing.place(width, height, image.size, req.fit, both_given=spec.both)
+    notes = list(placement.notes)
+    frames = sizing.frame_count(req.image)
+    if frames > 1:
+        notes.append(f"{Path(req.image).name} is animated ({frames} frames): only the first "
+                     "frame is used")
+    return image, placement, notes
+
+
+def _hoop_mm(value: Any) -> tuple[float, float] | None:
+    """The sewing field ``(width, height)`` in mm of a hoop setting (``None``: none given)."""
+    if value is None:
+        return None
+    from craftpix.export.options import parse_hoop
+
+    hoop = parse_hoop(value)
+    if hoop is None:
+        return None
+    size = getattr(hoop, "size", hoop)  # a named preset carries its size; else (w, h) mm
+    return float(size[0]), float(size[1])
+
+
+def _embed(indices: np.ndarray, placement: sizing.Placement) -> np.ndarray:
+    """The engine's ``(inner_h, inner_w)`` cells in the full grid; -1 (empty) around them."""
+    if not placement.padded:
+        return indices
+    cells = np.full((placement.height, placement.width), -1, dtype=np.int64)
+    cells[placement.top:placement.top + placement.inner_h,
+          placement.left:placement.left + placement.inner_w] = indices
+    return cells
+
+
+def _filter_colors(req: PatternRequest, catalog: Palette) -> tuple[Palette, Any, list[str]]:
+    """Color step 1: the catalog less ``exclude``, limited to ``only`` and the inventory."""
+    from craftpix import inventory
+
+    stock = inventory.read_inventory(req.inventory) if req.inventory is not None else None
+    only = req.only
+    if isinstance(only, (str, os.PathLike)):
+        only = inventory.read_codes(only)
+    if (req.prefer_cheap or req.budget is not None) and not (
+            (stock is not None and stock.prices) or "price" in catalog.columns):
+        raise InputError("--prefer-cheap and --budget need prices: a 'price' column in the "
+                         "--inventory or --palette file")
+    if not req.exclude and only is None and stock is None:
+        return catalog, None, []
+    filtered, notes = inventory.filter_catalog(catalog, req.exclude, only, stock)
+    return filtered, stock, notes
+
+
+def _apply_stock(
+    req: PatternRequest, indices: np.ndarray, palette: Palette, catalog: Palette, stock: Any,
+    reference: np.ndarray | None, export_kwargs: Mapping[str, Any],
+) -> tuple[np.ndarray, Palette, dict[str, Any], list[str]]:
+    """Color step 2: inventory counts and price preference on the engine's labels."""
+    if stock is None and not req.prefer_cheap and req.budget is None:
+        return indices, palette, {}, []
+    assert reference is not None  # validated(): these need an image
+    from craftpix import inventory
+
+    medium = get_medium(req.medium)
+    choice = inventory.constrain(
+        indices, reference, palette, catalog, medium=req.medium, stock=stock,
+        prefer_cheap=req.prefer_cheap, budget=req.budget, pack_size=medium.pack_size or 1,
+        fabric_count=export_kwargs.get("fabric_count"), strands=export_kwargs.get("strands"))
+    return choice.labels, choice.palette, dict(choice.meta), choice.notes
 
 
 def _export_settings(
@@ -288,6 +459,8 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
             f"{pattern.meta.get('isolated_cells', 0.0):.1%} isolated cells")
     if "delta_e00_mean" in pattern.meta:
         text += f", mean ΔE00 {pattern.meta['delta_e00_mean']:.2f}"
+    if "cost" in pattern.meta:
+        text += f", colors cost {pattern.meta['cost']:.2f}"
     if exported is not None and exported.merged is not None:
         m = exported.merged
         text += f", {m.pieces_after} pieces after merging ({m.pieces_before} plates 1×1)"
@@ -354,3 +527,91 @@ def export(pattern: Pattern, out: str | os.PathLike[str], **settings: Any) -> Ex
     from craftpix.export import export_pattern
 
     return export_pattern(pattern, out, **settings)
+
+
+# --- changing a saved pattern -------------------------------------------------------------------
+@dataclass(frozen=True)
+class EditRequest:
+    """Edits to a pattern, applied in this order: replace, exclude, set, fill, clean.
+
+    ``replace`` maps old code → new code (``None``: empty those cells); ``exclude`` lists codes
+    whose cells take the nearest remaining color; ``set_cells`` and ``fill`` hold
+    ``(row, col, code)`` with 0-based row and column (``code`` ``None``: empty); ``clean`` > 0
+    absorbs same-color regions of at most that many cells. See :mod:`craftpix.edit`.
+    """
+
+    replace: Mapping[str, str | None] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+    set_cells: tuple[tuple[int, int, str | None], ...] = ()
+    fill: tuple[tuple[int, int, str | None], ...] = ()
+    clean: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.replace or self.exclude or self.set_cells or self.fill or self.clean)
+
+
+def apply_edits(pattern: Pattern, edits: EditRequest, catalog: Palette | None = None) -> Pattern:
+    """``pattern`` with ``edits`` applied (a new pattern; the input is unchanged).
+
+    New colors come from ``catalog`` (default: the pattern's own built-in catalog). Raises
+    :class:`InputError` (one line) for an unknown color, a cell outside the pattern, or no
+    edit at all.
+    """
+    if edits.empty:
+        raise InputError("nothing to change: give --replace, --exclude, --set, --fill or --clean")
+    if edits.replace:
+        pattern = replace(pattern, edits.replace, catalog)
+    if edits.exclude:
+        pattern = exclude(pattern, edits.exclude)
+    for row, col, code in edits.set_cells:
+        pattern = set_cell(pattern, row, col, code, catalog)
+    for row, col, code in edits.fill:
+        pattern = fill(pattern, row, col, code, catalog)
+    if edits.clean:
+        pattern = clean(pattern, edits.clean)
+    return pattern
+
+
+def stored_settings(pattern: Pattern) -> dict[str, Any]:
+    """The export settings saved in the pattern's ``pattern.json`` (``{}`` when none are)."""
+    return dict(getattr(pattern, "settings", None) or {})
+
+
+def write_edited(
+    pattern: Pattern, path: str | os.PathLike[str], settings: Mapping[str, Any] | None = None,
+) -> ExportResult:
+    """Re-run every export of a changed ``pattern`` next to ``path``, then save it to ``path``.
+
+    ``settings`` are the export settings to use (normally :func:`stored_settings` of the
+    pattern before the change, so a pattern made at 18 count is re-exported at 18 count).
+    The exports are checked before anything is written, so a failing export leaves the old
+    files. Returns the export result; its ``paths`` include ``path``.
+    """
+    target = Path(path)
+    result = export(pattern, target.parent, **dict(settings or {}))
+    saved = pattern.save(target)
+    if saved not in result.paths:
+        result.paths.append(saved)
+    return result
+
+
+def convert_pattern(
+    pattern: Pattern, brand: str | None = None, palette: str | os.PathLike[str] | None = None,
+) -> Pattern:
+    """Re-map ``pattern`` to the built-in catalog ``brand`` or the palette file ``palette``,
+    one color per color (:func:`craftpix.edit.convert`).
+
+    Another craft's catalog is refused unless given as ``palette``
+    (:func:`check_brand`). Raises :class:`InputError` (one line).
+    """
+    if (brand is None) == (palette is None):
+        raise InputError("give a catalog to convert to: --brand NAME or --palette FILE")
+    medium = get_medium(pattern.medium)
+    check_brand(medium, brand, palette)
+    catalog = load_palette(palette if palette is not None else str(brand))
+    name = catalog.name if palette is not None else str(brand).lower()
+    if "finish" in catalog.columns:  # plain finishes, as for new patterns
+        catalog = catalog.subset([i for i, e in enumerate(catalog.extra)
+                                  if e.get("finish", "").lower() in STANDARD_FINISHES])
+    return convert(pattern, catalog, name)

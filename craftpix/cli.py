@@ -29,34 +29,34 @@ from craftpix.api import (
     MAX_SIDE,
     MAX_STEPS,
     MIN_SIDE,
+    EditRequest,
     PatternRequest,
 )
 from craftpix.clibase import OneLineGroup
 from craftpix.errors import InputError
 from craftpix.media import MEDIA, Medium
 from craftpix.palette import available_palettes, load_palette
+from craftpix.sizing import DEFAULT_FIT, SizeSpec, parse_size
 
 
 # --- parameter types --------------------------------------------------------------------------
 class SizeType(click.ParamType):
-    """``N`` (a square) or ``WxH`` in cells."""
+    """A size as crafters say it (see :mod:`craftpix.sizing`): 48, 48x, x60, 64x48, 30cmx20cm."""
 
-    name = "N|WxH"
+    name = "SIZE"
 
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, int]:
-        if isinstance(value, tuple):
+    def convert(self, value: Any, param: Any, ctx: Any) -> SizeSpec:
+        if isinstance(value, SizeSpec):
             return value
-        text = str(value).strip().lower()
-        m = re.fullmatch(r"(-?\d+)(?:\s*[x×*]\s*(-?\d+))?", text)
-        if not m:
-            self.fail(f"{value!r} is not a size; use N (square) or WxH, e.g. 48 or 64x48", param, ctx)
-        w = int(m.group(1))
-        h = int(m.group(2)) if m.group(2) else w
-        for side in (w, h):
-            if not MIN_SIDE <= side <= MAX_SIDE:
-                self.fail(f"{value!r} is out of range: each side must be {MIN_SIDE} to {MAX_SIDE} cells",
-                          param, ctx)
-        return w, h
+        try:
+            spec = parse_size(str(value))
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+        for side in (spec.width, spec.height, spec.longest):
+            if side is not None and side.unit == "cells" and not MIN_SIDE <= side.value <= MAX_SIDE:
+                self.fail(f"{value!r} is out of range: each side must be {MIN_SIDE} to "
+                          f"{MAX_SIDE} cells", param, ctx)
+        return spec
 
 
 SIZE = SizeType()
@@ -115,32 +115,100 @@ def palettes_show(name: str, fmt: str, swatch: Path | None) -> None:
 
 
 # --- the three crafts -------------------------------------------------------------------------
+WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER = (
+    "What to make", "Colors", "Printing", "Machine files", "Diffusion model", "Other")
+GROUP_ORDER = (WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER)
+# Option (parameter name) → help group; export options not named here are "Printing", model
+# options "Diffusion model".
+GROUP_OF = {
+    **dict.fromkeys(("prompt", "image", "size", "boards", "fit", "seed", "out", "quiet"), WHAT),
+    **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
+                     "inventory", "prefer_cheap", "budget", "smooth", "dither",
+                     "background"), COLORS),
+    **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands"),
+                    PRINTING),
+    **dict.fromkeys(("formats", "hoop"), MACHINE),
+    **dict.fromkeys(("engine", "steps"), DIFFUSION),
+    "help": OTHER,
+}
+# Options another craft has and this one does not (they are not offered, not just rejected).
+NOT_FOR = {
+    "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands"},
+    "bricks": {"formats", "hoop", "fabric_count", "strands"},
+    "stitch": {"merge", "part", "section", "boards"},
+}
+
+
+class CraftCommand(click.Command):
+    """A craft command whose ``--help`` lists its options in groups (see :data:`GROUP_OF`)."""
+
+    def __init__(self, *args: Any, groups: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups = groups
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                sections.setdefault(self.groups.get(param.name or "", OTHER), []).append(record)
+        for title in GROUP_ORDER:
+            if title in sections:
+                with formatter.section(title):
+                    formatter.write_dl(sections[title])
+
+
+def _param_names(decorator: Any) -> set[str]:
+    """Names of the parameters a click option decorator adds."""
+    def probe() -> None: ...
+
+    return {p.name for p in getattr(decorator(probe), "__click_params__", []) if p.name}
+
+
 def pattern_options(f: Any) -> Any:
     """The options every craft command shares (defined once, applied to beads/bricks/stitch)."""
     options = [
         click.option("--prompt", help="What to make, in words (uses a diffusion model)."),
         click.option("--image", type=click.Path(path_type=Path, dir_okay=False),
                      help="A photo or drawing to turn into a pattern."),
-        click.option("--size", type=SIZE, required=True,
-                     help="Pattern size in cells: N for a square, or WxH (e.g. 48 or 64x48)."),
-        click.option("--fit", type=click.Choice(FITS), default="crop",
-                     show_default=True, help="How to match the image to the pattern's shape."),
-        click.option("--brand", help="Catalog to use (see 'craftpix palettes list')."),
-        click.option("--palette", "palette_file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Your own palette: a code,name,hex CSV, a GIMP .gpl or a .hex file."),
+        click.option("--size", type=SIZE, default=None,
+                     help="48: the longer side is 48 cells, the other follows the image; "
+                          "48x or x60: the width or height; 64x48: both; lengths such as "
+                          "30cmx20cm or 8inx10in."),
+        click.option("--boards", metavar="AxD", default=None,
+                     help="Size in boards: 2x2 = two pegboards/baseplates across, two down."),
+        click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,
+                     help="When both sides are given and the image's shape differs: pad keeps "
+                          "all of it (empty cells around), crop cuts the middle, stretch "
+                          "distorts."),
+        click.option("--brand", help="Catalog to use."),
+        click.option("--palette", "palette_file",
+                     help="Your own colors: a code,name,hex[,price] CSV, a GIMP .gpl or a .hex "
+                          "file (or a built-in catalog's name)."),
         click.option("--colors", type=click.IntRange(1, 500),
                      help=f"Use at most this many colors (a prompt alone: "
                           f"{DEFAULT_PROMPT_COLORS} unless given)."),
         click.option("--all-finishes", is_flag=True,
                      help="Also use transparent, neon, glow, pearl and metallic colors."),
+        click.option("--exclude", "exclude", multiple=True, metavar="CODES",
+                     help="Never use these colors (codes, comma separated)."),
+        click.option("--only", metavar="CODES|FILE",
+                     help="Use only these colors: codes, comma separated, or a file of codes."),
+        click.option("--inventory", type=click.Path(path_type=Path, dir_okay=False),
+                     help="A code,count[,price] CSV of what you own: at most that many of each."),
+        click.option("--prefer-cheap", is_flag=True,
+                     help="Trade a little color accuracy for cheaper colors (needs prices)."),
+        click.option("--budget", type=click.FloatRange(min=0, min_open=True), metavar="AMOUNT",
+                     help="Keep the colors' cost at or under this (needs prices)."),
+        click.option("--smooth", type=click.FloatRange(0, 100), default=None,
+                     help="Clean-up strength: 1 is the default, 0 turns it off, higher gives "
+                          "flatter regions."),
+        click.option("--dither", is_flag=True,
+                     help="Classic Floyd-Steinberg dithering instead."),
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
                      help="auto: a diffusion model when there is a prompt, else the photo engine."),
         click.option("--steps", type=click.IntRange(0, MAX_STEPS),
                      help="Optimization steps of the diffusion engine (default 6000)."),
-        click.option("--smooth", type=click.FloatRange(0, 100), default=None,
-                     help="Clean-up strength: 1 is the default, 0 turns it off, higher gives flatter regions."),
-        click.option("--dither", is_flag=True,
-                     help="Classic Floyd-Steinberg dithering instead."),
         click.option("--background",
                      help="Fill transparent areas with this color (a catalog code or #RRGGBB); "
                           "default none: no piece there."),
@@ -168,20 +236,27 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
     wants_sds = opts["engine"] == "sds" or (opts["engine"] == "auto" and bool(opts["prompt"]))
     sds = sds_settings(opts) if wants_sds else None
     export = export_settings(opts, pop=True)
-    width, height = opts["size"]
     prompt, image = opts["prompt"], opts["image"]
     if not prompt and image is None:
         raise InputError("give --prompt TEXT, --image PATH, or both")
+    size, boards = opts["size"], opts.get("boards")
+    if size is None and boards is None:
+        raise InputError("give --size (e.g. 48, 48x, 64x48, 30cmx20cm)"
+                         + (" or --boards (e.g. 2x2)" if medium_name != "stitch" else ""))
     out = opts["out"]
     if out is None:
-        out = Path(f"{_slug(prompt or Path(image).stem)}-{medium_name}-{width}x{height}")
+        label = size.text() if size is not None else f"{boards}boards"
+        out = Path(f"{_slug(prompt or Path(image).stem)}-{medium_name}-{_slug(label)}")
+    exclude = tuple(code for text in opts["exclude"] for code in text.split(",") if code.strip())
     return PatternRequest(
-        medium=medium_name, size=(width, height), image=image, prompt=prompt,
+        medium=medium_name, size=size, boards=boards, image=image, prompt=prompt,
         brand=opts["brand"], palette=opts["palette_file"], colors=opts["colors"],
         all_finishes=opts["all_finishes"], fit=opts["fit"], engine=opts["engine"],
         steps=opts["steps"], smooth=opts["smooth"], dither=opts["dither"], seed=opts["seed"],
         background=opts["background"],
         export=export, sds=sds, out=out, quiet=opts["quiet"],
+        exclude=tuple(c.strip() for c in exclude), only=opts["only"],
+        inventory=opts["inventory"], prefer_cheap=opts["prefer_cheap"], budget=opts["budget"],
     )
 
 
@@ -202,16 +277,131 @@ def _craft_command(medium: Medium) -> click.Command:
     def command(**opts: Any) -> None:
         make_pattern(medium.name, opts)
 
+    others = sorted({b for m in MEDIA.values() if m is not medium for b in m.brands})
     command.__doc__ = (
-        f"Make a {medium.title} pattern from --prompt and/or --image "
-        f"(catalogs: {', '.join(medium.brands)}; default {medium.default_brand})."
+        f"Make a {medium.title} pattern from --prompt and/or --image.\n\n"
+        f"Catalogs: {', '.join(medium.brands)} (default {medium.default_brand}); "
+        "'craftpix palettes show NAME' lists the colors. Another craft's catalog "
+        f"({', '.join(others)}) only with --palette NAME."
     )
-    # Listed in --help in this order: what to make, what to print, then the model settings.
-    return click.command(medium.name)(pattern_options(export_options(sds_options(command))))
+    groups = dict(GROUP_OF)
+    groups.update(dict.fromkeys(_param_names(export_options) - set(groups), PRINTING))
+    groups.update(dict.fromkeys(_param_names(sds_options) - set(groups), DIFFUSION))
+    cmd = click.command(medium.name, cls=CraftCommand, groups=groups)(
+        pattern_options(export_options(sds_options(command))))
+    cmd.params = [p for p in cmd.params if p.name not in NOT_FOR[medium.name]]
+    brand = next(p for p in cmd.params if p.name == "brand")
+    brand.help = (f"Catalog: {', '.join(medium.brands)} (default {medium.default_brand}).")
+    if medium.name == "stitch":
+        size = next(p for p in cmd.params if p.name == "size")
+        size.help = f"{size.help} hoop: the largest design that fits --hoop."
+    return cmd
 
 
 for _medium in MEDIA.values():
     main.add_command(_craft_command(_medium))
+
+
+# --- changing a saved pattern -------------------------------------------------------------------
+def _code_or_empty(text: str) -> str | None:
+    code = text.strip()
+    if not code:
+        raise InputError("a color code is missing after '='")
+    return None if code.lower() in ("empty", "none") else code
+
+
+def _pair(text: str, option: str) -> tuple[str, str | None]:
+    old, sep, new = text.partition("=")
+    if not sep or not old.strip():
+        raise InputError(f"{option} {text!r}: use OLD=NEW, e.g. 347=817")
+    return old.strip(), _code_or_empty(new)
+
+
+def _cell(text: str, option: str) -> tuple[int, int, str | None]:
+    m = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*=(.*)", text)
+    if not m:
+        raise InputError(f"{option} {text!r}: use ROW,COL=CODE, counting from 1 as on the chart, "
+                         "e.g. 12,30=310")
+    row, col = int(m.group(1)), int(m.group(2))
+    if row < 1 or col < 1:
+        raise InputError(f"{option} {text!r}: rows and columns count from 1")
+    return row - 1, col - 1, _code_or_empty(m.group(3))
+
+
+def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
+    medium = MEDIA[pattern.medium]
+    counts = pattern.counts()
+    click.echo(f"{pattern.width}×{pattern.height} {medium.title}, {len(pattern.palette)} "
+               f"{pattern.brand} colors, {int(counts.sum())} {medium.piece}s")
+    for path in paths:
+        click.echo(f"  wrote {path}")
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@main.command("edit")
+@click.argument("pattern_file", metavar="PATTERN.json",
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replace", "replacements", multiple=True, metavar="OLD=NEW",
+              help="Give every cell of color OLD the color NEW (NEW 'empty' leaves them empty).")
+@click.option("--exclude", multiple=True, metavar="CODES",
+              help="Drop colors: their cells take the nearest remaining color.")
+@click.option("--set", "set_cells", multiple=True, metavar="ROW,COL=CODE",
+              help="Color one cell; rows and columns count from 1, as on the chart.")
+@click.option("--fill", "fills", multiple=True, metavar="ROW,COL=CODE",
+              help="Flood fill: the same-colored area around that cell becomes CODE.")
+@click.option("--clean", "clean_size", type=click.IntRange(min=1), is_flag=False,
+              flag_value=1, default=None, metavar="[N]",
+              help="Absorb stray cells: areas of at most N cells (default 1) take the "
+                   "color around them.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the edited pattern and its files here (default: in place).")
+def edit_command(pattern_file: Path, replacements: tuple[str, ...], exclude: tuple[str, ...],
+                 set_cells: tuple[str, ...], fills: tuple[str, ...], clean_size: int | None,
+                 out_dir: Path | None) -> None:
+    """Change a saved pattern: swap, drop or paint colors, flood fill, clean up.
+
+    Edits run in this order: --replace, --exclude, --set, --fill, --clean. The pattern is
+    saved and its PDF, previews and machine files are written again with its own settings.
+    """
+    edits = EditRequest(
+        replace=dict(_pair(t, "--replace") for t in replacements),
+        exclude=tuple(c.strip() for t in exclude for c in t.split(",") if c.strip()),
+        set_cells=tuple(_cell(t, "--set") for t in set_cells),
+        fill=tuple(_cell(t, "--fill") for t in fills),
+        clean=clean_size or 0,
+    )
+    pattern = api.load(pattern_file)
+    settings = api.stored_settings(pattern)
+    edited = api.apply_edits(pattern, edits)
+    target = (out_dir / pattern_file.name) if out_dir is not None else pattern_file
+    result = api.write_edited(edited, target, settings)
+    _report(edited, result.paths, result.notes)
+
+
+@main.command("convert")
+@click.argument("pattern_file", metavar="PATTERN.json",
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--brand", help="The catalog to convert to (same craft), e.g. hama.")
+@click.option("--palette", "palette_file", help="Or your own palette file (or any catalog's name).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: next to the pattern's folder, named after the "
+                   "catalog).")
+def convert_command(pattern_file: Path, brand: str | None, palette_file: str | None,
+                    out_dir: Path | None) -> None:
+    """Re-map a saved pattern to another catalog, one color per color, and write its files."""
+    pattern = api.load(pattern_file)
+    settings = api.stored_settings(pattern)
+    converted = api.convert_pattern(pattern, brand, palette_file)
+    if out_dir is None:  # owl/pattern.json → owl-hama/; ./owl.json → owl-hama/
+        folder = pattern_file.resolve().parent
+        if folder == Path.cwd().resolve():
+            out_dir = Path(f"{_slug(pattern_file.stem)}-{_slug(converted.brand)}")
+        else:
+            out_dir = folder.with_name(f"{folder.name}-{_slug(converted.brand)}")
+    result = api.write_edited(converted, out_dir / pattern_file.name, settings)
+    _report(converted, result.paths, result.notes)
+    click.echo(f"mean color change ΔE00 {converted.meta['convert_delta_e00_mean']:.2f}")
 
 
 def _register_subcommands() -> None:

@@ -311,8 +311,14 @@ def reference_grid(path: str | os.PathLike[str], width: int, height: int, fit: s
     See :class:`Reference` for what is returned. Raises :class:`InputError` for unreadable
     images (see :func:`open_image`) or an unknown ``fit``.
     """
-    image = open_image(path)
-    fitted = fit_image(image, width, height, fit)
+    return reference_from_image(fit_image(open_image(path), width, height, fit), width, height)
+
+
+def reference_from_image(fitted: Image.Image, width: int, height: int) -> Reference:
+    """Downsample an already fitted image (any aspect: it is stretched) to ``width × height``
+    cells: cell colors, coverage where it has transparency, and its flat colors if it is flat
+    art. See :class:`Reference`.
+    """
     alpha = None
     if fitted.mode == "RGBA":
         rgb, alpha = area_downsample_alpha(fitted, width, height)

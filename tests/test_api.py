@@ -41,7 +41,7 @@ def test_api_and_cli_make_the_same_pattern(photo, tmp_path):
     in_memory = make_pattern(PatternRequest(medium="beads", image=photo, size=(24, 24),
                                             colors=6, seed=7)).pattern
     out = tmp_path / "cli"
-    res = CliRunner().invoke(main, ["beads", "--image", str(photo), "--size", "24",
+    res = CliRunner().invoke(main, ["beads", "--image", str(photo), "--size", "24x24",
                                     "--colors", "6", "--seed", "7", "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
     from_cli = load(out / "pattern.json")
@@ -94,3 +94,26 @@ def test_prompt_without_the_diffusion_extra_names_it(monkeypatch):
                         lambda name, *a: None if name == "diffusers" else real(name, *a))
     with pytest.raises(CraftpixError, match=r'pip install "craftpix\[diffusion\]"'):
         make_pattern(PatternRequest(medium="beads", prompt="a red rose", size=(16, 16)))
+
+
+def test_size_hoop_fits_the_hoop_and_writes_machine_files(photo, tmp_path):
+    """``--size hoop``: the largest design of the photo's shape that the hoop holds."""
+    result = make_pattern(PatternRequest(
+        medium="stitch", image=photo, size="hoop", colors=4, steps=3, out=tmp_path,
+        export={"hoop": (60, 50), "formats": "dst", "pdf": False, "fabric_count": 14}))
+    p = result.pattern
+    assert p.width * 25.4 / 14 <= 60 and p.height * 25.4 / 14 <= 50
+    assert (tmp_path / "pattern.dst").is_file()
+    with pytest.raises(InputError, match="cross-stitch"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size="hoop"))
+
+
+def test_color_controls_are_checked_before_the_engine(photo, tmp_path):
+    with pytest.raises(InputError, match="need an image"):
+        make_pattern(PatternRequest(medium="beads", prompt="a fox", size=(8, 8), budget=5.0))
+    with pytest.raises(InputError, match="need prices"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), prefer_cheap=True))
+    with pytest.raises(InputError, match="budget must be"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), budget=-1.0))
+    with pytest.raises(InputError, match="not both"):
+        make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), boards="1x1"))

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from craftpix.cli import main
+from craftpix.palette import load_palette
 from craftpix.pattern import Pattern
 
 
@@ -133,12 +134,12 @@ def test_default_output_folder_is_named_after_the_image(photo, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     res = run("beads", "--image", photo, "--size", "8", "--steps", "5", "--quiet", "--no-pdf")
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "photo-beads-8x8" / "pattern.json").is_file()
+    assert (tmp_path / "photo-beads-8" / "pattern.json").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--size", "0"], "out of range"),
-    (["--size", "-3"], "out of range"),
+    (["--size", "0"], "more than 0"),
+    (["--size", "-3"], "not a size"),
     (["--size", "10000"], "out of range"),
     (["--size", "abc"], "not a size"),
     (["--size", "8", "--brand", "nosuch"], "unknown catalog"),
@@ -208,3 +209,139 @@ def test_prompt_runs_keep_a_color_budget(tmp_path, monkeypatch, extra, budget):
     assert res.exit_code == 0, res.output
     assert seen["colors"] == budget and seen["reference_rgb"] is None
     assert len(seen["palette_rgb"]) == 101  # the Perler standard colors, pruned during the run
+
+
+# --- sizes, help per craft, colors ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def logo(tmp_path_factory):
+    """A wide 542×130 logo, as in the issue."""
+    img = np.full((130, 542, 3), 240, np.uint8)
+    img[30:100, 50:250] = [200, 30, 30]
+    img[30:100, 300:500] = [30, 60, 200]
+    path = tmp_path_factory.mktemp("logo") / "logo.png"
+    Image.fromarray(img).save(path)
+    return path
+
+
+def _made(out):
+    return Pattern.load(out / "pattern.json")
+
+
+@pytest.mark.parametrize("size, shape", [
+    ("48", (12, 48)), ("48x", (12, 48)), ("x12", (12, 50)), ("30cmx", (14, 60)),
+])
+def test_one_side_follows_the_image_so_nothing_is_cut(logo, tmp_path, size, shape):
+    res = run("beads", "--image", logo, "--size", size, "--out", tmp_path, "--steps", "5",
+              "-q", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    p = _made(tmp_path)
+    assert p.cells.shape == shape and not (p.cells < 0).any()
+    assert "empty" not in res.output and "cut" not in res.output
+
+
+def test_both_sides_pad_with_empty_cells_and_say_so(logo, tmp_path):
+    res = run("beads", "--image", logo, "--size", "48x20", "--out", tmp_path, "--steps", "5",
+              "-q", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    p = _made(tmp_path)
+    assert p.cells.shape == (20, 48)
+    empty_rows = [r for r in range(20) if (p.cells[r] < 0).all()]
+    assert len(empty_rows) == 20 - 12 and "empty rows" in res.output
+    res = run("beads", "--image", logo, "--size", "48x20", "--fit", "crop", "--out",
+              tmp_path / "crop", "--steps", "5", "-q", "--no-pdf")
+    assert res.exit_code == 0 and "cut" in res.output and "of its width" in res.output
+    assert not (_made(tmp_path / "crop").cells < 0).any()
+
+
+def test_boards_and_physical_sizes(photo, tmp_path):
+    res = run("bricks", "--image", photo, "--boards", "2x1", "--fit", "crop", "--out", tmp_path,
+              "--steps", "5", "-q", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    assert _made(tmp_path).cells.shape == (16, 32)  # two 16×16 baseplates side by side
+    res = run("stitch", "--image", photo, "--size", "2inx1.5in", "--fabric-count", "18",
+              "--out", tmp_path / "s", "--steps", "5", "-q", "--no-pdf", "--formats", "none")
+    assert res.exit_code == 0, res.output
+    assert _made(tmp_path / "s").cells.shape == (27, 36)  # 18 stitches per inch
+
+
+def test_small_and_animated_images_are_noted(tmp_path):
+    frames = [Image.fromarray(np.full((10, 10, 3), v, np.uint8)) for v in (30, 200)]
+    gif = tmp_path / "blink.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:])
+    res = run("beads", "--image", gif, "--size", "40", "--out", tmp_path / "o", "--steps", "2",
+              "-q", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    assert "only the first frame" in res.output and "10x10 pixels" in res.output
+
+
+def test_each_craft_shows_only_its_own_options_in_groups():
+    beads = run("beads", "--help").output
+    bricks = run("bricks", "--help").output
+    stitch = run("stitch", "--help").output
+    for text in (beads, bricks, stitch):
+        for group in ("What to make:", "Colors:", "Printing:", "Diffusion model:"):
+            assert group in text
+        assert text.index("What to make:") < text.index("Colors:") < text.index("Printing:")
+        assert text.index("Printing:") < text.index("Diffusion model:")
+    for option in ("--hoop", "--formats", "--fabric-count", "--strands", "--merge", "--part"):
+        assert option not in beads
+    assert "--merge" in bricks and "--part" in bricks and "--hoop" not in bricks
+    assert "Machine files:" in stitch and "--hoop" in stitch and "--fabric-count" in stitch
+    for option in ("--merge", "--part", "--section", "--boards"):
+        assert option not in stitch
+    assert "perler, hama, artkal (default perler)" in beads
+    assert "Catalog: dmc" in stitch and "Catalog: lego" in bricks
+
+
+def test_another_crafts_option_is_not_accepted(photo, tmp_path):
+    res = CliRunner().invoke(main, ["beads", "--image", str(photo), "--size", "8", "--hoop",
+                                    "100x100"])
+    assert res.exit_code == 2 and "No such option '--hoop'" in res.output
+
+
+@pytest.mark.parametrize("craft, brand", [("beads", "lego"), ("stitch", "hama"),
+                                          ("bricks", "dmc")])
+def test_another_crafts_catalog_is_a_one_line_refusal(photo, tmp_path, craft, brand):
+    res = CliRunner().invoke(main, [craft, "--image", str(photo), "--size", "8", "--brand",
+                                    brand, "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and f"--palette {brand}" in lines[0]
+    assert not (tmp_path / "pattern.json").exists()
+
+
+def test_another_crafts_catalog_with_palette(photo, tmp_path):
+    res = run("beads", "--image", photo, "--size", "8x6", "--palette", "lego", "--out", tmp_path,
+              "--steps", "5", "-q", "--no-pdf")
+    assert res.exit_code == 0, res.output
+    assert set(c.code for c in _made(tmp_path).palette) <= set(load_palette("lego").codes)
+
+
+def test_exclude_only_inventory_and_budget_from_the_command_line(photo, tmp_path):
+    base = ["beads", "--image", photo, "--size", "16x12", "--steps", "5", "-q", "--no-pdf"]
+    first = run(*base, "--out", tmp_path / "a")
+    assert first.exit_code == 0, first.output
+    top = _made(tmp_path / "a").palette[0].code
+    res = run(*base, "--out", tmp_path / "b", "--exclude", top)
+    assert res.exit_code == 0 and top not in [c.code for c in _made(tmp_path / "b").palette]
+    inv = tmp_path / "mine.csv"
+    perler = load_palette("perler")
+    inv.write_text("code,count,price\n" + "".join(
+        f"{c},{40 if c == top else 500},{1 + i % 4}\n" for i, c in enumerate(perler.codes)))
+    res = run(*base, "--out", tmp_path / "c", "--inventory", inv, "--budget", "30")
+    assert res.exit_code == 0, res.output
+    p = _made(tmp_path / "c")
+    counts = dict(zip([c.code for c in p.palette], p.counts(), strict=True))
+    assert counts.get(top, 0) <= 40
+    assert p.meta["cost"] <= 30 and "colors cost" in res.output
+    res = CliRunner().invoke(main, [str(a) for a in base] + ["--out", str(tmp_path / "d"),
+                                                             "--only", "nope"])
+    assert res.exit_code == 2 and "'nope' is not in the perler catalog" in res.output
+
+
+def test_size_or_boards_is_needed(photo):
+    res = CliRunner().invoke(main, ["beads", "--image", str(photo)])
+    assert res.exit_code == 2 and "--size" in res.output and "--boards" in res.output
+    res = CliRunner().invoke(main, ["stitch", "--image", str(photo), "--size", "8", "--boards",
+                                    "2"])
+    assert res.exit_code == 2 and "No such option" in res.output

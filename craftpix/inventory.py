@@ -1,0 +1,505 @@
+"""The colors a pattern may use, how many of each, and what they cost.
+
+* **Before the engine** (:func:`filter_catalog`): ``exclude`` drops colors, ``only`` keeps
+  just the listed ones, an inventory keeps the colors it lists with a count above 0.
+* **After the engine** (:func:`constrain`): an inventory is a *capacity*: when you own 200
+  red beads at most 200 cells are red, and the rest go to the next-best colors. A price per
+  color with ``prefer_cheap`` or a ``budget`` trades color accuracy against cost.
+
+The re-assignment is a transportation problem (a min-cost flow on a bipartite graph): cells
+are grouped by (reference color, engine label) into sources with a supply, catalog colors are
+sinks with a capacity, and the cost of sending a cell to a color is its CIEDE2000 distance
+(:func:`craftpix.color.pairwise_delta_e_2000`) plus ``weight × price per cell / median price
+per cell``. The engine's own label costs what the cell's nearest color costs, so without
+capacity or price pressure nothing changes and the engine's clean-up (smoothing) is kept.
+It is solved as a linear program with ``scipy.optimize.linprog`` (HiGHS dual simplex); the
+constraint matrix of a transportation problem is totally unimodular, so the vertex solution
+is integral for integral supplies and capacities (Dantzig, *Linear Programming and
+Extensions*, 1963, ch. 15).
+
+Files:
+
+* ``--only``: codes separated by commas, or a file: one code per line, or any CSV whose
+  first column (or ``code`` column) holds codes;
+* ``--inventory``: a CSV ``code,count[,price]`` (a header line is optional, ``#`` starts a
+  comment). An empty count means "plenty". ``price`` is per unit you buy: a bag of
+  :attr:`craftpix.media.Medium.pack_size` beads, one brick plate, one floss skein. A
+  ``price`` column in a ``--palette`` CSV works the same way; the inventory's wins.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from craftpix.color import pairwise_delta_e_2000, rgb_to_lab
+from craftpix.errors import InputError
+from craftpix.palette import Palette
+
+#: ``--prefer-cheap``: a color at the median price per cell costs this many ΔE00 more than a
+#: free one, so a color at half the price wins when it is within half of it (≈ one just
+#: noticeable difference, ΔE00 ≈ 2; Sharma et al. 2005).
+PREFER_CHEAP_WEIGHT = 4.0
+#: Transportation problems larger than this many (source, color) pairs group reference
+#: colors more coarsely (one bit fewer per channel at a time).
+MAX_PAIRS = 400_000
+
+__all__ = [
+    "PREFER_CHEAP_WEIGHT", "Choice", "Stock", "constrain", "cost_of", "filter_catalog",
+    "parse_codes", "read_codes", "read_inventory", "transport", "units_per_price",
+]
+
+
+@dataclass(frozen=True)
+class Stock:
+    """An inventory: pieces owned per code (``None``: plenty) and prices per unit bought."""
+
+    counts: dict[str, int | None]
+    prices: dict[str, float] = field(default_factory=dict)
+
+
+def parse_codes(text: str) -> list[str]:
+    """``"310, 321,b5200"`` → ``["310", "321", "b5200"]`` (empty parts dropped)."""
+    return [c.strip() for c in str(text).split(",") if c.strip()]
+
+
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of a small CSV, comments and blank lines skipped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    out = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        cells = next(csv.reader(io.StringIO(line)))
+        out.append((lineno, [c.strip() for c in cells]))
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_codes(value: str | os.PathLike[str]) -> list[str]:
+    """``--only``: an existing file (see module docstring) or comma-separated codes.
+
+    Raises :class:`InputError` for an unreadable or empty file, or an empty list.
+    """
+    path = Path(value)
+    if path.is_file():
+        rows = _rows(path)
+        col = 0
+        if rows and "code" in [c.lower() for c in rows[0][1]]:
+            col = [c.lower() for c in rows[0][1]].index("code")
+            rows = rows[1:]
+        codes = [cells[col] for _, cells in rows if len(cells) > col and cells[col]]
+        if not codes:
+            raise InputError(f"{path} lists no color codes")
+        return codes
+    if path.suffix.lower() in (".csv", ".txt") or os.sep in str(value):
+        raise InputError(f"color list file {path} does not exist")
+    codes = parse_codes(str(value))
+    if not codes:
+        raise InputError("give at least one color code, e.g. --only 310,321,B5200")
+    return codes
+
+
+def read_inventory(path: str | os.PathLike[str]) -> Stock:
+    """Read an inventory CSV ``code,count[,price]`` (see module docstring).
+
+    Raises :class:`InputError` (naming the line) for a missing file, a count that is not a
+    whole number ≥ 0, a price that is not a number ≥ 0, or a code listed twice.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"inventory file {p} does not exist")
+    rows = _rows(p)
+    col = {"code": 0, "count": 1, "price": 2}
+    if rows and rows[0][1] and rows[0][1][0].lower() == "code":
+        header = [c.lower() for c in rows[0][1]]
+        col = {k: header.index(k) for k in ("code", "count", "price") if k in header}
+        if "count" not in col:
+            raise InputError(f"{p}: the header needs a 'count' column (code,count[,price])")
+        rows = rows[1:]
+    counts: dict[str, int | None] = {}
+    prices: dict[str, float] = {}
+    for lineno, cells in rows:
+        def cell(key: str, cells: list[str] = cells) -> str:
+            i = col.get(key)
+            return cells[i] if i is not None and i < len(cells) else ""
+
+        code, count, price = cell("code"), cell("count"), cell("price")
+        if not code:
+            raise InputError(f"{p} line {lineno}: no color code")
+        if code in counts:
+            raise InputError(f"{p} line {lineno}: color {code!r} is listed twice")
+        if count == "":
+            counts[code] = None
+        elif count.isdigit():
+            counts[code] = int(count)
+        else:
+            raise InputError(f"{p} line {lineno}: count {count!r} is not a whole number")
+        if price:
+            if not _is_number(price) or float(price) < 0 or not math.isfinite(float(price)):
+                raise InputError(f"{p} line {lineno}: price {price!r} is not a number of 0 or more")
+            prices[code] = float(price)
+    if not counts:
+        raise InputError(f"inventory file {p} lists no colors")
+    return Stock(counts, prices)
+
+
+def _lookup(catalog: Palette, codes: Iterable[str], what: str) -> list[int]:
+    """Catalog indices of ``codes`` (exact, else case-insensitive); unknown codes raise."""
+    exact = {c: i for i, c in enumerate(catalog.codes)}
+    folded = {c.lower(): i for i, c in enumerate(catalog.codes)}
+    out = []
+    for code in codes:
+        i = exact.get(code, folded.get(code.lower()))
+        if i is None:
+            raise InputError(f"{what}: color {code!r} is not in the {catalog.name} catalog")
+        out.append(i)
+    return out
+
+
+def filter_catalog(
+    catalog: Palette, exclude: Iterable[str] = (), only: Iterable[str] | None = None,
+    stock: Stock | None = None,
+) -> tuple[Palette, list[str]]:
+    """The catalog less ``exclude``, limited to ``only`` and to colors in ``stock`` (count > 0).
+
+    Returns the palette and notes. Codes match exactly, else ignoring case. Raises
+    :class:`InputError` for a code the catalog does not have, or when no color is left.
+    Inventory codes the catalog lacks are skipped with a note (a shared inventory may list
+    another brand's colors).
+    """
+    keep = set(range(len(catalog)))
+    notes: list[str] = []
+    if only is not None:
+        keep &= set(_lookup(catalog, only, "--only"))
+    if stock is not None:
+        exact = {c: i for i, c in enumerate(catalog.codes)}
+        folded = {c.lower(): i for i, c in enumerate(catalog.codes)}
+        owned, unknown = set(), []
+        for code, n in stock.counts.items():
+            i = exact.get(code, folded.get(code.lower()))
+            if i is None:
+                unknown.append(code)
+            elif n is None or n > 0:
+                owned.add(i)
+        if unknown:
+            notes.append(f"the inventory lists {len(unknown)} color(s) not in the "
+                         f"{catalog.name} catalog, left out (first: {unknown[0]})")
+        keep &= owned
+    keep -= set(_lookup(catalog, exclude, "--exclude"))
+    if not keep:
+        raise InputError("no colors are left to make the pattern with "
+                         "(check --exclude, --only and --inventory)")
+    return (catalog if len(keep) == len(catalog) else catalog.subset(sorted(keep))), notes
+
+
+def _code_map(stock_like: Mapping[str, object], codes: Iterable[str]) -> dict[str, object]:
+    """Values of ``stock_like`` for ``codes``, matching exactly or else ignoring case."""
+    folded = {k.lower(): v for k, v in stock_like.items()}
+    out = {}
+    for c in codes:
+        if c in stock_like:
+            out[c] = stock_like[c]
+        elif c.lower() in folded:
+            out[c] = folded[c.lower()]
+    return out
+
+
+def units_per_price(medium: str, pack_size: int = 1000, fabric_count: int | None = None,
+                    strands: int | None = None) -> tuple[float, str]:
+    """Cells one priced unit covers, and the unit's name: a bag of beads, a plate, a skein.
+
+    Skein yield is :func:`craftpix.export.bom.crosses_per_skein` (Danish method, ≈1 750
+    crosses at 14 ct with 2 strands).
+    """
+    if medium == "beads":
+        return float(pack_size), f"bag of {pack_size}"
+    if medium == "bricks":
+        return 1.0, "plate"
+    from craftpix.export.bom import crosses_per_skein, default_strands
+
+    fc = fabric_count or 14
+    return crosses_per_skein(fc, strands or default_strands(fc)), "skein"
+
+
+def cost_of(counts: Mapping[str, int], prices: Mapping[str, float], medium: str,
+            pack_size: int = 1000, fabric_count: int | None = None,
+            strands: int | None = None) -> float:
+    """What the pieces cost to buy, in the prices' currency: whole bags (spare included),
+    plates plus spares, whole skeins — as the bill of materials counts them
+    (:mod:`craftpix.export.bom`). Colors without a price count 0.
+    """
+    from craftpix.export.bom import bags_needed, default_strands, skeins_needed, spare
+
+    total = 0.0
+    for code, n in counts.items():
+        price = prices.get(code)
+        if price is None or n <= 0:
+            continue
+        if medium == "beads":
+            units = bags_needed(n, pack_size)
+        elif medium == "bricks":
+            units = n + spare(n)
+        else:
+            fc = fabric_count or 14
+            units = skeins_needed(n, fc, strands or default_strands(fc))
+        total += units * price
+    return total
+
+
+def transport(supply: np.ndarray, cost: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Solve the transportation problem: ``(S, T)`` whole amounts ``x`` minimizing
+    ``sum(cost * x)`` with row sums = ``supply`` (S,) and column sums ≤ ``capacity`` (T,;
+    ``inf`` = unlimited).
+
+    Uses ``scipy.optimize.linprog`` (HiGHS dual simplex, whose vertex solutions are
+    integral here: see the module docstring). Raises :class:`InputError` when the
+    capacities cannot hold the supply.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    supply = np.asarray(supply, dtype=np.float64)
+    cost = np.asarray(cost, dtype=np.float64)
+    capacity = np.asarray(capacity, dtype=np.float64)
+    s, t = cost.shape
+    if supply.sum() > capacity.sum():
+        raise InputError(f"{int(supply.sum())} cells need a color and only "
+                         f"{int(capacity.sum())} pieces are available")
+    if np.isinf(capacity).all():  # no limits: every source takes its cheapest color
+        x = np.zeros((s, t))
+        x[np.arange(s), np.argmin(cost, axis=1)] = supply
+        return x.astype(np.int64)
+    a_eq = sparse.kron(sparse.eye(s), np.ones((1, t)), format="csr")
+    limited = np.flatnonzero(np.isfinite(capacity))
+    a_ub = sparse.kron(np.ones((1, s)), sparse.eye(t, format="csr")[limited], format="csr")
+    res = linprog(cost.ravel(), A_ub=a_ub, b_ub=capacity[limited], A_eq=a_eq, b_eq=supply,
+                  bounds=(0, None), method="highs-ds")
+    if res.status != 0:
+        raise InputError(f"cannot share the cells among the colors available ({res.message})")
+    x = np.floor(res.x.reshape(s, t) + 1e-6).astype(np.int64)
+    # integral in theory; repair any floating-point shortfall greedily, cheapest first
+    left = capacity - x.sum(0)
+    for i in np.flatnonzero(x.sum(1) < supply):
+        need = int(supply[i] - x[i].sum())
+        for j in np.argsort(cost[i]):
+            take = int(min(need, left[j]))
+            if take > 0:
+                x[i, j] += take
+                left[j] -= take
+                need -= take
+            if need == 0:
+                break
+    return x
+
+
+@dataclass
+class Choice:
+    """What :func:`constrain` decided: new labels into ``palette``, notes and meta values."""
+
+    labels: np.ndarray
+    palette: Palette
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+def _sources(labels: np.ndarray, rgb8: np.ndarray, moving: np.ndarray, n_targets: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Group moving cells by (quantized color, label): keys per cell, colors, labels, shift."""
+    shift = 0
+    while True:
+        q = (rgb8[moving].astype(np.int64) >> shift)
+        key = (q[:, 0] << 16) | (q[:, 1] << 8) | q[:, 2]
+        key = key * (n_targets + 1) + labels[moving]
+        uniq, inverse = np.unique(key, return_inverse=True)
+        if len(uniq) * n_targets <= MAX_PAIRS or shift >= 5:
+            break
+        shift += 1
+    lab_idx = uniq % (n_targets + 1)
+    packed = uniq // (n_targets + 1)
+    centre = ((np.stack([packed >> 16, (packed >> 8) & 255, packed & 255], -1) << shift)
+              + ((1 << shift) >> 1))
+    return inverse.ravel(), centre, lab_idx, shift
+
+
+@dataclass
+class _Sources:
+    """Moving cells grouped by (quantized reference color, engine label), with their costs."""
+
+    moving: np.ndarray  # flat indices of the cells that may change
+    inverse: np.ndarray  # source of each moving cell
+    label: np.ndarray  # engine label of each source
+    supply: np.ndarray  # cells per source
+    delta_e: np.ndarray  # (sources, targets) CIEDE2000; the engine's label at the nearest's cost
+
+
+def _group(flat: np.ndarray, rgb8: np.ndarray, moving: np.ndarray, targets: Palette) -> _Sources:
+    inverse, centre, src_label, _ = _sources(flat, rgb8, moving, len(targets))
+    de = pairwise_delta_e_2000(rgb_to_lab(centre / 255.0), targets.lab)
+    de[np.arange(len(centre)), src_label] = de.min(axis=1)  # the engine's choice is kept
+    supply = np.bincount(inverse, minlength=len(centre)).astype(np.float64)
+    return _Sources(np.flatnonzero(moving), inverse, src_label, supply, de)
+
+
+def _solve(labels: np.ndarray, src: _Sources, capacity: np.ndarray, price_cell: np.ndarray,
+           weight: float) -> np.ndarray:
+    """One re-assignment of the cells in ``src`` (labels index the targets); see
+    :func:`constrain`."""
+    flat = labels.ravel()
+    out = flat.copy()
+    if src.moving.size == 0:
+        return labels
+    fixed = np.bincount(np.delete(flat, src.moving), minlength=len(capacity))
+    x = transport(src.supply, src.delta_e + weight * price_cell[None, :], capacity - fixed)
+    if ((x > 0).sum(axis=1) == 1).all():  # each source goes whole to one color
+        out[src.moving] = np.argmax(x, axis=1)[src.inverse]
+        return out.reshape(labels.shape)
+    # hand out each source's amounts to its cells: cells keep their label where they may
+    order = np.argsort(src.inverse, kind="stable")
+    starts = np.searchsorted(src.inverse[order], np.arange(len(src.supply)))
+    cells = src.moving[order]
+    for k in range(len(src.supply)):
+        members = cells[starts[k]: starts[k] + int(src.supply[k])]
+        amounts = x[k].copy()
+        own = int(src.label[k])
+        queue = [own] * int(amounts[own])
+        amounts[own] = 0
+        for j in np.flatnonzero(amounts):
+            queue += [int(j)] * int(amounts[j])
+        out[members] = queue
+    return out.reshape(labels.shape)
+
+
+def constrain(
+    labels: np.ndarray, reference: np.ndarray, palette: Palette, catalog: Palette, *,
+    medium: str, stock: Stock | None = None, prefer_cheap: bool = False,
+    budget: float | None = None, pack_size: int = 1000, fabric_count: int | None = None,
+    strands: int | None = None,
+) -> Choice:
+    """Re-assign cells so the pattern respects an inventory and a price preference.
+
+    ``labels`` is ``(H, W)`` indices into ``palette`` (the engine's result); ``reference``
+    the ``(H, W, 3)`` float sRGB 0..1 cell colors of the image; ``catalog`` every color the
+    run may use (``palette`` is a subset). Counts from ``stock`` cap each color; prices come
+    from ``stock`` and the catalog's ``price`` column. ``prefer_cheap`` weighs price with
+    :data:`PREFER_CHEAP_WEIGHT`; ``budget`` (in the prices' currency) finds the smallest
+    weight whose pattern costs at most that, by doubling then bisection on the weight (the
+    Lagrangian of the cost constraint). When the engine's colors cannot hold every cell, the
+    whole allowed catalog is used. Returns a :class:`Choice`; ``meta`` gets ``cost`` when
+    prices are known. Raises :class:`InputError` when the inventory is too small, prices are
+    missing for a budget, or the budget cannot be met.
+    """
+    notes: list[str] = []
+    codes = list(palette.codes)
+    prices = {c: float(v) for c, v in _code_map(
+        {c: e["price"] for c, e in zip(catalog.codes, catalog.extra or (), strict=False)
+         if e.get("price", "") and _is_number(e["price"])}, catalog.codes).items()}
+    if stock is not None:
+        prices.update({c: float(v) for c, v in _code_map(stock.prices, catalog.codes).items()})
+    if (prefer_cheap or budget is not None) and not prices:
+        raise InputError("--prefer-cheap and --budget need prices: a 'price' column in the "
+                         "--inventory or --palette file")
+
+    def limits(pal: Palette) -> np.ndarray:
+        if stock is None:
+            return np.full(len(pal), np.inf)
+        owned = _code_map(stock.counts, pal.codes)  # not listed: none owned; None: plenty
+        return np.array([(np.inf if owned[c] is None else float(owned[c]))  # type: ignore[arg-type]
+                         if c in owned else 0.0 for c in pal.codes])
+
+    targets, lab = palette, np.asarray(labels)
+    if stock is not None and limits(palette).sum() < lab.size:
+        targets = catalog
+        remap = np.array([catalog.codes.index(c) for c in codes])
+        lab = remap[lab]
+        notes.append(f"your inventory holds fewer than {lab.size} pieces of the {len(palette)} "
+                     "colors chosen first, so any color you own may be used")
+    capacity = limits(targets)
+    if capacity.sum() < lab.size:
+        raise InputError(f"the pattern needs {lab.size} pieces and the inventory holds only "
+                         f"{int(capacity.sum())} of the colors it may use; choose a smaller "
+                         "size or add colors")
+    per_unit, unit = units_per_price(medium, pack_size, fabric_count, strands)
+    raw = np.array([prices.get(c, np.nan) / per_unit for c in targets.codes])
+    if (prefer_cheap or budget is not None) and np.isnan(raw).any():
+        missing = [c for c, v in zip(targets.codes, raw, strict=True) if np.isnan(v)]
+        notes.append(f"{len(missing)} color(s) have no price and count as the dearest "
+                     f"(first: {missing[0]})")
+    known = raw[~np.isnan(raw)]
+    scale = float(np.median(known[known > 0])) if (known > 0).any() else 1.0
+    price_cell = np.nan_to_num(raw, nan=float(known.max()) if known.size else 0.0) / scale
+
+    def cost(lbl: np.ndarray) -> float:
+        n = np.bincount(lbl.ravel(), minlength=len(targets))
+        return cost_of({c: int(k) for c, k in zip(targets.codes, n, strict=True)}, prices,
+                       medium, pack_size, fabric_count, strands)
+
+    flat = lab.ravel()
+    rgb8 = np.clip(np.rint(reference.reshape(-1, 3) * 255), 0, 255).astype(np.int64)
+    counts = np.bincount(flat, minlength=len(targets))
+    over = np.isin(flat, np.flatnonzero(counts > capacity))  # cells of over-used colors
+    groups: dict[bool, _Sources] = {}
+
+    def solve(w: float) -> np.ndarray:
+        every = w > 0  # with a price weight every cell may change; else only over-used ones
+        if every not in groups:
+            groups[every] = _group(flat, rgb8, np.ones_like(over) if every else over, targets)
+        return _solve(lab, groups[every], capacity, price_cell, w)
+
+    weight = PREFER_CHEAP_WEIGHT if prefer_cheap else 0.0
+    result = solve(weight)
+    if budget is not None and cost(result) > budget:
+        lo, hi, best = weight, max(weight, 0.25), None
+        while hi <= 4096:
+            trial = solve(hi)
+            if cost(trial) <= budget:
+                best = trial
+                break
+            lo, hi = hi, hi * 2
+        if best is None:
+            cheapest = cost(solve(1e6))
+            raise InputError(f"the cheapest pattern of these colors costs {cheapest:.2f}, "
+                             f"over the budget of {budget:.2f}")
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            trial = solve(mid)
+            if cost(trial) <= budget:
+                hi, best = mid, trial
+            else:
+                lo = mid
+        result, weight = best, hi
+    used = sorted(set(int(i) for i in np.unique(result)))
+    pos = np.full(len(targets), -1)
+    pos[used] = np.arange(len(used))
+    choice = Choice(pos[result], targets.subset(used), notes)
+    moved = int((np.asarray(targets.codes)[result] != np.asarray(codes)[labels]).sum())
+    if stock is not None and weight == 0:
+        choice.meta["inventory_moved_cells"] = moved
+        if moved:
+            notes.append(f"{moved} cells took their next-best color to stay within your inventory")
+    elif moved:
+        choice.meta["price_moved_cells"] = moved
+        notes.append(f"{moved} cells took a cheaper color")
+    if weight > 0:
+        choice.meta["price_weight"] = round(weight, 4)
+    if prices:
+        choice.meta["cost"] = round(cost(result), 2)
+        choice.meta["cost_unit"] = f"per {unit}"
+    return choice
