@@ -35,6 +35,7 @@ from craftpix.pattern import Pattern
 
 if TYPE_CHECKING:
     from craftpix.export import ExportResult
+    from craftpix.fileio import OutputSet
 
 __all__ = [  # edits: see craftpix.edit
     "ENGINES",
@@ -198,23 +199,38 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     :class:`craftpix.errors.CraftpixError` (one line) for anything the user can fix: a bad
     request, an unreadable image or palette, a missing model or extra, export options that do
     not apply to the craft.
-    """
-    from craftpix.metrics import isolated_cell_rate, mean_delta_e
-    from craftpix.pattern import pattern_from_indices
 
+    With ``out``, ``pattern.json`` and every export are written as one output set
+    (:class:`craftpix.fileio.OutputSet`): the folder ends with the whole new set, or — after
+    an error, Ctrl-C or SIGTERM — the previous one untouched.
+    """
     progress = on_progress or _noop
     req = request.validated()
-    medium = get_medium(req.medium)
-    width, height = req.size
     export_kwargs = _export_settings(req.export, req.medium, req.size)
     if req.engine == "sds":
         _require_diffusion()
-    progress("load", 0.0)
-    out = None
-    if req.out is not None:  # checked before any long computation
-        from craftpix.fileio import ensure_out_dir
+    if req.out is None:
+        return _make_pattern(req, export_kwargs, progress, None)
+    from craftpix.fileio import OutputSet
 
-        out = ensure_out_dir(req.out)
+    # Checked, created and locked before any long computation; published as one unit.
+    with OutputSet(req.out) as outputs:
+        return _make_pattern(req, export_kwargs, progress, outputs)
+
+
+def _make_pattern(
+    req: PatternRequest, export_kwargs: dict[str, Any], progress: Progress,
+    outputs: OutputSet | None,
+) -> PatternResult:
+    """The body of :func:`make_pattern` for a validated request."""
+    from craftpix.metrics import isolated_cell_rate, mean_delta_e
+    from craftpix.pattern import pattern_from_indices
+
+    medium = get_medium(req.medium)
+    width, height = req.size
+    progress("load", 0.0)
+    # The diffusion engine keeps its checkpoints (for --resume) in the output folder itself.
+    out = outputs.out if outputs is not None else None
     part = export_kwargs.get("part") if req.medium == "bricks" else None
     catalog, brand, notes = resolve_palette(medium, req.brand, req.palette, req.all_finishes, part)
     fitted, reference = None, None
@@ -242,14 +258,17 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     pattern = pattern_from_indices(indices, palette.codes, palette.names, palette.hexes,
                                    req.medium, brand, meta)
     result = PatternResult(pattern, "", notes=notes, seconds=seconds)
-    if out is not None:
+    if outputs is not None:
         progress("export", 0.9)
         from craftpix.export import export_pattern
 
-        result.files.append(pattern.save(out / "pattern.json"))
-        result.exported = export_pattern(pattern, out, **export_kwargs)
-        result.files += result.exported.paths
-        result.notes += result.exported.notes
+        staged = [pattern.save(outputs.staging / "pattern.json")]
+        result.exported = export_pattern(pattern, outputs.staging, **export_kwargs)
+        staged += result.exported.paths
+        result.exported.paths = [outputs.final(p) for p in result.exported.paths]
+        result.files = [outputs.final(p) for p in staged]
+        outputs.publish()
+        result.notes += result.exported.notes + outputs.notes
     result.summary = summarize(pattern, medium, brand, seconds, result.exported)
     progress("done", 1.0)
     return result
