@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from craftpix.color import linear_to_srgb, srgb_to_linear
-from craftpix.errors import InputError
+from craftpix.errors import InputError, printable
 
 FITS = ("crop", "pad", "stretch")
 MAX_PIXELS = 80_000_000  # larger files are refused rather than exhausting memory
@@ -20,9 +20,12 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open an image as RGB (transparent areas over white), with one-line errors."""
     p = Path(path)
     if p.is_dir():
-        raise InputError(f"{p} is a folder, not an image")
-    if not p.is_file():
-        raise InputError(f"image {p} does not exist")
+        raise InputError(f"{printable(p)} is a folder, not an image")
+    if not p.exists():
+        raise InputError(f"image {printable(p)} does not exist")
+    if not p.is_file():  # /dev/null, a FIFO (opening it would wait forever), a socket
+        raise InputError(f"{printable(p)} is not a regular file (a device, FIFO or socket), "
+                         "not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -58,6 +61,7 @@ def fit_image(
     """Give ``image`` the aspect ratio width:height without resampling it to the grid yet.
 
     ``crop`` cuts the centre, ``pad`` adds borders of ``pad_color``, ``stretch`` does neither.
+    Raises :class:`InputError` when the padded canvas would exceed ``MAX_PIXELS``.
     """
     if fit not in FITS:
         raise InputError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
@@ -73,10 +77,12 @@ def fit_image(
         new_h = max(1, round(w / target))
         top = (h - new_h) // 2
         return image.crop((0, top, w, top + new_h))
-    if w / h > target:
-        canvas = Image.new("RGB", (w, max(h, round(w / target))), pad_color)
-    else:
-        canvas = Image.new("RGB", (max(w, round(h * target)), h), pad_color)
+    size = (w, max(h, round(w / target))) if w / h > target else (max(w, round(h * target)), h)
+    if size[0] * size[1] > MAX_PIXELS:  # a 1×60000 strip would pad to 60000×60000
+        raise InputError(f"padding the {w}×{h} image to the pattern's shape needs a "
+                         f"{size[0]}×{size[1]} canvas, over the limit of {MAX_PIXELS:,} pixels; "
+                         "use --fit crop or stretch, or crop the image first")
+    canvas = Image.new("RGB", size, pad_color)
     canvas.paste(image, ((canvas.width - w) // 2, (canvas.height - h) // 2))
     return canvas
 
