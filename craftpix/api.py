@@ -30,7 +30,7 @@ from craftpix import __version__
 from craftpix.edit import clean, convert, exclude, fill, replace, set_cell
 from craftpix.errors import InputError
 from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
-from craftpix.palette import Palette, load_palette
+from craftpix.palette import Palette, load_catalog, load_palette
 from craftpix.pattern import Pattern
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def resolve_palette(
         pal = load_palette(palette_file)
         return pal, pal.name, []
     name = (brand or medium.default_brand).lower()
-    pal = load_palette(name)
+    pal = load_catalog(name)  # a name, never a path (files come in through palette_file)
     notes: list[str] = []
     if "finish" in pal.columns and not all_finishes:
         pal = pal.subset([i for i, e in enumerate(pal.extra)
