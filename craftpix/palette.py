@@ -321,8 +321,9 @@ def parse_csv(text: str, name: str, source_label: str = "palette") -> Palette:
     except csv.Error as exc:
         raise PaletteError(f"{source_label} line {body_start + 1}: {_csv_problem(exc)}") from None
     if header[:3] != ["code", "name", "hex"]:
-        raise PaletteError(f"{source_label}: header must start with code,name,hex "
-                           f"(got {excerpt(','.join(header[:3]))})")
+        got = (f"got {excerpt(','.join(header[:3]), 24)}" if len(header) >= 3
+               else "the first line is not comma-separated")  # not a CSV: echo none of it
+        raise PaletteError(f"{source_label}: header must start with code,name,hex ({got})")
     rows: list[tuple[str, str, str, dict[str, str]]] = []
     seen: set[str] = set()
     records = enumerate(_records(reader), start=body_start + 2)
