@@ -246,7 +246,14 @@ def recover(folder: str | os.PathLike[str]) -> list[str]:
     if not new_manifest.is_file():  # the manifest moves last: the publish had finished
         shutil.rmtree(journal, ignore_errors=True)
         return []
-    new = json.loads(new_manifest.read_text(encoding="utf-8"))["files"]
+    try:
+        new = json.loads(new_manifest.read_text(encoding="utf-8"))["files"]
+        if not isinstance(new, dict):
+            raise TypeError("files is not an object")
+    except (ValueError, KeyError, TypeError) as exc:  # written by hand, or a damaged disk
+        raise InputError(f"an interrupted publish in {printable(out)} cannot be completed "
+                         f"(its journal is damaged: {type(exc).__name__}); remove "
+                         f"{printable(journal)} and run again") from None
     old = read_manifest(out)
     for name in new:
         src = journal / name

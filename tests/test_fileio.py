@@ -394,3 +394,13 @@ def test_write_text_refuses_a_lone_surrogate(tmp_path):
     with pytest.raises(InputError, match="not valid Unicode"):
         write_text(tmp_path / "p.json", "rose \ud800")
     assert listing(tmp_path) == []
+
+
+def test_a_damaged_journal_is_one_line(tmp_path):
+    out = tmp_path / "out"
+    publish(out, {"pattern.json": b"p"})
+    (out / fileio.JOURNAL).mkdir()
+    (out / fileio.JOURNAL / fileio.MANIFEST).write_text("[1, 2")
+    with pytest.raises(InputError, match="its journal is damaged"):
+        fileio.OutputSet(out).__enter__()
+    assert (out / "pattern.json").read_bytes() == b"p"
