@@ -30,12 +30,13 @@ from craftpix import __version__, sizing
 from craftpix.edit import clean, convert, exclude, fill, replace, set_cell
 from craftpix.errors import InputError
 from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
-from craftpix.palette import Palette, load_palette
+from craftpix.palette import Palette, load_catalog, load_palette
 from craftpix.pattern import Pattern
 from craftpix.sizing import SizeSpec
 
 if TYPE_CHECKING:
     from craftpix.export import ExportResult
+    from craftpix.fileio import OutputSet
     from craftpix.imageio import Reference
 
 __all__ = [  # edits: see craftpix.edit
@@ -233,7 +234,7 @@ def resolve_palette(
         pal = load_palette(palette_file)
         return pal, pal.name, []
     name = (brand or medium.default_brand).lower()
-    pal = load_palette(name)
+    pal = load_catalog(name)  # a name, never a path (files come in through palette_file)
     notes: list[str] = []
     if "finish" in pal.columns and not all_finishes:
         pal = pal.subset([i for i, e in enumerate(pal.extra)
@@ -261,26 +262,42 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     :class:`craftpix.errors.CraftpixError` (one line) for anything the user can fix: a bad
     request, an unreadable image or palette, a missing model or extra, export options that do
     not apply to the craft.
-    """
-    from craftpix.metrics import isolated_cell_rate, mean_delta_e
-    from craftpix.pattern import pattern_from_indices
 
+    With ``out``, ``pattern.json`` and every export are written as one output set
+    (:class:`craftpix.fileio.OutputSet`): the folder ends with the whole new set, or — after
+    an error, Ctrl-C or SIGTERM — the previous one untouched.
+    """
     progress = on_progress or _noop
     req = request.validated()
     medium = get_medium(req.medium)
     image, placement, size_notes = _plan_size(req, medium)
-    width, height = placement.width, placement.height
-    export_kwargs = _export_settings(req.export, req.medium, (width, height))
+    export_kwargs = _export_settings(req.export, req.medium, (placement.width, placement.height))
     if req.engine == "sds":
         from craftpix.engines.sds import require_diffusion
 
         require_diffusion()
-    progress("load", 0.0)
-    out = None
-    if req.out is not None:  # checked before any long computation
-        from craftpix.fileio import ensure_out_dir
+    if req.out is None:
+        return _make_pattern(req, export_kwargs, progress, None, image, placement, size_notes)
+    from craftpix.fileio import OutputSet
 
-        out = ensure_out_dir(req.out)
+    # Checked, created and locked before any long computation; published as one unit.
+    with OutputSet(req.out) as outputs:
+        return _make_pattern(req, export_kwargs, progress, outputs, image, placement,
+                             size_notes)
+
+
+def _make_pattern(
+    req: PatternRequest, export_kwargs: dict[str, Any], progress: Progress,
+    outputs: OutputSet | None, image: Any, placement: sizing.Placement, size_notes: list[str],
+) -> PatternResult:
+    """The body of :func:`make_pattern` for a validated, sized request."""
+    from craftpix.metrics import isolated_cell_rate, mean_delta_e
+    from craftpix.pattern import pattern_from_indices
+
+    medium = get_medium(req.medium)
+    progress("load", 0.0)
+    # The diffusion engine keeps its checkpoints (for --resume) in the output folder itself.
+    out = outputs.out if outputs is not None else None
     part = export_kwargs.get("part") if req.medium == "bricks" else None
     catalog, brand, notes = resolve_palette(medium, req.brand, req.palette, req.all_finishes, part)
     notes += size_notes
@@ -327,16 +344,18 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     pattern = pattern_from_indices(_embed(indices, placement), palette.codes, palette.names,
                                    palette.hexes, req.medium, brand, meta)
     result = PatternResult(pattern, "", notes=notes, seconds=seconds)
-    if out is not None:
+    if outputs is not None:
         progress("export", 0.9)
         from craftpix.export import export_pattern
 
         if req.background is not None:
             export_kwargs.setdefault("background", req.background)
         # export_pattern saves pattern.json too, with the export settings it used
-        result.exported = export_pattern(pattern, out, **export_kwargs)
-        result.files += result.exported.paths
-        result.notes += result.exported.notes
+        result.exported = export_pattern(pattern, outputs.staging, **export_kwargs)
+        result.exported.paths = [outputs.final(p) for p in result.exported.paths]
+        result.files = list(result.exported.paths)
+        outputs.publish()
+        result.notes += result.exported.notes + outputs.notes
     result.summary = summarize(pattern, medium, brand, seconds, result.exported)
     progress("done", 1.0)
     return result

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from craftpix.color import lab_to_rgb, linear_to_srgb, srgb_to_linear
-from craftpix.errors import InputError
+from craftpix.errors import InputError, printable
 
 FITS = ("crop", "pad", "stretch")
 MAX_PIXELS = 80_000_000  # larger files are refused rather than exhausting memory
@@ -44,9 +44,12 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """
     p = Path(path)
     if p.is_dir():
-        raise InputError(f"{p} is a folder, not an image")
-    if not p.is_file():
-        raise InputError(f"image {p} does not exist")
+        raise InputError(f"{printable(p)} is a folder, not an image")
+    if not p.exists():
+        raise InputError(f"image {printable(p)} does not exist")
+    if not p.is_file():  # /dev/null, a FIFO (opening it would wait forever), a socket
+        raise InputError(f"{printable(p)} is not a regular file (a device, FIFO or socket), "
+                         "not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -151,7 +154,8 @@ def fit_image(
     """Give ``image`` the aspect ratio width:height without resampling it to the grid yet.
 
     ``crop`` cuts the centre, ``pad`` adds borders of ``pad_color`` (transparent ones for an
-    RGBA image), ``stretch`` does neither.
+    RGBA image), ``stretch`` does neither. Raises :class:`InputError` when the padded canvas
+    would exceed ``MAX_PIXELS``.
     """
     if fit not in FITS:
         raise InputError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
@@ -169,10 +173,12 @@ def fit_image(
         return image.crop((0, top, w, top + new_h))
     # An image with transparency is padded with transparent pixels (empty cells).
     mode, fill = ("RGBA", (0, 0, 0, 0)) if image.mode == "RGBA" else ("RGB", pad_color)
-    if w / h > target:
-        canvas = Image.new(mode, (w, max(h, round(w / target))), fill)
-    else:
-        canvas = Image.new(mode, (max(w, round(h * target)), h), fill)
+    size = (w, max(h, round(w / target))) if w / h > target else (max(w, round(h * target)), h)
+    if size[0] * size[1] > MAX_PIXELS:  # a 1×60000 strip would pad to 60000×60000
+        raise InputError(f"padding the {w}×{h} image to the pattern's shape needs a "
+                         f"{size[0]}×{size[1]} canvas, over the limit of {MAX_PIXELS:,} pixels; "
+                         "use --fit crop or stretch, or crop the image first")
+    canvas = Image.new(mode, size, fill)
     canvas.paste(image.convert(mode), ((canvas.width - w) // 2, (canvas.height - h) // 2))
     return canvas
 

@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -25,7 +26,7 @@ from craftpix.color import (
     rgb8_to_hex,
     rgb_to_lab,
 )
-from craftpix.errors import InputError
+from craftpix.errors import InputError, excerpt, printable
 from craftpix.pattern import Color
 from craftpix.resources import bundled_dir
 
@@ -44,6 +45,15 @@ TITLES = {
     "artkal": "Artkal S-series fuse beads (5 mm)",
     "lego": "LEGO plates, round plates and tiles 1x1",
 }
+
+
+#: Largest palette accepted: ten times the largest catalog (DMC, about 500 floss colors).
+#: Choosing colors compares up to 4096 image colors with every palette color in memory.
+MAX_COLORS = 5000
+#: Longest code or name (characters); longer CSV fields are refused, not parsed
+MAX_FIELD = 200
+#: Largest palette file read (bytes)
+MAX_FILE_BYTES = 4_000_000
 
 
 class PaletteError(InputError):
@@ -315,35 +325,60 @@ def available_palettes() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
 
 
+_CATALOG_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def load_catalog(name: str) -> Palette:
+    """A built-in catalog by name (``--brand``): a name, never a path.
+
+    Raises :class:`PaletteError` for anything that is not the name of a built-in catalog.
+    """
+    key = str(name).strip().lower()
+    if not _CATALOG_NAME.fullmatch(key):
+        known = ", ".join(available_palettes()) or "none installed"
+        raise PaletteError(f"{excerpt(name)} is not a catalog name (available: {known}); "
+                           "use --palette FILE for a palette file")
+    return load_palette(key)
+
+
 def load_palette(name_or_path: str | os.PathLike[str]) -> Palette:
     """Load a built-in catalog by name (``dmc``, ``perler``, ...) or a palette file by path."""
     text = str(name_or_path)
     path = Path(text)
+    if not text.strip():
+        raise PaletteError("empty palette name")
     looks_like_path = path.suffix.lower() in {".csv", ".gpl", ".hex", ".txt"} or os.sep in text
     if not looks_like_path:
         builtin = palettes_dir() / f"{text.lower()}.csv"
         if not builtin.is_file():
             known = ", ".join(available_palettes()) or "none installed"
-            raise PaletteError(f"unknown catalog {text!r}; available: {known}")
+            raise PaletteError(f"unknown catalog {excerpt(text)}; available: {known}")
         path = builtin
+    if not path.exists():
+        raise PaletteError(f"palette file {printable(path)} does not exist")
     if not path.is_file():
-        raise PaletteError(f"palette file {path} does not exist")
+        raise PaletteError(f"palette file {printable(path)} is not a regular file")
     stat = path.stat()
+    if stat.st_size > MAX_FILE_BYTES:
+        raise PaletteError(f"palette file {printable(path)} is {stat.st_size:,} bytes, over the "
+                           f"limit of {MAX_FILE_BYTES:,}")
     return _load_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=32)
 def _load_cached(path: str, mtime_ns: int, size: int) -> Palette:
     p = Path(path)
+    raw = b""
     try:
         raw = p.read_bytes()
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # exc.start is past the BOM
         line = body[: exc.start].count(b"\n") + 1
-        raise PaletteError(f"palette file {p} line {line}: not UTF-8 text") from None
+        raise PaletteError(f"palette file {printable(p)} line {line}: not UTF-8 text") from None
     except OSError as exc:
-        raise PaletteError(f"cannot read palette file {p}: {exc.strerror or exc}") from None
+        raise PaletteError(f"cannot read palette file {printable(p)}: "
+                           f"{exc.strerror or exc}") from None
     suffix = p.suffix.lower()
     if suffix == ".gpl" or text.startswith("GIMP Palette"):
         pal = parse_gpl(text, p.stem, str(p))
@@ -356,10 +391,16 @@ def _load_cached(path: str, mtime_ns: int, size: int) -> Palette:
     return pal
 
 
+def _check_count(source_label: str, n: int) -> None:
+    if n > MAX_COLORS:
+        raise PaletteError(f"{source_label}: more than {MAX_COLORS} colors (the limit)")
+
+
 def _finish(name: str, source_label: str, rows: list[tuple[str, str, str, dict[str, str]]],
             comments: list[str], columns: tuple[str, ...] = ()) -> Palette:
     if not rows:
         raise PaletteError(f"{source_label}: no colors found")
+    _check_count(source_label, len(rows))
     return Palette(
         name=name,
         title=TITLES.get(name, name),
@@ -373,7 +414,13 @@ def _finish(name: str, source_label: str, rows: list[tuple[str, str, str, dict[s
 
 
 def parse_csv(text: str, name: str, source_label: str = "palette") -> Palette:
-    """A catalog CSV: ``#`` comments, header ``code,name,hex[,...]``, one row per color."""
+    """A catalog CSV: ``#`` comments, header ``code,name,hex[,...]``, one row per color.
+
+    Raises :class:`PaletteError` naming the line for a malformed row, a field longer than
+    ``MAX_FIELD`` characters (code, name) or ``csv.field_size_limit()``, more than
+    ``MAX_COLORS`` colors. File content in messages is quoted and cut short.
+    """
+    source_label = printable(source_label)
     comments: list[str] = []
     body_start = 0
     lines = text.splitlines()
@@ -386,13 +433,19 @@ def parse_csv(text: str, name: str, source_label: str = "palette") -> Palette:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise PaletteError(f"{source_label}: no header line (expected code,name,hex)") from None
+    except csv.Error as exc:
+        raise PaletteError(f"{source_label} line {body_start + 1}: {_csv_problem(exc)}") from None
     if header[:3] != ["code", "name", "hex"]:
-        raise PaletteError(
-            f"{source_label}: header must start with code,name,hex (got {','.join(header[:3])})"
-        )
+        got = (f"got {excerpt(','.join(header[:3]), 24)}" if len(header) >= 3
+               else "the first line is not comma-separated")  # not a CSV: echo none of it
+        raise PaletteError(f"{source_label}: header must start with code,name,hex ({got})")
     rows: list[tuple[str, str, str, dict[str, str]]] = []
     seen: set[str] = set()
-    for lineno, rec in enumerate(reader, start=body_start + 2):
+    records = enumerate(_records(reader), start=body_start + 2)
+    for lineno, rec in records:
+        if isinstance(rec, csv.Error):
+            raise PaletteError(f"{source_label} line {reader.line_num + body_start}: "
+                               f"{_csv_problem(rec)}")
         if not rec or all(not c.strip() for c in rec):
             continue
         if len(rec) < 3:
@@ -400,16 +453,41 @@ def parse_csv(text: str, name: str, source_label: str = "palette") -> Palette:
         code, cname, hexval = (c.strip() for c in rec[:3])
         if not code or not cname:
             raise PaletteError(f"{source_label} line {lineno}: empty code or name")
+        if max(len(code), len(cname)) > MAX_FIELD:
+            raise PaletteError(f"{source_label} line {lineno}: code or name longer than "
+                               f"{MAX_FIELD} characters (the limit)")
         if code in seen:
-            raise PaletteError(f"{source_label} line {lineno}: color code {code!r} appears twice")
+            raise PaletteError(f"{source_label} line {lineno}: color code {excerpt(code)} "
+                               "appears twice")
         try:
             hex_to_rgb8(hexval)
         except ValueError:
-            raise PaletteError(f"{source_label} line {lineno}: bad hex color {hexval!r}") from None
+            raise PaletteError(f"{source_label} line {lineno}: bad hex color "
+                               f"{excerpt(hexval)}") from None
         seen.add(code)
+        _check_count(source_label, len(seen))
         extra = {header[i]: rec[i].strip() for i in range(3, min(len(header), len(rec)))}
         rows.append((code, cname, hexval, extra))
     return _finish(name, source_label, rows, comments, tuple(header[3:]))
+
+
+def _records(reader: Any) -> Iterator[list[str] | csv.Error]:
+    """The reader's rows; a ``csv.Error`` (a field over the size limit) as the last item."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+            return
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a field longer than {csv.field_size_limit():,} characters (the limit)"
+    return f"not valid CSV ({printable(text, 80)})"
 
 
 _GPL_ROW = re.compile(r"^\s*(\d{1,3})\s+(\d{1,3})\s+(\d{1,3})(?:\s+(.*))?$")
@@ -417,6 +495,7 @@ _GPL_ROW = re.compile(r"^\s*(\d{1,3})\s+(\d{1,3})\s+(\d{1,3})(?:\s+(.*))?$")
 
 def parse_gpl(text: str, name: str, source_label: str = "palette") -> Palette:
     """A GIMP palette: ``GIMP Palette`` header, ``R G B  name`` rows."""
+    source_label = printable(source_label)
     lines = text.splitlines()
     if not lines or lines[0].strip() != "GIMP Palette":
         raise PaletteError(f"{source_label}: a .gpl file must start with 'GIMP Palette'")
@@ -433,22 +512,25 @@ def parse_gpl(text: str, name: str, source_label: str = "palette") -> Palette:
             continue
         m = _GPL_ROW.match(line)
         if not m:
-            raise PaletteError(f"{source_label} line {lineno}: expected 'R G B name', got {s!r}")
+            raise PaletteError(f"{source_label} line {lineno}: expected 'R G B name', "
+                               f"got {excerpt(s)}")
         rgb = tuple(int(v) for v in m.group(1, 2, 3))
         if max(rgb) > 255:
             raise PaletteError(f"{source_label} line {lineno}: color values must be 0..255")
         hexval = rgb8_to_hex(rgb)
-        label = (m.group(4) or "").strip() or hexval
+        label = (m.group(4) or "").strip()[:MAX_FIELD] or hexval
         code, k = label, len(rows) + 1
         while code in seen:  # repeated names: "name (n)", where n is free
             code, k = f"{label} ({k})", k + 1
         seen.add(code)
+        _check_count(source_label, len(seen))
         rows.append((code, label, hexval, {}))
     return _finish(name, source_label, rows, comments)
 
 
 def parse_hex(text: str, name: str, source_label: str = "palette") -> Palette:
     """One ``RRGGBB`` (or ``#RRGGBB``) per line, as Lospec exports."""
+    source_label = printable(source_label)
     rows: list[tuple[str, str, str, dict[str, str]]] = []
     seen: set[str] = set()
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -458,9 +540,11 @@ def parse_hex(text: str, name: str, source_label: str = "palette") -> Palette:
         try:
             hexval = rgb8_to_hex(hex_to_rgb8(s))
         except ValueError:
-            raise PaletteError(f"{source_label} line {lineno}: expected RRGGBB, got {s!r}") from None
+            raise PaletteError(f"{source_label} line {lineno}: expected RRGGBB, "
+                               f"got {excerpt(s)}") from None
         if hexval in seen:
             continue
         seen.add(hexval)
+        _check_count(source_label, len(seen))
         rows.append((hexval.lstrip("#"), hexval, hexval, {}))
     return _finish(name, source_label, rows, [])

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from craftpix.color import hex_to_rgb8, rgb8_to_hex
-from craftpix.errors import InputError
+from craftpix.errors import InputError, excerpt, printable
 from craftpix.fileio import write_text
 from craftpix.media import MEDIA
 from craftpix.symbols import GLYPHS, assign_symbols
@@ -46,6 +46,10 @@ FORMAT = "craftpix.pattern"
 VERSION = 2
 READ_VERSIONS = (1, 2)
 EMPTY = -1  # "no piece" in Pattern.cells
+#: Deepest nesting of arrays and objects a pattern file may have (``cells`` needs 2)
+MAX_DEPTH = 32
+#: ``meta`` keys the exports read as text (the PDF title, the image's file name)
+META_TEXT = ("prompt", "image")
 
 # Chart symbols: the curated set of craftpix.symbols, simplest first (see that module).
 SYMBOLS = "".join(g for g, _ in GLYPHS)
@@ -279,6 +283,9 @@ class Pattern:
         meta = d.get("meta", {})
         if not isinstance(meta, dict):
             raise fail("'meta' must be a JSON object")
+        for key in META_TEXT:
+            if meta.get(key) is not None and not isinstance(meta[key], str):
+                raise fail(f"'meta.{key}' must be a string, got {type(meta[key]).__name__}")
         settings = d.get("settings", {})
         if not isinstance(settings, dict):
             raise fail("'settings' must be a JSON object")
@@ -289,22 +296,61 @@ class Pattern:
 
     @classmethod
     def from_json(cls, text: str, source: str = "pattern") -> Pattern:
+        """Parse ``pattern.json`` text (a leading BOM is allowed).
+
+        Raises :class:`PatternError` for invalid JSON, nesting deeper than ``MAX_DEPTH``,
+        text that is not valid Unicode (a lone surrogate escape such as ``"\\ud800"``), and
+        everything :meth:`from_dict` checks.
+        """
+        source = printable(source)
         try:
-            data = json.loads(text)
+            data = json.loads(text.removeprefix("\ufeff"))
         except json.JSONDecodeError as exc:
             raise PatternError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise PatternError(f"{source}: nested deeper than {MAX_DEPTH} levels (the limit)") from None
+        _check_tree(data, source)
         return cls.from_dict(data, source)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Pattern:
         p = Path(path)
+        if p.exists() and not p.is_file():
+            kind = "a folder" if p.is_dir() else "not a regular file"
+            raise PatternError(f"cannot read pattern file {printable(p)}: {kind}")
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
-            raise PatternError(f"pattern file {p} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PatternError(f"cannot read pattern file {p}: {exc}") from None
+            raise PatternError(f"pattern file {printable(p)} does not exist") from None
+        except UnicodeDecodeError as exc:
+            raise PatternError(f"cannot read pattern file {printable(p)}: not UTF-8 text "
+                               f"(byte {exc.start})") from None
+        except OSError as exc:
+            raise PatternError(f"cannot read pattern file {printable(p)}: "
+                               f"{exc.strerror or exc}") from None
         return cls.from_json(text, source=str(p))
+
+
+def _check_tree(data: Any, source: str) -> None:
+    """Depth and text checks over a parsed JSON value, without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, dict)):
+            if depth > MAX_DEPTH:
+                raise PatternError(f"{source}: nested deeper than {MAX_DEPTH} levels (the limit)")
+            items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+            for key, v in items:
+                if key is not None:
+                    stack.append((key, depth))
+                if isinstance(v, (list, dict, str)):
+                    stack.append((v, depth + 1))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise PatternError(f"{source}: text {excerpt(value)} holds a lone surrogate "
+                                   "(not valid Unicode)") from None
 
 
 def _parse_palette(raw: Any, fail: Any) -> list[Color]:

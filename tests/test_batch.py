@@ -32,6 +32,7 @@ from craftpix.batch.store import JOB_FILE
 from craftpix.cli import main
 from craftpix.errors import InputError
 from craftpix.pattern import Pattern
+from craftpix.sizing import SizeSpec
 
 REPO = Path(__file__).resolve().parents[1]
 # Tiny jobs: 12×12 cells, Floyd–Steinberg (no optimizer), no PDF.
@@ -87,12 +88,12 @@ def test_rows_become_the_requests_the_craft_commands_make(photos):
     jobs = read_jobs(jobs_csv)
     assert jobs.bad == []
     beads, stitch = jobs.jobs
-    assert (beads.line, beads.name) == (2, "red-beads-12x12")  # the folder a single run makes
+    assert (beads.line, beads.name) == (2, "red-beads-12")  # the folder a single run makes
     assert beads.request == PatternRequest(
-        medium="beads", size=(12, 12), image=photos / "red.png", colors=6, seed=3, dither=True,
+        medium="beads", size=12, image=photos / "red.png", colors=6, seed=3, dither=True,
         engine="photo", export=beads.request.export, quiet=True).validated()
     assert beads.request.export["pdf"] is False and not beads.needs_gpu
-    assert (stitch.name, stitch.request.size, stitch.request.seed) == ("blue-cross", (20, 16), 0)
+    assert (stitch.name, stitch.request.size, stitch.request.seed) == ("blue-cross", SizeSpec.cells(20, 16), 0)
     assert stitch.request.dither is False and stitch.request.medium == "stitch"
     assert len({beads.digest, stitch.digest}) == 2 and len(beads.digest) == 64
 
@@ -108,7 +109,7 @@ def test_json_lines_take_native_values(photos):
     jobs = read_jobs(path)
     assert [j.line for j in jobs.jobs] == [1, 3]
     stitch, bricks = jobs.jobs
-    assert stitch.request.size == (20, 16) and stitch.request.export["formats"] == ("dst",)
+    assert stitch.request.size == SizeSpec.cells(20, 16) and stitch.request.export["formats"] == ("dst",)
     assert bricks.request.export["merge"] is True and bricks.request.image == photos / "blue.png"
     assert [(b.line, b.message.split(" ")[0]) for b in jobs.bad] == [(4, "each"), (5, "not")]
 
@@ -242,19 +243,21 @@ def test_a_failing_job_never_stops_the_others(mixed_run):
     assert {k: r["status"] for k, r in rows.items()} == {
         "2": "done", "3": "done", "4": "failed", "5": "invalid", "6": "done"}
     assert "cannot read image" in rows["4"]["error"] and "--size" in rows["5"]["error"]
-    assert rows["6"]["pieces"] == str(14 * 10) and int(rows["6"]["colors"]) <= 4
+    stitched = Pattern.load(out / "blue-stitch-14x10" / "pattern.json")
+    assert (stitched.width, stitched.height) == (14, 10)
+    assert rows["6"]["pieces"] == str(int(stitched.counts().sum())) and int(rows["6"]["colors"]) <= 4
     assert sorted(p.name for p in out.iterdir()) == [
-        ".craftpix-batch", "blue-bricks-12x12", "blue-stitch-14x10", "red-beads-12x12",
+        ".craftpix-batch", "blue-bricks-12", "blue-stitch-14x10", "red-beads-12",
         "summary.csv"]
     stitch = out / "blue-stitch-14x10"
     assert {p.name for p in stitch.iterdir()} == {
         JOB_FILE, "pattern.json", "preview.png", "preview-pixels.png", "pattern.pes",
-        "pattern.dst"}
+        "pattern.dst", "shopping-list.csv", ".craftpix-manifest.json"}
     record = json.loads((stitch / JOB_FILE).read_text())
     assert record["files"] == sorted(p.name for p in stitch.iterdir() if p.name != JOB_FILE)
     assert record["request"]["medium"] == "stitch" and record["line"] == 6
     assert Pattern.load(stitch / "pattern.json").cells.shape == (10, 14)
-    failed = json.loads((out / ".craftpix-batch" / "failed" / "broken-beads-12x12.json")
+    failed = json.loads((out / ".craftpix-batch" / "failed" / "broken-beads-12.json")
                         .read_text())
     assert failed["ok"] is False and "cannot read image" in failed["error"]
 
@@ -263,9 +266,9 @@ def test_a_batch_job_is_the_single_run(mixed_run, photos):
     """A job's pattern is the one make_pattern gives for the same request."""
     _, out, _, _ = mixed_run
     single = make_pattern(PatternRequest(medium="bricks", image=photos / "blue.png",
-                                         size=(12, 12), colors=4, dither=True, seed=0,
+                                         size=12, colors=4, dither=True, seed=0,
                                          export={"part": "plate"})).pattern
-    batched = Pattern.load(out / "blue-bricks-12x12" / "pattern.json")
+    batched = Pattern.load(out / "blue-bricks-12" / "pattern.json")
     assert np.array_equal(single.cells, batched.cells)
     assert [c.code for c in single.palette] == [c.code for c in batched.palette]
 
@@ -284,10 +287,10 @@ def test_rerun_skips_finished_jobs_and_runs_changed_ones(mixed_run, photos, tmp_
     status = {r.line: r.status for r in report.rows}
     assert status == {2: "skipped", 3: "done", 4: "failed", 5: "invalid", 6: "skipped"}
     assert report.rows[2].error.startswith("earlier run: cannot read image")
-    assert (out / "red-beads-12x12" / JOB_FILE).read_text() == before["red-beads-12x12"]
-    assert (out / "blue-bricks-12x12" / JOB_FILE).read_text() != before["blue-bricks-12x12"]
-    assert Pattern.load(out / "blue-bricks-12x12" / "pattern.json").meta  # complete set
-    assert len(Pattern.load(out / "blue-bricks-12x12" / "pattern.json").palette) <= 3
+    assert (out / "red-beads-12" / JOB_FILE).read_text() == before["red-beads-12"]
+    assert (out / "blue-bricks-12" / JOB_FILE).read_text() != before["blue-bricks-12"]
+    assert Pattern.load(out / "blue-bricks-12" / "pattern.json").meta  # complete set
+    assert len(Pattern.load(out / "blue-bricks-12" / "pattern.json").palette) <= 3
     again = run_batch(changed, out, runner=LocalRunner(1), skip_invalid=True,
                       retry_failed=True)
     status = {r.line: r.status for r in again.rows}

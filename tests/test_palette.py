@@ -353,7 +353,7 @@ def test_custom_csv_with_bom_and_crlf(tmp_path):
         ("# only a comment\n", "no header line"),
         ("", "no header line"),
         ("code,name\n1,a\n", "header must start with code,name,hex"),
-        ("id,name,hex\n1,a,#000000\n", r"header must start with code,name,hex \(got id,name,hex\)"),
+        ("id,name,hex\n1,a,#000000\n", r"header must start with code,name,hex \(got 'id,name,hex'\)"),
         ("1,Red,#FF0000\n", "header must start with code,name,hex"),
         ("code,name,hex\n", "no colors found"),
         ("# c\ncode,name,hex\n1,Red,#FF0000\n,Blank,#000000\n", "line 4: empty code or name"),

@@ -190,18 +190,21 @@ def _column_problem(key: str, known: set[str]) -> str | None:
 # --- a row through the craft command's options ------------------------------------------------
 @functools.cache
 def _options() -> dict[str, Any]:
-    """``{column: click.Option}`` of the craft commands (the three share one set of options)."""
+    """``{column: click.Option}`` of the craft commands (each craft offers its own subset;
+    a row's craft command checks its options when the row is parsed)."""
     import click
 
     from craftpix.cli import main
+    from craftpix.media import MEDIA
 
     table: dict[str, Any] = {}
-    for param in main.commands["beads"].params:
-        if not isinstance(param, click.Option) or param.is_eager:
-            continue
-        long = [o for o in param.opts if o.startswith("--")]
-        if long and _column(long[0]) not in RESERVED:
-            table[_column(long[0])] = param
+    for craft in MEDIA:
+        for param in main.commands[craft].params:
+            if not isinstance(param, click.Option) or param.is_eager:
+                continue
+            long = [o for o in param.opts if o.startswith("--")]
+            if long and _column(long[0]) not in RESERVED:
+                table.setdefault(_column(long[0]), param)
     return table
 
 

@@ -375,8 +375,9 @@ def _load(settings: SDSSettings, base: ModelRef, family: str, vae_ref: ModelRef 
             cls = getattr(transformers, cls_name)
             encoders.append(cls.from_pretrained(
                 folder / te, use_safetensors=True, variant=_variant(folder, te, prefer_fp16),
-                **{tfkw: dtype}))
-            tokenizers.append(transformers.CLIPTokenizer.from_pretrained(folder / tok))
+                trust_remote_code=False, **{tfkw: dtype}))
+            tokenizers.append(transformers.CLIPTokenizer.from_pretrained(
+                folder / tok, trust_remote_code=False))
         if vae_ref is None:
             vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", use_safetensors=True,
                                                 torch_dtype=dtype,
@@ -408,9 +409,12 @@ def _load(settings: SDSSettings, base: ModelRef, family: str, vae_ref: ModelRef 
     if depth_ref is not None:
         assert depth_ref.folder is not None
         try:
+            # Explicit: a folder naming custom code must never get to ask (or run it).
             depth_estimator = transformers.AutoModelForDepthEstimation.from_pretrained(
-                depth_ref.folder, use_safetensors=True, **{tfkw: torch.float32})
-            depth_processor = transformers.AutoImageProcessor.from_pretrained(depth_ref.folder)
+                depth_ref.folder, use_safetensors=True, trust_remote_code=False,
+                **{tfkw: torch.float32})
+            depth_processor = transformers.AutoImageProcessor.from_pretrained(
+                depth_ref.folder, trust_remote_code=False)
         except Exception as exc:
             raise _load_error(depth_ref, exc) from None
         names["depth_model"] = depth_ref.name

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from craftpix.engines.sds.generator import Generator
-from craftpix.errors import CraftpixError, InputError
+from craftpix.errors import CraftpixError, InputError, printable
 from craftpix.fileio import atomic_path
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -313,19 +313,26 @@ def load_checkpoint(
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file
-        raise InputError(f"cannot read checkpoint {path}: {exc}") from None
-    saved = state.get("generator", {}).get("logits")
-    if saved is None or tuple(saved.shape) != tuple(parts["generator"].logits.shape):
-        raise InputError(
-            f"checkpoint {path} is for a different pattern size or palette; "
-            "start a new run or use the same --size and colors"
-        )
-    if state["config"].get("steps") != config.steps and state["step"] > config.steps:
-        raise InputError(f"checkpoint is already past step {config.steps}")
-    if any(name not in state for name in rngs):
-        raise InputError(f"checkpoint {path} was written by an older craftpix; start a new run")
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
-    for name, g in rngs.items():
-        g.set_state(state[name])
-    return int(state["step"])
+        raise InputError(f"cannot read checkpoint {path}: {printable(exc, 120)}") from None
+    try:  # the structure is checked inside the error handling: a foreign file is one line
+        saved = state.get("generator", {}).get("logits")
+        if saved is None or tuple(saved.shape) != tuple(parts["generator"].logits.shape):
+            raise InputError(
+                f"checkpoint {path} is for a different pattern size or palette; "
+                "start a new run or use the same --size and colors"
+            )
+        if state["config"].get("steps") != config.steps and state["step"] > config.steps:
+            raise InputError(f"checkpoint is already past step {config.steps}")
+        if any(name not in state for name in rngs):
+            raise InputError(f"checkpoint {path} was written by an older craftpix; "
+                             "start a new run")
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        for name, g in rngs.items():
+            g.set_state(state[name])
+        return int(state["step"])
+    except InputError:
+        raise
+    except Exception as exc:  # missing keys, wrong types, tensors of the wrong shape
+        raise InputError(f"checkpoint {path} is not a craftpix checkpoint "
+                         f"({type(exc).__name__}: {printable(exc, 120)})") from None
