@@ -164,6 +164,12 @@ class PatternRequest:
             raise InputError("an inventory, --prefer-cheap and --budget need an image to "
                              "compare colors with")
         prompt = self.prompt.strip() if isinstance(self.prompt, str) else None
+        if prompt is not None:
+            try:
+                prompt.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: no file could record it
+                raise InputError("the prompt holds a character that is not valid Unicode") \
+                    from None
         if not prompt and self.image is None:
             raise InputError("give a prompt, an image, or both")
         if self.engine not in ENGINES:
@@ -383,6 +389,8 @@ def _plan_size(req: PatternRequest, medium: Medium
     if req.image is None:
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
         return None, sizing.Placement(width, height, 0, 0, width, height, (0, 0, 0, 0)), []
+    if spec.both and not spec.hoop:  # the grid is known before the image: check the exports
+        _export_settings(req.export, req.medium, sizing.resolve(spec, cell_mm))  # now
     from craftpix.imageio import open_image
 
     image = open_image(req.image)  # transparency kept: it becomes empty cells

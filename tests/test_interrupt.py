@@ -28,7 +28,7 @@ CRAFTPIX = [sys.executable, "-c", "from craftpix.cli import main; main()"]
 OLD = ["--size", "6", "--formats", "dst", "--seed", "1"]
 NEW = ["--size", "10", "--formats", "pes,jef", "--seed", "2"]
 NEW_FILES = {"pattern.json", "preview.png", "preview-pixels.png", "pattern.pdf", "pattern.pes",
-             "pattern.jef"}
+             "pattern.jef", "shopping-list.csv"}
 USER_FILE = "my-notes.txt"
 
 
