@@ -52,7 +52,9 @@ __all__ = [  # edits: see craftpix.edit
     "fill",
     "load",
     "make_pattern",
+    "make_sizes",
     "replace",
+    "resize",
     "resolve_palette",
     "set_cell",
 ]
@@ -325,6 +327,7 @@ def _run_sds(
 
     from craftpix.guidance.options import SDSSettings
     from craftpix.guidance.run import run_sds
+    from craftpix.resize import keep_final_checkpoint
 
     fitted = ref.fitted if ref is not None else None
     reference = ref.rgb if ref is not None else None
@@ -338,6 +341,7 @@ def _run_sds(
     steps = DEFAULT_SDS_STEPS if req.steps is None else req.steps
     smooth = 1.0 if req.smooth is None else req.smooth
     settings = req.sds if req.sds is not None else SDSSettings()
+    settings = keep_final_checkpoint(settings, steps)  # what craftpix.resize continues from
     width, height = req.size
     with tempfile.TemporaryDirectory(prefix="craftpix-sds-") as scratch:
         result = run_sds(settings, prompt=req.prompt, image=fitted, reference_rgb=reference,
@@ -364,3 +368,73 @@ def export(pattern: Pattern, out: str | os.PathLike[str], **settings: Any) -> Ex
     from craftpix.export import export_pattern
 
     return export_pattern(pattern, out, **settings)
+
+
+# --- size change (craftpix.resize) ------------------------------------------------------------
+def resize(
+    pattern: Pattern | str | os.PathLike[str], size: int | tuple[int, int],
+    image: str | os.PathLike[str] | None = None, *, run_dir: str | os.PathLike[str] | None = None,
+    fit: str = "crop", smooth: float | None = None, steps: int | None = None, sds: Any = None,
+    out: str | os.PathLike[str] | None = None, quiet: bool = True,
+    notes: list[str] | None = None,
+) -> Pattern:
+    """``pattern`` (or a ``pattern.json`` path) at a new size, keeping the design.
+
+    ``size`` is ``(width, height)`` in cells or one number (the new longer side). Photo
+    patterns are re-solved over their own colors with a consistency term to the resampled
+    original (and ``image``, the photo, when given); SDS patterns continue their run from the
+    checkpoint in ``run_dir`` (default: the pattern file's folder) for ``steps`` steps, with
+    ``sds`` settings (default: read back from the run). ``out`` keeps the continued run's
+    checkpoint; nothing else is written. Fallbacks are appended to ``notes``. Raises
+    :class:`CraftpixError` (one line). See :mod:`craftpix.resize`.
+    """
+    from craftpix.resize import resize_pattern
+
+    if not isinstance(pattern, Pattern):
+        path = Path(pattern)
+        pattern = load(path)
+        run_dir = path.parent if run_dir is None else run_dir
+    if fit not in FITS:
+        raise InputError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    if steps is not None and not 0 <= int(steps) <= MAX_STEPS:
+        raise InputError(f"steps must be 0 to {MAX_STEPS}, got {steps}")
+    return resize_pattern(pattern, size, image, run_dir=run_dir, fit=fit,
+                          smooth=1.0 if smooth is None else smooth, steps=steps, settings=sds,
+                          out_dir=out, quiet=quiet, notes=notes)
+
+
+def make_sizes(
+    request: PatternRequest, result: PatternResult, sizes: list[int | tuple[int, int]],
+) -> list[PatternResult]:
+    """The pattern of ``result`` at each of ``sizes`` (``--sizes``), through :func:`resize`.
+
+    Each size other than the request's own is written to ``request.out / "WxH"`` (pattern and
+    exports) when the request has an output folder.
+    """
+    from craftpix.resize import target_size
+
+    req = request.validated()
+    medium = get_medium(req.medium)
+    done: list[PatternResult] = []
+    for size in sizes:
+        w, h = target_size(req.size, size)
+        if (w, h) == req.size:
+            continue
+        export_kwargs = _export_settings(req.export, req.medium, (w, h))
+        sub = Path(req.out) / f"{w}x{h}" if req.out is not None else None
+        notes: list[str] = []
+        t0 = time.perf_counter()
+        pattern = resize(result.pattern, (w, h), req.image, run_dir=req.out, fit=req.fit,
+                         smooth=req.smooth, sds=req.sds, out=sub, quiet=req.quiet, notes=notes)
+        res = PatternResult(pattern, "", notes=notes, seconds=time.perf_counter() - t0)
+        if sub is not None:
+            from craftpix.fileio import ensure_out_dir
+
+            res.files.append(pattern.save(ensure_out_dir(sub) / "pattern.json"))
+            res.exported = export(pattern, sub, **export_kwargs)
+            res.files += res.exported.paths
+            res.notes += res.exported.notes
+        brand = pattern.brand
+        res.summary = summarize(pattern, medium, brand, res.seconds, res.exported)
+        done.append(res)
+    return done

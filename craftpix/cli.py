@@ -187,17 +187,24 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
 
 def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     """The body of ``craftpix beads|bricks|stitch``: options → request → API → summary."""
-    result = api.make_pattern(request_from_options(medium_name, opts))
+    sizes = opts.pop("sizes", None)
+    request = request_from_options(medium_name, opts)
+    result = api.make_pattern(request)
     click.echo(result.summary)
     for path in result.files:
         click.echo(f"  wrote {path}")
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    if sizes:
+        from craftpix.resize_cli import echo_sizes
+
+        echo_sizes(api.make_sizes(request, result, sizes))
 
 
 def _craft_command(medium: Medium) -> click.Command:
     from craftpix.export.options import export_options
     from craftpix.guidance.options import sds_options
+    from craftpix.resize_cli import sizes_option
 
     def command(**opts: Any) -> None:
         make_pattern(medium.name, opts)
@@ -207,7 +214,7 @@ def _craft_command(medium: Medium) -> click.Command:
         f"(catalogs: {', '.join(medium.brands)}; default {medium.default_brand})."
     )
     # Listed in --help in this order: what to make, what to print, then the model settings.
-    return click.command(medium.name)(pattern_options(export_options(sds_options(command))))
+    return click.command(medium.name)(pattern_options(sizes_option(export_options(sds_options(command)))))
 
 
 for _medium in MEDIA.values():
@@ -217,8 +224,10 @@ for _medium in MEDIA.values():
 def _register_subcommands() -> None:
     from craftpix.export.cli import export_command
     from craftpix.models import models_group
+    from craftpix.resize_cli import resize_command
 
     main.add_command(export_command, "export")
+    main.add_command(resize_command, "resize")
     main.add_command(models_group, "models")
 
 
