@@ -113,6 +113,7 @@ class PatternRequest:
     sds: Any = None
     out: str | os.PathLike[str] | None = None
     quiet: bool = True
+    restore: str = "auto"  # restore a poor photo first: auto | on | off (craftpix.restore)
 
     def validated(self) -> PatternRequest:
         """This request with defaults resolved; raises :class:`InputError` (one line) if bad."""
@@ -225,9 +226,9 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     catalog, brand, notes = resolve_palette(medium, req.brand, req.palette, req.all_finishes, part)
     ref = None
     if req.image is not None:
-        from craftpix.imageio import reference_grid
+        from craftpix.restore import restored_reference
 
-        ref = reference_grid(req.image, width, height, req.fit)
+        ref = restored_reference(req.image, width, height, req.fit, req.restore, req.engine, notes)
 
     progress("engine", 0.1)
     t0 = time.perf_counter()

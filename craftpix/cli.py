@@ -141,6 +141,9 @@ def pattern_options(f: Any) -> Any:
                      help="Clean-up strength: 1 is the default, 0 turns it off, higher gives flatter regions."),
         click.option("--dither", is_flag=True,
                      help="Classic Floyd-Steinberg dithering instead."),
+        click.option("--restore", type=click.Choice(("auto", "on", "off")), default="auto",
+                     show_default=True, help="Restore a small or blocky photo first (Real-ESRGAN, "
+                     "the 'restore' extra); auto: when it helps."),
         click.option("--background",
                      help="Fill transparent areas with this color (a catalog code or #RRGGBB); "
                           "default none: no piece there."),
@@ -180,7 +183,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         brand=opts["brand"], palette=opts["palette_file"], colors=opts["colors"],
         all_finishes=opts["all_finishes"], fit=opts["fit"], engine=opts["engine"],
         steps=opts["steps"], smooth=opts["smooth"], dither=opts["dither"], seed=opts["seed"],
-        background=opts["background"],
+        background=opts["background"], restore=opts["restore"],
         export=export, sds=sds, out=out, quiet=opts["quiet"],
     )
 

@@ -279,7 +279,11 @@ def reference_grid(path: str | os.PathLike[str], width: int, height: int, fit: s
     See :class:`Reference` for what is returned. Raises :class:`InputError` for unreadable
     images (see :func:`open_image`) or an unknown ``fit``.
     """
-    image = open_image(path)
+    return reference_of(open_image(path), width, height, fit)
+
+
+def reference_of(image: Image.Image, width: int, height: int, fit: str = "crop") -> Reference:
+    """:func:`reference_grid` of an image already opened (e.g. restored, craftpix.restore)."""
     fitted = fit_image(image, width, height, fit)
     alpha = None
     if fitted.mode == "RGBA":

@@ -31,6 +31,7 @@ cell by cell (agreement, mean ΔE00). See ``bench/resize_bench.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -266,8 +267,6 @@ def resize_sds(
     import torch
 
     from craftpix.guidance.options import SDSSettings
-    from craftpix.guidance.run import run_fingerprint, run_sds
-    from craftpix.prompts import build_prompts
 
     run_dir = Path(run_dir)
     if not has_checkpoint(run_dir):
@@ -310,9 +309,32 @@ def resize_sds(
         else:
             base = replace(base, **{f"{name}_weight": 0.0})
     chosen = settings if settings is not None else base
-    work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="craftpix-resize-"))
+    with contextlib.ExitStack() as stack:
+        work = Path(out_dir) if out_dir is not None else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="craftpix-resize-")))
+        indices = _continue_run(state, fp, replace(chosen, resume=work), palette, (w2, h2),
+                                total, work, image, fit, quiet, components)
+    # Palette rows → the pattern's colors (the nearest one for a row it does not hold).
+    pal_lab = rgb_to_lab(_pattern_rgb(pattern))
+    to_pattern = np.argmin(pairwise_delta_e_2000(rgb_to_lab(palette), pal_lab), axis=1)
+    cells = to_pattern[np.asarray(indices, dtype=np.int64)]
+    return _resized_pattern(pattern, cells, "sds", {"steps": int(steps), "from_step": start})
+
+
+def _continue_run(state: dict[str, Any], fp: dict[str, Any], chosen: SDSSettings,
+                  palette: np.ndarray, size: tuple[int, int], total: int, work: Path,
+                  image: str | os.PathLike[str] | None, fit: str, quiet: bool,
+                  components: Any) -> np.ndarray:
+    """Write the resampled checkpoint and its run file to ``work`` and resume it there."""
+    import torch
+
+    from craftpix.fileio import atomic_path, write_text
+    from craftpix.guidance.run import run_fingerprint, run_sds
+    from craftpix.prompts import build_prompts
+
+    w2, h2 = size
     chosen = replace(chosen, raw_prompt=True, negative_prompt=fp["negative"], template=None,
-                     resume=work, checkpoint_every=total, preview_every=0)
+                     checkpoint_every=total, preview_every=0)
 
     ref = None
     if image is not None:
@@ -329,8 +351,6 @@ def resize_sds(
         chosen, prompt=text, negative=negative, controls=controls_on, image=fitted,
         reference_rgb=reference, palette_rgb=palette, height=h2, width=w2, colors=None,
         medium=medium, steps=total, seed=seed, smooth=smooth)
-    from craftpix.fileio import atomic_path, write_text
-
     work.mkdir(parents=True, exist_ok=True)
     with atomic_path(work / CHECKPOINT_NAME) as tmp:
         torch.save(state, tmp)
@@ -339,11 +359,7 @@ def resize_sds(
                      palette_rgb=palette, height=h2, width=w2, colors=None, medium=medium,
                      steps=total, seed=seed, smooth=smooth, out_dir=work, quiet=quiet,
                      components=components)
-    # Palette rows → the pattern's colors (the nearest one for a row it does not hold).
-    pal_lab = rgb_to_lab(_pattern_rgb(pattern))
-    to_pattern = np.argmin(pairwise_delta_e_2000(rgb_to_lab(palette), pal_lab), axis=1)
-    cells = to_pattern[np.asarray(result.indices, dtype=np.int64)]
-    return _resized_pattern(pattern, cells, "sds", {"steps": int(steps), "from_step": start})
+    return np.asarray(result.indices, dtype=np.int64)
 
 
 # --- dispatch -------------------------------------------------------------------------------------
