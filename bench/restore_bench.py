@@ -13,6 +13,7 @@ without ``--restore on``:
 
     python bench/restore_bench.py            # 4 photos, patterns 48 and 96 cells
     python bench/restore_bench.py --quick    # one photo, 48 cells
+    python bench/restore_bench.py --sizes 160  # patterns larger than the degraded photos
 """
 
 from __future__ import annotations
@@ -70,13 +71,17 @@ def pattern_de(path: Path, clean_path: Path, size: int, mode: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sizes", help="pattern sizes in cells, e.g. 48,96 (default)")
+    ap.add_argument("--photos", type=int, default=len(IMAGES), help="use the first N photos")
     args = ap.parse_args()
     if not restore_available():
         raise SystemExit('needs the restore extra: pip install "craftpix[restore]"')
     from skimage import data
 
-    names = IMAGES[:1] if args.quick else IMAGES
+    names = IMAGES[:1] if args.quick else IMAGES[:args.photos]
     sizes = (48,) if args.quick else (48, 96)
+    if args.sizes:
+        sizes = tuple(int(v) for v in args.sizes.split(","))
     rows: dict[str, list[float]] = {}
     per_mp: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:

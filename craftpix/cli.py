@@ -142,8 +142,8 @@ def pattern_options(f: Any) -> Any:
         click.option("--dither", is_flag=True,
                      help="Classic Floyd-Steinberg dithering instead."),
         click.option("--restore", type=click.Choice(("auto", "on", "off")), default="auto",
-                     show_default=True, help="Restore a small or blocky photo first (Real-ESRGAN, "
-                     "the 'restore' extra); auto: when it helps."),
+                     show_default=True, help="Restore a poor photo first (Real-ESRGAN, the 'restore' "
+                     "extra); auto: before a diffusion model's control images."),
         click.option("--background",
                      help="Fill transparent areas with this color (a catalog code or #RRGGBB); "
                           "default none: no piece there."),
