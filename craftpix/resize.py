@@ -337,10 +337,10 @@ def _continue_run(state: dict[str, Any], fp: dict[str, Any], chosen: SDSSettings
                      checkpoint_every=total, preview_every=0)
 
     ref = None
-    if image is not None:
-        from craftpix.imageio import reference_grid
+    if image is not None:  # restored as for any SDS run's control images (craftpix.restore)
+        from craftpix.restore import restored_reference
 
-        ref = reference_grid(image, w2, h2, fit)
+        ref = restored_reference(image, w2, h2, fit, "auto", "sds")
     fitted = ref.fitted if ref is not None else None
     reference = ref.rgb if ref is not None else None
     medium, seed, smooth = fp["medium"], int(fp["seed"]), float(fp["smooth"])

@@ -35,11 +35,15 @@ import importlib.util
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from craftpix.errors import InputError
+
+if TYPE_CHECKING:
+    from craftpix.imageio import Reference
 
 __all__ = [
     "MODES",
@@ -176,7 +180,7 @@ def restore_image(image: Image.Image, model: str = DEFAULT_MODEL, threads: int |
 def restored_reference(
     path: str | os.PathLike[str], width: int, height: int, fit: str = "crop",
     mode: str = "auto", engine: str = "photo", notes: list[str] | None = None,
-) -> object:
+) -> Reference:
     """:func:`craftpix.imageio.reference_grid` with the photo restored first when ``mode`` says.
 
     ``mode`` is ``auto``, ``on`` or ``off`` (module docstring); what was done, or why not, is
