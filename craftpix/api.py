@@ -58,7 +58,9 @@ __all__ = [  # edits: see craftpix.edit
     "fill",
     "load",
     "make_pattern",
+    "make_sizes",
     "replace",
+    "resize",
     "resolve_palette",
     "set_cell",
     "write_edited",
@@ -135,6 +137,7 @@ class PatternRequest:
     inventory: str | os.PathLike[str] | None = None
     prefer_cheap: bool = False
     budget: float | None = None
+    restore: str = "auto"  # restore a poor photo first: auto | on | off (craftpix.restore)
 
     def validated(self) -> PatternRequest:
         """This request with defaults resolved; raises :class:`InputError` (one line) if bad."""
@@ -313,9 +316,11 @@ def _make_pattern(
     ref = None
     if image is not None:
         from craftpix.imageio import reference_from_image
+        from craftpix.restore import restored_image
 
-        ref = reference_from_image(image.crop(placement.crop_box),
-                                   placement.inner_w, placement.inner_h)
+        placed = restored_image(image.crop(placement.crop_box), placement.inner_w,
+                                placement.inner_h, req.restore, req.engine, notes)
+        ref = reference_from_image(placed, placement.inner_w, placement.inner_h)
     reference = ref.rgb if ref is not None else None
 
     progress("engine", 0.1)
@@ -515,6 +520,7 @@ def _run_sds(
 
     from craftpix.engines.sds.run import run_sds
     from craftpix.engines.sds.settings import SDSSettings
+    from craftpix.resize import keep_final_checkpoint
 
     fitted = ref.fitted if ref is not None else None
     reference = ref.rgb if ref is not None else None
@@ -528,6 +534,7 @@ def _run_sds(
     steps = DEFAULT_SDS_STEPS if req.steps is None else req.steps
     smooth = 1.0 if req.smooth is None else req.smooth
     settings = req.sds if req.sds is not None else SDSSettings()
+    settings = keep_final_checkpoint(settings, steps)  # what craftpix.resize continues from
     width, height = req.size
     with tempfile.TemporaryDirectory(prefix="craftpix-sds-") as scratch:
         result = run_sds(settings, prompt=req.prompt, image=fitted, reference_rgb=reference,
@@ -642,3 +649,73 @@ def convert_pattern(
         catalog = catalog.subset([i for i, e in enumerate(catalog.extra)
                                   if e.get("finish", "").lower() in STANDARD_FINISHES])
     return convert(pattern, catalog, name)
+
+# --- size change (craftpix.resize) ------------------------------------------------------------
+def resize(
+    pattern: Pattern | str | os.PathLike[str], size: int | tuple[int, int],
+    image: str | os.PathLike[str] | None = None, *, run_dir: str | os.PathLike[str] | None = None,
+    fit: str = "crop", smooth: float | None = None, steps: int | None = None, sds: Any = None,
+    out: str | os.PathLike[str] | None = None, quiet: bool = True,
+    notes: list[str] | None = None,
+) -> Pattern:
+    """``pattern`` (or a ``pattern.json`` path) at a new size, keeping the design.
+
+    ``size`` is ``(width, height)`` in cells or one number (the new longer side). Photo
+    patterns are re-solved over their own colors with a consistency term to the resampled
+    original (and ``image``, the photo, when given); SDS patterns continue their run from the
+    checkpoint in ``run_dir`` (default: the pattern file's folder) for ``steps`` steps, with
+    ``sds`` settings (default: read back from the run). ``out`` keeps the continued run's
+    checkpoint; nothing else is written. Fallbacks are appended to ``notes``. Raises
+    :class:`CraftpixError` (one line). See :mod:`craftpix.resize`.
+    """
+    from craftpix.resize import resize_pattern
+
+    if not isinstance(pattern, Pattern):
+        path = Path(pattern)
+        pattern = load(path)
+        run_dir = path.parent if run_dir is None else run_dir
+    if fit not in FITS:
+        raise InputError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    if steps is not None and not 0 <= int(steps) <= MAX_STEPS:
+        raise InputError(f"steps must be 0 to {MAX_STEPS}, got {steps}")
+    return resize_pattern(pattern, size, image, run_dir=run_dir, fit=fit,
+                          smooth=1.0 if smooth is None else smooth, steps=steps, settings=sds,
+                          out_dir=out, quiet=quiet, notes=notes)
+
+
+def make_sizes(
+    request: PatternRequest, result: PatternResult, sizes: list[int | tuple[int, int]],
+) -> list[PatternResult]:
+    """The pattern of ``result`` at each of ``sizes`` (``--sizes``), through :func:`resize`.
+
+    Each size other than the request's own is written to ``request.out / "WxH"`` (pattern and
+    exports) when the request has an output folder.
+    """
+    from craftpix.resize import target_size
+
+    req = request.validated()
+    medium = get_medium(req.medium)
+    done: list[PatternResult] = []
+    base = (result.pattern.width, result.pattern.height)
+    for size in sizes:
+        w, h = target_size(base, size)
+        if (w, h) == base:
+            continue
+        export_kwargs = _export_settings(req.export, req.medium, (w, h))
+        sub = Path(req.out) / f"{w}x{h}" if req.out is not None else None
+        notes: list[str] = []
+        t0 = time.perf_counter()
+        pattern = resize(result.pattern, (w, h), req.image, run_dir=req.out, fit=req.fit,
+                         smooth=req.smooth, sds=req.sds, out=sub, quiet=req.quiet, notes=notes)
+        res = PatternResult(pattern, "", notes=notes, seconds=time.perf_counter() - t0)
+        if sub is not None:
+            from craftpix.fileio import ensure_out_dir
+
+            # export writes pattern.json too, with the settings it used
+            res.exported = export(pattern, ensure_out_dir(sub), **export_kwargs)
+            res.files += res.exported.paths
+            res.notes += res.exported.notes
+        brand = pattern.brand
+        res.summary = summarize(pattern, medium, brand, res.seconds, res.exported)
+        done.append(res)
+    return done

@@ -124,7 +124,7 @@ GROUP_OF = {
     **dict.fromkeys(("prompt", "image", "size", "boards", "fit", "seed", "out", "quiet"), WHAT),
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
                      "inventory", "prefer_cheap", "budget", "smooth", "dither",
-                     "background"), COLORS),
+                     "background", "restore"), COLORS),
     **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands"),
                     PRINTING),
     **dict.fromkeys(("formats", "hoop"), MACHINE),
@@ -209,6 +209,9 @@ def pattern_options(f: Any) -> Any:
                      help="auto: a diffusion model when there is a prompt, else the photo engine."),
         click.option("--steps", type=click.IntRange(0, MAX_STEPS),
                      help="Optimization steps of the diffusion engine (default 6000)."),
+        click.option("--restore", type=click.Choice(("auto", "on", "off")), default="auto",
+                     show_default=True, help="Restore a poor photo first (Real-ESRGAN, the "
+                     "'restore' extra); auto: before a diffusion model's control images."),
         click.option("--background",
                      help="Fill transparent areas with this color (a catalog code or #RRGGBB); "
                           "default none: no piece there."),
@@ -253,7 +256,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         brand=opts["brand"], palette=opts["palette_file"], colors=opts["colors"],
         all_finishes=opts["all_finishes"], fit=opts["fit"], engine=opts["engine"],
         steps=opts["steps"], smooth=opts["smooth"], dither=opts["dither"], seed=opts["seed"],
-        background=opts["background"],
+        background=opts["background"], restore=opts["restore"],
         export=export, sds=sds, out=out, quiet=opts["quiet"],
         exclude=tuple(c.strip() for c in exclude), only=opts["only"],
         inventory=opts["inventory"], prefer_cheap=opts["prefer_cheap"], budget=opts["budget"],
@@ -262,17 +265,24 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
 
 def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     """The body of ``craftpix beads|bricks|stitch``: options → request → API → summary."""
-    result = api.make_pattern(request_from_options(medium_name, opts))
+    sizes = opts.pop("sizes", None)
+    request = request_from_options(medium_name, opts)
+    result = api.make_pattern(request)
     click.echo(result.summary)
     for path in result.files:
         click.echo(f"  wrote {path}")
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    if sizes:
+        from craftpix.resize_cli import echo_sizes
+
+        echo_sizes(api.make_sizes(request, result, sizes))
 
 
 def _craft_command(medium: Medium) -> click.Command:
     from craftpix.engines.sds.cli_options import sds_options
     from craftpix.export.options import export_options
+    from craftpix.resize_cli import sizes_option
 
     def command(**opts: Any) -> None:
         make_pattern(medium.name, opts)
@@ -288,7 +298,7 @@ def _craft_command(medium: Medium) -> click.Command:
     groups.update(dict.fromkeys(_param_names(export_options) - set(groups), PRINTING))
     groups.update(dict.fromkeys(_param_names(sds_options) - set(groups), DIFFUSION))
     cmd = click.command(medium.name, cls=CraftCommand, groups=groups)(
-        pattern_options(export_options(sds_options(command))))
+        pattern_options(sizes_option(export_options(sds_options(command)))))
     cmd.params = [p for p in cmd.params if p.name not in NOT_FOR[medium.name]]
     brand = next(p for p in cmd.params if p.name == "brand")
     brand.help = (f"Catalog: {', '.join(medium.brands)} (default {medium.default_brand}).")
@@ -408,8 +418,10 @@ def _register_subcommands() -> None:
     from craftpix.batch.cli import batch_command
     from craftpix.export.cli import export_command
     from craftpix.models import models_group
+    from craftpix.resize_cli import resize_command
 
     main.add_command(export_command, "export")
+    main.add_command(resize_command, "resize")
     main.add_command(models_group, "models")
     main.add_command(batch_command, "batch")
 

@@ -317,7 +317,12 @@ def reference_grid(path: str | os.PathLike[str], width: int, height: int, fit: s
     See :class:`Reference` for what is returned. Raises :class:`InputError` for unreadable
     images (see :func:`open_image`) or an unknown ``fit``.
     """
-    return reference_from_image(fit_image(open_image(path), width, height, fit), width, height)
+    return reference_of(open_image(path), width, height, fit)
+
+
+def reference_of(image: Image.Image, width: int, height: int, fit: str = "crop") -> Reference:
+    """:func:`reference_grid` of an image already opened (e.g. restored, craftpix.restore)."""
+    return reference_from_image(fit_image(image, width, height, fit), width, height)
 
 
 def reference_from_image(fitted: Image.Image, width: int, height: int) -> Reference:

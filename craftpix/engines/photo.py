@@ -55,6 +55,7 @@ __all__ = [
     "PhotoSettings",
     "clean_up",
     "contrast_weights",
+    "label_fixed_colors",
     "make_photo_pattern",
 ]
 
@@ -304,4 +305,41 @@ def clean_up(indices: np.ndarray, reference_rgb: np.ndarray | None, palette: Pal
                            (h, w), smooth * BLOB_PENALTY, valid=covered.ravel())
     out = cleaned.reshape(h, w)
     out[~covered] = -1
+    return out
+
+
+# --- hook: re-solve with fixed colors and an extra data term (used by craftpix.resize) ----------
+def label_fixed_colors(lab: np.ndarray, covered: np.ndarray, palette_lab: np.ndarray,
+                       extra_unary: np.ndarray | None = None, data_weight: float = 1.0,
+                       smooth: float = 1.0) -> np.ndarray:
+    """The photo engine's labelling over a fixed set of colors, with an extra unary term.
+
+    ``lab`` (H, W, 3) CIELAB of each cell (the data term's target and the contrast of the
+    Potts weights), ``covered`` (H, W) bool (False = empty cell, label -1), ``palette_lab``
+    (K, 3). The data cost of color k at cell p is ``data_weight · ΔE00(lab_p, c_k) +
+    extra_unary[p, k]`` (``extra_unary`` (H, W, K) in ΔE00 units, e.g. the consistency term
+    of :mod:`craftpix.resize`); the Potts term and blob clean-up are those of
+    :func:`make_photo_pattern`, scaled by ``smooth``. Returns (H, W) int64 labels into the
+    palette, -1 where not covered.
+    """
+    h, w = covered.shape
+    out = np.full((h, w), -1, dtype=np.int64)
+    if not covered.any():
+        return out
+    cell_lab = np.asarray(lab, dtype=np.float64)[covered]
+    unary = np.zeros((len(cell_lab), len(palette_lab)))
+    if data_weight:
+        unary += data_weight * pairwise_delta_e_2000(cell_lab, np.asarray(palette_lab, dtype=np.float64))
+    if extra_unary is not None:
+        unary += np.asarray(extra_unary, dtype=np.float64)[covered]
+    labels = np.argmin(unary, axis=1)
+    if smooth > 0 and len(palette_lab) > 1:
+        edges = _compact_edges(h, w, covered)
+        weights = contrast_weights(cell_lab, edges, smooth * POTTS)
+        labels = alpha_expansion(unary, edges, weights, init=labels)
+        full = absorb_blobs(_full_labels(labels, covered), _full_unary(unary, covered),
+                            _full_edges(edges, covered), weights, (h, w), smooth * BLOB_PENALTY,
+                            valid=covered.ravel())
+        labels = full[covered.ravel()]
+    out[covered] = labels
     return out
