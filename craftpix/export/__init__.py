@@ -154,15 +154,9 @@ def validate_options(
                 )
             check_hoop(size[0], size[1], settings.fabric_count, chosen)
             if "jef" in fmts:
-                from craftpix.export.embroidery import JEF_HOOPS, jef_hoop_code
+                from craftpix.export.embroidery import check_jef_hoop
 
-                if jef_hoop_code(w_mm, h_mm, chosen) is None:
-                    big = max(JEF_HOOPS.values(), key=lambda s: s[0] * s[1])
-                    raise InputError(
-                        f"JEF files name one of Janome's hoops, the largest {big[0]:g}x{big[1]:g} "
-                        f"mm, and the design is {w_mm:.1f} x {h_mm:.1f} mm; use another format "
-                        "(pes, dst, vp3, exp) or a smaller design"
-                    )
+                check_jef_hoop(w_mm, h_mm, chosen)
         except InputError as exc:
             if formats is not None:
                 raise

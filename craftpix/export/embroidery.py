@@ -671,6 +671,18 @@ def format_color_limit(fmts: Sequence[str]) -> int | None:
     return min(known) if known else None
 
 
+def check_jef_hoop(w_mm: float, h_mm: float, hoop: Any) -> None:
+    """Raise :class:`InputError` (one line) unless a JEF hoop code holds a ``w_mm × h_mm``
+    design in ``hoop``: JEF files name one of Janome's hoops (:data:`JEF_HOOPS`)."""
+    if jef_hoop_code(w_mm, h_mm, hoop) is None:
+        biggest = max(JEF_HOOPS.values(), key=lambda s: s[0] * s[1])
+        raise InputError(
+            f"JEF files name one of Janome's hoops, the largest {biggest[0]:g}x"
+            f"{biggest[1]:g} mm, and the design is {w_mm:.1f} x {h_mm:.1f} mm; "
+            "use another format (pes, dst, vp3, exp) or a smaller design"
+        )
+
+
 def check_format_limits(
     pattern: Pattern, fmts: Sequence[str], plan: StitchPlan | None = None,
     hoop: Hoop | Sequence[float] | None = None, fabric_count: int | None = None,
@@ -699,13 +711,7 @@ def check_format_limits(
                 w_mm, h_mm = plan.width_mm, plan.height_mm
             else:
                 w_mm, h_mm = design_size_mm(pattern.width, pattern.height, fabric_count or 14)
-            if jef_hoop_code(w_mm, h_mm, hoop) is None:
-                biggest = max(JEF_HOOPS.values(), key=lambda s: s[0] * s[1])
-                raise InputError(
-                    f"JEF files name one of Janome's hoops, the largest {biggest[0]:g}x"
-                    f"{biggest[1]:g} mm, and the design is {w_mm:.1f} x {h_mm:.1f} mm; "
-                    "use another format (pes, dst, vp3, exp) or a smaller design"
-                )
+            check_jef_hoop(w_mm, h_mm, hoop)
 
 
 def _patch_jef_hoop(data: bytes, code: int) -> bytes:
