@@ -127,6 +127,7 @@ class PatternRequest:
     dither: bool = False
     seed: int = 0
     background: str | None = None
+    clean_up: bool = False  # diffusion engine: the photo engine's clean-up on its final argmax
     export: Mapping[str, Any] = field(default_factory=dict)
     sds: Any = None
     out: str | os.PathLike[str] | None = None
@@ -391,6 +392,16 @@ def _plan_size(req: PatternRequest, medium: Medium
     hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
     if spec.hoop and medium.name != "stitch":
         raise InputError("--size hoop is for cross-stitch machine files")
+    if spec.auto:
+        if req.image is None:
+            raise InputError("--size auto reads the grid of pixel art: it needs an image")
+        from craftpix.imageio import native_grid, open_image
+
+        grid = native_grid(open_image(req.image))
+        if grid is None:
+            raise InputError(f"{Path(req.image).name} is not pixel art scaled up by a whole "
+                             "factor; give the size, e.g. --size 48")
+        spec = SizeSpec.cells(*grid)
     if req.image is None:
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
         return None, sizing.Placement(width, height, 0, 0, width, height, (0, 0, 0, 0)), []
@@ -543,9 +554,15 @@ def _run_sds(
                          smooth=SDS_FFT_WEIGHT * smooth,
                          out_dir=out if out is not None else Path(scratch), quiet=req.quiet)
     meta: dict[str, Any] = {"steps": steps}
+    indices = result.indices
+    if req.clean_up:  # the argmax has stray cells too; the photo engine's last pass absorbs them
+        from craftpix.engines.photo import clean_up
+
+        indices = clean_up(indices, reference, palette, smooth)
+        meta["clean_up"] = True
     if result.entropy is not None:  # how decided the cells were: near 0 is a crisp result
         meta["entropy"] = round(result.entropy, 4)
-    return result.indices, palette, meta
+    return indices, palette, meta
 
 
 def load(path: str | os.PathLike[str]) -> Pattern:

@@ -121,14 +121,15 @@ GROUP_ORDER = (WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER)
 # Option (parameter name) → help group; export options not named here are "Printing", model
 # options "Diffusion model".
 GROUP_OF = {
-    **dict.fromkeys(("prompt", "image", "size", "boards", "fit", "seed", "out", "quiet"), WHAT),
+    **dict.fromkeys(("prompt", "image", "size", "sizes", "boards", "fit", "seed", "out", "quiet"),
+                    WHAT),
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
                      "inventory", "prefer_cheap", "budget", "smooth", "dither",
                      "background", "restore"), COLORS),
     **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands"),
                     PRINTING),
     **dict.fromkeys(("formats", "hoop"), MACHINE),
-    **dict.fromkeys(("engine", "steps"), DIFFUSION),
+    **dict.fromkeys(("engine", "steps", "clean_up"), DIFFUSION),
     "help": OTHER,
 }
 # Options another craft has and this one does not (they are not offered, not just rejected).
@@ -174,7 +175,7 @@ def pattern_options(f: Any) -> Any:
         click.option("--size", type=SIZE, default=None,
                      help="48: the longer side is 48 cells, the other follows the image; "
                           "48x or x60: the width or height; 64x48: both; lengths such as "
-                          "30cmx20cm or 8inx10in."),
+                          "30cmx20cm or 8inx10in; auto: pixel art's own grid."),
         click.option("--boards", metavar="AxD", default=None,
                      help="Size in boards: 2x2 = two pegboards/baseplates across, two down."),
         click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,
@@ -209,6 +210,9 @@ def pattern_options(f: Any) -> Any:
                      help="auto: a diffusion model when there is a prompt, else the photo engine."),
         click.option("--steps", type=click.IntRange(0, MAX_STEPS),
                      help="Optimization steps of the diffusion engine (default 6000)."),
+        click.option("--clean-up", "clean_up", is_flag=True,
+                     help="Diffusion engine: absorb stray cells of its result as the photo "
+                          "engine does (strength --smooth)."),
         click.option("--restore", type=click.Choice(("auto", "on", "off")), default="auto",
                      show_default=True, help="Restore a poor photo first (Real-ESRGAN, the "
                      "'restore' extra); auto: before a diffusion model's control images."),
@@ -256,7 +260,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         brand=opts["brand"], palette=opts["palette_file"], colors=opts["colors"],
         all_finishes=opts["all_finishes"], fit=opts["fit"], engine=opts["engine"],
         steps=opts["steps"], smooth=opts["smooth"], dither=opts["dither"], seed=opts["seed"],
-        background=opts["background"], restore=opts["restore"],
+        background=opts["background"], restore=opts["restore"], clean_up=opts["clean_up"],
         export=export, sds=sds, out=out, quiet=opts["quiet"],
         exclude=tuple(c.strip() for c in exclude), only=opts["only"],
         inventory=opts["inventory"], prefer_cheap=opts["prefer_cheap"], budget=opts["budget"],

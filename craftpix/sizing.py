@@ -11,6 +11,7 @@ Size texts (``--size``):
   number of whole cells that fits in it, at the medium's cell pitch
   (:meth:`craftpix.media.Medium.cell_mm`: 5 mm beads, 8 mm studs, 25.4 mm / fabric count).
 
+``auto``: the native grid of pixel art scaled up by a whole factor (each block one cell).
 ``hoop`` (cross-stitch): the largest design of the image's shape that fits the embroidery
 hoop's sewing field (``--hoop``), so machine files can be written.
 
@@ -79,6 +80,7 @@ class SizeSpec:
     height: Length | None = None
     longest: Length | None = None
     hoop: bool = False  # the largest design that fits the embroidery hoop
+    auto: bool = False  # pixel art's own grid (an image scaled up by a whole factor)
 
     @classmethod
     def cells(cls, width: int, height: int) -> SizeSpec:
@@ -93,6 +95,8 @@ class SizeSpec:
         """The spec written back as a ``--size`` value (``48``, ``48x``, ``30cmx20cm``)."""
         if self.hoop:
             return "hoop"
+        if self.auto:
+            return "auto"
         if self.longest is not None:
             return self.longest.text()
         w = self.width.text() if self.width else ""
@@ -134,6 +138,8 @@ def parse_size(text: str | int | tuple[int, int] | SizeSpec) -> SizeSpec:
     s = text.strip().lower()
     if s == "hoop":
         return SizeSpec(hoop=True)
+    if s == "auto":
+        return SizeSpec(auto=True)
     m = re.fullmatch(_SIDE, s)
     if m:
         return SizeSpec(longest=_length(m.group(1), m.group(2), text))

@@ -117,3 +117,25 @@ def test_color_controls_are_checked_before_the_engine(photo, tmp_path):
         make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), budget=-1.0))
     with pytest.raises(InputError, match="not both"):
         make_pattern(PatternRequest(medium="beads", image=photo, size=(8, 8), boards="1x1"))
+
+
+def test_size_auto_reads_pixel_art_back_cell_for_cell(tmp_path):
+    """A 6×4 sprite scaled up 8×: --size auto finds the 6×4 grid, one catalog color per color."""
+    rng = np.random.default_rng(1)
+    colors = np.array([[200, 30, 30], [250, 250, 250], [20, 20, 20], [40, 90, 200]], np.uint8)
+    sprite = rng.integers(0, 4, (4, 6))
+    big = np.kron(colors[sprite], np.ones((8, 8, 1), np.uint8)).astype(np.uint8)
+    Image.fromarray(big).save(tmp_path / "sprite.png")
+    result = make_pattern(PatternRequest(medium="beads", image=tmp_path / "sprite.png",
+                                         size="auto"))
+    pattern = result.pattern
+    assert (pattern.width, pattern.height) == (6, 4)
+    # the same cells share a color, different source colors stay different
+    for a in range(4):
+        for b in range(4):
+            same = pattern.cells[sprite == a][:, None] == pattern.cells[sprite == b][None, :]
+            assert same.all() if a == b else not same.any()
+    photo = np.clip(rng.normal(128, 40, (30, 40, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    with pytest.raises(InputError, match="not pixel art"):
+        make_pattern(PatternRequest(medium="beads", image=tmp_path / "photo.png", size="auto"))

@@ -298,3 +298,27 @@ def test_run_identity_does_not_depend_on_the_working_directory(tmp_path, monkeyp
     b = fingerprint(tmp_path / "elsewhere", "../")
     assert a == b
     assert a["lora"] == str(tmp_path / "models" / "style.safetensors")
+
+
+def test_cli_clean_up_absorbs_stray_cells_of_the_argmax(tiny_paths, tmp_path) -> None:
+    """--clean-up runs the photo engine's last pass on the diffusion engine's argmax."""
+    from click.testing import CliRunner
+
+    from craftpix.cli import main
+    from craftpix.metrics import isolated_cell_rate
+    from craftpix.pattern import Pattern
+
+    palette = write_palette_csv(tmp_path / "pal.csv")
+    base = ["beads", "--prompt", "rose", "--size", "12", "--engine", "sds", "--steps", "2",
+            "--model", str(tiny_paths["sd15"]), "--vae", str(tiny_paths["taesd"]),
+            "--device", "cpu", "--dtype", "fp32", "--palette", str(palette), "--quiet",
+            "--no-pdf", "--smooth", "50"]
+    cells = {}
+    for name, extra in (("raw", []), ("clean", ["--clean-up"])):
+        res = CliRunner().invoke(main, [*base, *extra, "--out", str(tmp_path / name)],
+                                 catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        cells[name] = Pattern.load(tmp_path / name / "pattern.json")
+    assert cells["clean"].meta.get("clean_up") is True and "clean_up" not in cells["raw"].meta
+    raw, clean = (isolated_cell_rate(cells[k].cells) for k in ("raw", "clean"))
+    assert raw > 0.05 and clean < raw / 2, (raw, clean)
