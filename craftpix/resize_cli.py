@@ -117,7 +117,7 @@ def resize_command(pattern_file: Path, size: int | tuple[int, int], image: Path 
     result = api.export(new, out_dir, **kwargs)
     click.echo(f"{new.width}×{new.height}, {len(new.palette)} colors "
                f"(from {pattern.width}×{pattern.height}, {new.meta['resized']['method']})")
-    for path in [new.save(Path(out_dir) / "pattern.json"), *result.paths]:
+    for path in result.paths:  # pattern.json among them, with the export settings used
         click.echo(f"  wrote {path}")
     for note in notes + list(result.notes):
         click.echo(f"note: {note}", err=True)

@@ -139,3 +139,17 @@ def test_size_auto_reads_pixel_art_back_cell_for_cell(tmp_path):
     Image.fromarray(photo).save(tmp_path / "photo.png")
     with pytest.raises(InputError, match="not pixel art"):
         make_pattern(PatternRequest(medium="beads", image=tmp_path / "photo.png", size="auto"))
+
+
+def test_models_commands_on_a_core_install_name_the_extra(monkeypatch):
+    """Without the diffusion extra, `craftpix models pull|list` is one line, not a traceback."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "huggingface_hub" else real(name, *a))
+    for args in (["models", "pull", "--sdxl"], ["models", "list"]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and 'pip install "craftpix[diffusion]"' in lines[0], res.output

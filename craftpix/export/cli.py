@@ -46,4 +46,4 @@ def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> 
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     for path in result.paths:
-        click.echo(f"wrote {path}")
+        click.echo(f"  wrote {path}")

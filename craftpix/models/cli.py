@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from craftpix.engines.sds import require_diffusion
 from craftpix.errors import ModelNotAvailable
 from craftpix.models.hub import download, hub_cache, hub_offline
 from craftpix.models.ids import (
@@ -69,6 +70,7 @@ def models_group() -> None:
 @click.option("--full-vae", is_flag=True, help="Also the model's full VAE (for --vae full).")
 def pull_command(family: str, no_controlnet: bool, depth: bool, full_vae: bool) -> None:
     """Download what one configuration needs (safetensors and configs only)."""
+    require_diffusion()  # one line naming the extra on a core install
     refs = default_refs(family, controlnet=not no_controlnet, depth=depth, full_vae=full_vae)
     if hub_offline():
         raise ModelNotAvailable(
@@ -98,6 +100,7 @@ def _size(n: int) -> str:
 @models_group.command("list")
 def list_command() -> None:
     """Show the models in the Hugging Face cache, with their sizes."""
+    require_diffusion()  # one line naming the extra on a core install
     from huggingface_hub import scan_cache_dir
 
     cache = hub_cache()
