@@ -62,19 +62,30 @@ def font_files() -> dict[str, tuple[Path, int]]:
 
 
 @lru_cache(maxsize=1)
+def _available() -> dict[str, tuple[Path, int]]:
+    return font_files()
+
+
+def _register(name: str) -> None:
+    """Register font ``name`` with reportlab (once; parsing a TrueType file takes time)."""
+    if name not in pdfmetrics.getRegisteredFontNames():
+        path, index = _available()[name]
+        pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=index))
+
+
+@lru_cache(maxsize=1)
 def register_fonts() -> tuple[str, ...]:
-    """Register every available font with reportlab once; return the names registered."""
-    names = []
-    registered = set(pdfmetrics.getRegisteredFontNames())
-    for name, (path, index) in font_files().items():
-        if name not in registered:
-            pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=index))
-        names.append(name)
-    return tuple(names)
+    """Register the primary fonts with reportlab once; return the names of every available
+    font. The fallback fonts (Noto, CJK) are registered on first use, when a text needs a
+    character the primary fonts lack."""
+    for name in (REGULAR, BOLD):
+        _register(name)
+    return tuple(_available())
 
 
 @lru_cache(maxsize=8)
 def _cmap(name: str) -> frozenset[int]:
+    _register(name)
     font = pdfmetrics.getFont(name)
     return frozenset(font.face.charToGlyph)
 
