@@ -626,7 +626,7 @@ def apply_edits(pattern: Pattern, edits: EditRequest, catalog: Palette | None = 
 
 def stored_settings(pattern: Pattern) -> dict[str, Any]:
     """The export settings saved in the pattern's ``pattern.json`` (``{}`` when none are)."""
-    return dict(getattr(pattern, "settings", None) or {})
+    return dict(pattern.settings)
 
 
 def write_edited(
@@ -641,9 +641,8 @@ def write_edited(
     """
     target = Path(path)
     result = export(pattern, target.parent, **dict(settings or {}))
-    saved = pattern.save(target)
-    if saved not in result.paths:
-        result.paths.append(saved)
+    if target not in result.paths:  # export saves pattern.json itself; another name: save it
+        result.paths.append(pattern.save(target))
     return result
 
 

@@ -4,7 +4,8 @@ Every function takes a :class:`Pattern` and returns a new, valid one (the input 
 changed); the CLI's ``craftpix edit`` / ``craftpix convert``, the web app and scripts all call
 these. Cells are addressed ``(row, col)`` from 0 at the top left (the CLI and the charts count
 from 1). A color is named by its catalog code; ``None`` as a color means an empty cell (no
-piece). Each edit is appended to ``meta["edits"]`` so a pattern shows how it was changed.
+piece). Each edit is appended to ``meta["edits"]`` so a pattern shows how it was changed; the
+pattern's export settings are carried over unchanged.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str) 
     meta["edits"] = [*meta.get("edits", []), edit]
     if not (cells >= 0).any():
         raise InputError("that edit would leave the pattern without a single piece")
-    return Pattern(cells, palette, pattern.medium, pattern.brand, meta).compact()
+    return Pattern(cells, palette, pattern.medium, pattern.brand, meta,
+                   dict(pattern.settings)).compact()
 
 
 def _index(pattern: Pattern, code: str | None, catalog: Palette | None) -> tuple[int, list[Color]]:
@@ -224,5 +226,6 @@ def convert(pattern: Pattern, catalog: Palette, brand: str | None = None) -> Pat
     meta["edits"] = [*meta.get("edits", []), f"convert to {brand or catalog.name}"]
     mean = float(dist[np.arange(len(target)), target].mean())
     meta["convert_delta_e00_mean"] = round(mean, 3)
-    return Pattern(cells, palette, pattern.medium, brand or catalog.name, meta).compact()
+    return Pattern(cells, palette, pattern.medium, brand or catalog.name, meta,
+                   dict(pattern.settings)).compact()
 

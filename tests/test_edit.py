@@ -87,3 +87,13 @@ def test_clean_never_grows_confetti_and_keeps_the_shape(h, w, seed, k):
     q = edit.clean(p, max_size=k)
     assert q.cells.shape == (h, w)
     assert len(q.palette) <= len(p.palette)
+
+
+def test_edits_keep_the_patterns_export_settings():
+    p = make([[0, 1], [2, 2]])
+    p.settings = {"fabric_count": 18, "paper": "letter"}
+    for q in (edit.replace(p, {"817": "321"}), edit.exclude(p, ["310"]),
+              edit.set_cell(p, 0, 0, "310"), edit.fill(p, 1, 1, "817"), edit.clean(p),
+              edit.convert(p, load_palette("dmc"), "dmc")):
+        assert q.settings == {"fabric_count": 18, "paper": "letter"}
+        assert q.settings is not p.settings
