@@ -239,9 +239,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
     from craftpix.engines.sds.cli_options import sds_settings
     from craftpix.export.options import export_settings
 
-    # The diffusion settings' defaults import torch: build them only for the diffusion engine.
-    wants_sds = opts["engine"] == "sds" or (opts["engine"] == "auto" and bool(opts["prompt"]))
-    sds = sds_settings(opts) if wants_sds else None
+    sds = sds_settings(opts)  # plain values: building them imports nothing heavy
     export = export_settings(opts, pop=True)
     prompt, image = opts["prompt"], opts["image"]
     if not prompt and image is None:
