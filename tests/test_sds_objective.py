@@ -14,7 +14,6 @@ from craftpix.engines.sds.conditioning import (
     canny,
     canny_image,
     sdxl_time_ids,
-    working_size,
 )
 from craftpix.engines.sds.objective import (
     ControlInput,
@@ -288,14 +287,6 @@ def test_v_prediction_converted_to_epsilon() -> None:
 
 
 # --- conditioning ---------------------------------------------------------------------------------
-def test_working_size_keeps_aspect_and_area() -> None:
-    assert working_size(48, 48, 1024) == (1024, 1024)
-    h, w = working_size(32, 64, 1024)
-    assert h % 64 == 0 and w % 64 == 0 and abs(w / h - 2) < 0.1
-    assert abs(h * w - 1024**2) / 1024**2 < 0.1
-    assert working_size(8, 8, 32, multiple=16) == (32, 32)
-
-
 def test_sdxl_time_ids() -> None:
     ids = sdxl_time_ids(1024, 768)
     assert ids.shape == (2, 6)

@@ -84,6 +84,14 @@ class SDSComponents:
         return int(self.unet.config.sample_size) * self.vae_scale
 
     @property
+    def max_aspect(self) -> float:
+        """Widest model-side aspect ratio (long side / short side) this family was trained on:
+        SDXL's buckets run from 512×2048 to 2048×512 (Podell et al. 2023, SDXL, appendix);
+        Stable Diffusion 1.x/2.x were trained on square crops and repeat their subject beyond
+        about 2:1. A wider pattern is letterboxed (see ``working_canvas``)."""
+        return 4.0 if self.sdxl else 2.0
+
+    @property
     def size_multiple(self) -> int:
         """Pixel sizes must be multiples of this (VAE and UNet downsampling)."""
         return self.vae_scale * 2 ** (len(self.unet.config.block_out_channels) - 1)

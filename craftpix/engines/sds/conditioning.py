@@ -3,19 +3,21 @@
 * Text: the prompt and negative prompt through the model's CLIP text encoder(s), as diffusers'
   Stable Diffusion (last hidden state) and SDXL (penultimate hidden states of both encoders,
   concatenated, plus the pooled projection and the size ``time_ids``) pipelines do.
-* Canny edges of the reference image: PIL Gaussian blur (radius 1), then Canny with thresholds
-  100/200 — a small numpy port of OpenCV's algorithm (3×3 Sobel, L1 magnitude, non-maximum
-  suppression, double threshold, hysteresis), because OpenCV is not a dependency.
+* Canny edges of the reference image: PIL Gaussian blur (radius 1), then OpenCV's Canny with
+  thresholds 100/200, as SD-πXL.
 * Depth of the reference image from a transformers depth estimator (DPT / Depth Anything),
   min-max normalized, on whatever device the caller picks.
+* The model-side :class:`Canvas`: the pattern's pixel box (a whole number of pixels per cell)
+  inside an image of the model's size multiple and at most its trained aspect ratio.
 
-Control images are computed once per run at the model's working resolution, as ``(1, 3, H, W)``
-float tensors in [0, 1] (white edges on black; near = bright).
+Control images are computed once per run for the pattern's box and placed on the canvas, as
+``(1, 3, H, W)`` float tensors in [0, 1] (white edges on black; near = bright; the padding 0).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,16 +125,91 @@ def sdxl_time_ids(height: int, width: int) -> torch.Tensor:
 
 # --- working resolution --------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Canvas:
+    """Where the pattern sits in the model-side image.
 
-def working_size(height: int, width: int, resolution: int, multiple: int = 64) -> tuple[int, int]:
-    """Pixel size (h, w) the pattern is upsampled to: the pattern's aspect ratio at about the
-    area of a ``resolution``² image (SDXL is trained on such buckets), multiples of
-    ``multiple``."""
-    aspect = height / width
-    h = resolution * aspect**0.5
-    w = resolution / aspect**0.5
-    return (max(multiple, round(h / multiple) * multiple),
-            max(multiple, round(w / multiple) * multiple))
+    The model sees a ``height``×``width`` pixel image (multiples of the model's size multiple);
+    the pattern fills the box ``content_height``×``content_width`` at (``top``, ``left``) with
+    exactly ``cell_px`` pixels per cell on both axes (no stretch); the rest is padding whose
+    latents get no SDS gradient (:meth:`mask`). ``cells`` is the pattern size (rows, columns).
+    """
+
+    height: int
+    width: int
+    cells: tuple[int, int]
+    cell_px: int
+    top: int = 0
+    left: int = 0
+
+    @classmethod
+    def full(cls, height: int, width: int) -> Canvas:
+        """A canvas the render fills entirely, whatever its number of cells (tests, benches):
+        the objective upsamples any render to :attr:`content`."""
+        return cls(height, width, (height, width), 1)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    @property
+    def content(self) -> tuple[int, int]:
+        """(h, w) in pixels of the pattern's box."""
+        return self.cells[0] * self.cell_px, self.cells[1] * self.cell_px
+
+    @property
+    def padded(self) -> bool:
+        return self.content != self.size
+
+    def place(self, images: torch.Tensor, fill: float) -> torch.Tensor:
+        """Put content-sized ``images`` ``(B, C, h, w)`` on the canvas, ``fill`` around them;
+        differentiable. Raises ``ValueError`` if ``images`` is not content-sized."""
+        h, w = self.content
+        if tuple(images.shape[-2:]) != (h, w):
+            raise ValueError(f"expected {h}×{w} images, got {tuple(images.shape[-2:])}")
+        if not self.padded:
+            return images
+        bottom, right = self.height - self.top - h, self.width - self.left - w
+        return F.pad(images, (self.left, right, self.top, bottom), value=fill)
+
+    def mask(self, device: torch.device | str = "cpu",
+             dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``(1, 1, H, W)``: 1 on the pattern's box, 0 on the padding."""
+        m = torch.ones((1, 1, *self.content), device=device, dtype=dtype)
+        return self.place(m, 0.0)
+
+
+def _ceil_to(x: float, multiple: int) -> int:
+    return max(multiple, math.ceil(x / multiple) * multiple)
+
+
+def working_canvas(
+    height: int, width: int, resolution: int, multiple: int = 64, max_aspect: float = 4.0,
+) -> Canvas:
+    """The model-side canvas for a ``height``×``width``-cell pattern.
+
+    About the area of a ``resolution``² image (SDXL is trained on such buckets) at the
+    pattern's aspect ratio, capped at ``max_aspect`` (:attr:`SDSComponents.max_aspect
+    <craftpix.models.loading.SDSComponents.max_aspect>`): a wider pattern is
+    letterboxed. Each cell gets the same whole number of pixels on both axes: the exact fit
+    rounded down or up, whichever is nearer in ratio (so the pattern's box may exceed that area
+    a little, and a pattern with more cells than ``resolution`` gets 1 or 2 pixels per cell);
+    the canvas is the smallest multiple of
+    ``multiple`` around that, widened where needed to keep within ``max_aspect``, with the
+    pattern centred. Raises ``ValueError`` for sizes below 1 or ``max_aspect`` below 1.
+    """
+    if min(height, width, resolution, multiple) < 1 or max_aspect < 1:
+        raise ValueError("working_canvas needs positive sizes and max_aspect >= 1")
+    aspect = min(max(height / width, 1 / max_aspect), max_aspect)
+    target_h, target_w = resolution * aspect**0.5, resolution / aspect**0.5
+    scale = min(target_h / height, target_w / width)  # pixels per cell that would fit exactly
+    k = min((max(1, math.floor(scale)), math.ceil(scale)), key=lambda n: abs(math.log(n / scale)))
+    h, w = height * k, width * k
+    canvas_h, canvas_w = _ceil_to(h, multiple), _ceil_to(w, multiple)
+    canvas_h = max(canvas_h, _ceil_to(canvas_w / max_aspect, multiple))
+    canvas_w = max(canvas_w, _ceil_to(canvas_h / max_aspect, multiple))
+    return Canvas(canvas_h, canvas_w, (height, width), k,
+                  top=(canvas_h - h) // 2, left=(canvas_w - w) // 2)
 
 
 def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -159,17 +236,26 @@ def canny(gray: np.ndarray, low: float = 100.0, high: float = 200.0) -> np.ndarr
     return cv2.Canny(g8, low, high) > 0
 
 
+def _as_canvas(size: tuple[int, int] | Canvas) -> Canvas:
+    return size if isinstance(size, Canvas) else Canvas.full(*size)
+
+
 def canny_image(
-    image: Image.Image, size: tuple[int, int], low: float = 100.0, high: float = 200.0,
+    image: Image.Image, size: tuple[int, int] | Canvas, low: float = 100.0, high: float = 200.0,
     blur_radius: float = 1.0,
 ) -> torch.Tensor:
-    """Control image for a canny ControlNet: ``(1, 3, H, W)`` in {0, 1} at ``size`` (h, w)."""
-    img = _resized(image, size)
+    """Control image for a canny ControlNet: ``(1, 3, H, W)`` in {0, 1}.
+
+    The edges of ``image`` resized to the canvas's pattern box (or to ``size`` (h, w)), no
+    edges on the padding.
+    """
+    canvas = _as_canvas(size)
+    img = _resized(image, canvas.content)
     if blur_radius > 0:
         img = img.filter(ImageFilter.GaussianBlur(blur_radius))
     edges = canny(np.asarray(img.convert("L")), low, high)
     t = torch.from_numpy(edges.astype(np.float32))
-    return t.expand(1, 3, *t.shape).contiguous()
+    return canvas.place(t.expand(1, 3, *t.shape), 0.0).contiguous()
 
 
 # --- depth --------------------------------------------------------------------------------------
@@ -178,15 +264,18 @@ def canny_image(
 @torch.no_grad()
 def depth_image(
     image: Image.Image,
-    size: tuple[int, int],
+    size: tuple[int, int] | Canvas,
     estimator: torch.nn.Module,
     processor: Any,
 ) -> torch.Tensor:
-    """Control image for a depth ControlNet: ``(1, 3, H, W)`` in [0, 1] at ``size`` (h, w).
+    """Control image for a depth ControlNet: ``(1, 3, H, W)`` in [0, 1].
 
     Runs ``estimator`` (a transformers depth-estimation model) where its weights are, resizes
-    its relative depth bicubically and normalizes it to [0, 1] (min-max), near = bright.
+    its relative depth bicubically to the canvas's pattern box (or to ``size`` (h, w)) and
+    normalizes it to [0, 1] (min-max), near = bright; the padding is 0 (far).
     """
+    canvas = _as_canvas(size)
+    size = canvas.content
     device = module_device(estimator)
     dtype = next(estimator.parameters()).dtype
     inputs = processor(images=image.convert("RGB"), return_tensors="pt")
@@ -197,4 +286,4 @@ def depth_image(
     depth = F.interpolate(depth.unsqueeze(1), size=size, mode="bicubic", align_corners=False)
     lo, hi = depth.amin(), depth.amax()
     depth = ((depth - lo) / (hi - lo).clamp_min(1e-8)).clamp(0, 1)
-    return depth.expand(1, 3, *size).contiguous().cpu()
+    return canvas.place(depth.expand(1, 3, *size), 0.0).contiguous().cpu()

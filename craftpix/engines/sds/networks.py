@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from craftpix.engines.sds.conditioning import (
+    Canvas,
     TextConditioning,
     canny_image,
     depth_image,
@@ -77,12 +78,13 @@ def encode_prompt_pair(comps: SDSComponents, prompt: str, negative: str,
     return cond
 
 
-def control_inputs(comps: SDSComponents, image: Image.Image, size: tuple[int, int],
+def control_inputs(comps: SDSComponents, image: Image.Image, canvas: Canvas,
                    settings: SDSSettings, device: torch.device) -> list[ControlInput]:
-    """The control images of the reference, computed once, with their ControlNets."""
+    """The control images of the reference on ``canvas``, computed once, with their
+    ControlNets."""
     out = []
     if "canny" in comps.controlnets:
-        out.append(ControlInput("canny", comps.controlnets["canny"], canny_image(image, size),
+        out.append(ControlInput("canny", comps.controlnets["canny"], canny_image(image, canvas),
                                 settings.canny_weight))
     if "depth" in comps.controlnets:
         if comps.depth_estimator is None or comps.depth_processor is None:
@@ -90,7 +92,7 @@ def control_inputs(comps: SDSComponents, image: Image.Image, size: tuple[int, in
         home = module_device(comps.depth_estimator)
         try:
             comps.depth_estimator.to(device)
-            depth = depth_image(image, size, comps.depth_estimator, comps.depth_processor)
+            depth = depth_image(image, canvas, comps.depth_estimator, comps.depth_processor)
         finally:
             comps.depth_estimator.to(home)
             _free(device)

@@ -2,14 +2,17 @@
 
 Per step, for a Gumbel-softmax render ``x`` of the generator:
 
-1. upsample ``x`` (bilinear) to the model's working resolution and augment it — the same
-   random draw also warps the ControlNet images;
+1. upsample ``x`` (bilinear) to the pattern's box on the model-side canvas (a whole number of
+   pixels per cell; a pattern wider than the model's trained aspect ratio is letterboxed with
+   mid-gray) and augment it — the same random draw also warps the ControlNet images and the
+   canvas mask;
 2. encode it with gradient: ``z = Enc(2x − 1) · scaling_factor`` (TAESD/TAESDXL by default);
 3. draw ``t ~ U{⌊T·t_min⌋ … ⌊T·t_max⌋}`` with ``t_max`` going linearly 0.98 → 0.8 over the first
    half of the run, and noise ``ε``; ``z_t = √ᾱ_t z + √(1 − ᾱ_t) ε``;
 4. one frozen UNet call (with the ControlNets' residuals) on the batch [negative, prompt],
    under ``no_grad`` — no third, unused branch;
-5. ``grad = w(t)·[(ε_c − ε) + s·(ε_c − ε_u)]`` with ``w(t) = 1 − ᾱ_t`` and ``s = 40``;
+5. ``grad = w(t)·[(ε_c − ε) + s·(ε_c − ε_u)]`` with ``w(t) = 1 − ᾱ_t`` and ``s = 40``, times
+   the fraction of each latent that covers the pattern (padding gets no gradient);
 6. return ``0.5·Σ(z − sg(z − grad))²``, whose gradient with respect to ``z`` is ``grad``.
 
 The optimizer loop adds the FFT smoothness term, AdamW, warm-up, clipping and re-centering.
@@ -30,11 +33,14 @@ import torch
 import torch.nn.functional as F
 
 from craftpix.engines.sds.augment import AugmentDraw, apply_augment, sample_augment
-from craftpix.engines.sds.conditioning import TextConditioning
+from craftpix.engines.sds.conditioning import Canvas, TextConditioning
 from craftpix.engines.sds.settings import SDSConfig
 from craftpix.errors import CraftpixError
 
 _DEFAULT_CONFIG = SDSConfig()
+#: What the canvas around a letterboxed pattern is filled with: sRGB 0.5, i.e. 0 in the
+#: encoder's [-1, 1] input range.
+PAD_GRAY = 0.5
 
 
 def t_max_at(step: int, total: int, config: SDSConfig = _DEFAULT_CONFIG) -> float:
@@ -150,7 +156,9 @@ class SDSObjective:
 
     ``unet`` is called once per step as diffusers' ``UNet2DConditionModel`` (batch 2:
     [negative, prompt]); ``encoder`` maps a [0, 1] image batch to latents with gradient;
-    ``alphas_cumprod`` is the noise schedule's ᾱ (length T).
+    ``alphas_cumprod`` is the noise schedule's ᾱ (length T). ``size`` is the model-side
+    :class:`~craftpix.engines.sds.conditioning.Canvas` (or a pixel size (h, w) the render is
+    stretched to fill); control images must be canvas-sized.
 
     A step whose UNet output is not finite contributes no gradient (the loop still applies
     the smoothness term). The non-finite steps are counted on the device and read every
@@ -168,7 +176,7 @@ class SDSObjective:
         encoder: Callable[[torch.Tensor, torch.Generator | None], torch.Tensor],
         alphas_cumprod: torch.Tensor,
         text: TextConditioning,
-        size: tuple[int, int],
+        size: tuple[int, int] | Canvas,
         config: SDSConfig = _DEFAULT_CONFIG,
         controls: Sequence[ControlInput] = (),
         device: torch.device | str = "cpu",
@@ -189,7 +197,9 @@ class SDSObjective:
         self.device = torch.device(device)
         self.dtype = dtype
         self.text = text.to(self.device, dtype)
-        self.size = size
+        self.canvas = size if isinstance(size, Canvas) else Canvas.full(*size)
+        self.size = self.canvas.size
+        self._mask = self.canvas.mask(self.device) if self.canvas.padded else None
         self.config = config
         self.controls = [
             ControlInput(c.name, c.model, c.image.to(self.device, torch.float32), c.scale)
@@ -253,7 +263,8 @@ class SDSObjective:
         cfg = self.config
         noise_rng = rng if noise_rng is None else noise_rng
         x = render.to(self.device, torch.float32)
-        x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=self.canvas.content, mode="bilinear", align_corners=False)
+        x = self.canvas.place(x, PAD_GRAY)
         draw = sample_augment(rng, cfg.augment)
         x = apply_augment(x, draw)
         z = self.encoder(x, noise_rng)
@@ -265,11 +276,20 @@ class SDSObjective:
         grad = sds_gradient(eps_u, eps_c, noise, a, cfg.guidance_scale, cfg.weighting)
         finite = torch.isfinite(grad).all()
         grad = torch.where(finite, grad, torch.zeros_like(grad))  # no sync: decided on device
+        if self._mask is not None:
+            grad = grad * self.latent_mask(draw, tuple(z.shape[-2:]))
         self._nonfinite += (~finite).to(self._nonfinite.dtype)
         self.stats = {"t": float(t), "grad_norm": grad.norm()}
         if self.check_every > 0 and (step + 1) % self.check_every == 0:
             self.check_finite()
         return sds_loss(z, grad)
+
+    def latent_mask(self, draw: AugmentDraw, latent_size: tuple[int, ...]) -> torch.Tensor:
+        """``(1, 1, h, w)``: the fraction of each latent's pixels that show the pattern, after
+        this step's augmentation (the canvas mask warped like the render, then averaged)."""
+        assert self._mask is not None
+        m = self._mask if draw.identity else apply_augment(self._mask, draw)
+        return F.adaptive_avg_pool2d(m, latent_size)
 
     def check_finite(self) -> None:
         """Read the non-finite count (one host sync) and upcast or stop; see the class doc."""

@@ -91,20 +91,23 @@ class Interrupted(CraftpixError):
 
 
 def fft_loss(image: torch.Tensor, grayscale: bool = True) -> torch.Tensor:
-    """Mean magnitude of the high frequencies of ``image`` (1, 3, H, W).
+    """Mean magnitude of the high frequencies of ``image`` (1, 3, H, W), one pixel per cell.
 
-    F = fftshift(fft2(x)); the mask is 1 outside a centred disc of radius min(H, W)/(4√2).
-    Penalizing it favors flat regions: the SD-πXL smoothness term.
+    F = fftshift(fft2(x)); the mask is 1 outside a centred disc of radius 1/(4√2) cycles per
+    cell, measured per axis (bin k of an axis of n cells is k/n cycles per cell), and the loss
+    is Σ|F|·mask / Σmask. For a square image this is SD-πXL's disc of radius min(H, W)/(4√2)
+    bins; for a non-square one the same spatial frequencies count on both axes, whatever the
+    aspect ratio. Penalizing it favors flat regions: the SD-πXL smoothness term.
     """
     x = image
     if grayscale:
         x = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
     h, w = x.shape[-2:]
     spec = torch.fft.fftshift(torch.fft.fft2(x), dim=(-2, -1)).abs()
-    yy = torch.arange(h, device=x.device, dtype=x.dtype) - h // 2
-    xx = torch.arange(w, device=x.device, dtype=x.dtype) - w // 2
-    radius = min(h, w) / (4 * math.sqrt(2))
-    mask = ((yy[:, None] ** 2 + xx[None, :] ** 2) > radius**2).to(x.dtype)
+    fy = (torch.arange(h, device=x.device, dtype=x.dtype) - h // 2) / h
+    fx = (torch.arange(w, device=x.device, dtype=x.dtype) - w // 2) / w
+    cutoff = 1 / (4 * math.sqrt(2))
+    mask = ((fy[:, None] ** 2 + fx[None, :] ** 2) > cutoff**2).to(x.dtype)
     return (spec * mask).sum() / (mask.sum() * spec.shape[0] * spec.shape[1]).clamp_min(1)
 
 

@@ -201,7 +201,7 @@ def _optimize(
 
     import torch
 
-    from craftpix.engines.sds.conditioning import working_size
+    from craftpix.engines.sds.conditioning import working_canvas
     from craftpix.engines.sds.generator import Generator
     from craftpix.engines.sds.networks import (
         PreviewWriter,
@@ -227,9 +227,11 @@ def _optimize(
     if not settings.raw_prompt and components.tokenizers:
         text = _fit_to_encoder(text, prompt_subject, components.tokenizers[0])
     resolution = settings.resolution or components.native_resolution
-    size = working_size(height, width, resolution, components.size_multiple)
-    cond = encode_prompt_pair(components, text, negative, device, size)
-    control = control_inputs(components, image, size, settings, device) if image is not None else []
+    canvas = working_canvas(height, width, resolution, components.size_multiple,
+                            components.max_aspect)
+    cond = encode_prompt_pair(components, text, negative, device, canvas.size)
+    control = (control_inputs(components, image, canvas, settings, device)
+               if image is not None else [])
     vae_dtype = place_networks(components, device, dtype, settings)
 
     config = settings.objective
@@ -237,7 +239,7 @@ def _optimize(
         config = replace(config, guidance_scale=settings.guidance_scale)
     objective = SDSObjective(
         unet=components.unet, encoder=LatentEncoder(components.vae, dtype=vae_dtype),
-        alphas_cumprod=components.alphas_cumprod, text=cond, size=size, config=config,
+        alphas_cumprod=components.alphas_cumprod, text=cond, size=canvas, config=config,
         controls=control, device=device, dtype=dtype,
         prediction_type=components.prediction_type)
 
