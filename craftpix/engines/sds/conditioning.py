@@ -188,28 +188,37 @@ def working_canvas(
 ) -> Canvas:
     """The model-side canvas for a ``height``×``width``-cell pattern.
 
-    About the area of a ``resolution``² image (SDXL is trained on such buckets) at the
-    pattern's aspect ratio, capped at ``max_aspect`` (:attr:`SDSComponents.max_aspect
-    <craftpix.models.loading.SDSComponents.max_aspect>`): a wider pattern is
-    letterboxed. Each cell gets the same whole number of pixels on both axes: the exact fit
-    rounded down or up, whichever is nearer in ratio (so the pattern's box may exceed that area
-    a little, and a pattern with more cells than ``resolution`` gets 1 or 2 pixels per cell);
-    the canvas is the smallest multiple of
-    ``multiple`` around that, widened where needed to keep within ``max_aspect``, with the
-    pattern centred. Raises ``ValueError`` for sizes below 1 or ``max_aspect`` below 1.
+    Each cell gets the same whole number of pixels on both axes (never stretched); the canvas
+    is the smallest multiple of ``multiple`` around the pattern's box, widened where needed to
+    keep within ``max_aspect`` (:attr:`SDSComponents.max_aspect
+    <craftpix.models.loading.SDSComponents.max_aspect>`: a wider pattern is letterboxed), with
+    the pattern centred. Of the pixel counts per cell around the exact fit to a
+    ``resolution``² area, the one whose canvas area is nearest (in ratio) to ``resolution``²
+    wins — the area the model was trained at —, then the one with less padding. A pattern with
+    more cells than ``resolution`` gets 1 or 2 pixels per cell. Raises ``ValueError`` for sizes
+    below 1 or ``max_aspect`` below 1.
     """
     if min(height, width, resolution, multiple) < 1 or max_aspect < 1:
         raise ValueError("working_canvas needs positive sizes and max_aspect >= 1")
     aspect = min(max(height / width, 1 / max_aspect), max_aspect)
     target_h, target_w = resolution * aspect**0.5, resolution / aspect**0.5
     scale = min(target_h / height, target_w / width)  # pixels per cell that would fit exactly
-    k = min((max(1, math.floor(scale)), math.ceil(scale)), key=lambda n: abs(math.log(n / scale)))
-    h, w = height * k, width * k
-    canvas_h, canvas_w = _ceil_to(h, multiple), _ceil_to(w, multiple)
-    canvas_h = max(canvas_h, _ceil_to(canvas_w / max_aspect, multiple))
-    canvas_w = max(canvas_w, _ceil_to(canvas_h / max_aspect, multiple))
-    return Canvas(canvas_h, canvas_w, (height, width), k,
-                  top=(canvas_h - h) // 2, left=(canvas_w - w) // 2)
+
+    def canvas(k: int) -> Canvas:
+        h, w = height * k, width * k
+        canvas_h, canvas_w = _ceil_to(h, multiple), _ceil_to(w, multiple)
+        canvas_h = max(canvas_h, _ceil_to(canvas_w / max_aspect, multiple))
+        canvas_w = max(canvas_w, _ceil_to(canvas_h / max_aspect, multiple))
+        return Canvas(canvas_h, canvas_w, (height, width), k,
+                      top=(canvas_h - h) // 2, left=(canvas_w - w) // 2)
+
+    def badness(c: Canvas) -> tuple[float, float]:
+        area = c.height * c.width
+        return (round(abs(math.log(area / resolution**2)), 9),
+                1 - c.content[0] * c.content[1] / area)
+
+    candidates = {max(1, math.floor(scale) - 1), max(1, math.floor(scale)), math.ceil(scale)}
+    return min((canvas(k) for k in sorted(candidates)), key=badness)
 
 
 def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
