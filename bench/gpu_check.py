@@ -11,7 +11,9 @@ one fails (the JSON is rewritten after every section):
 * ``precision``    — the logits' gradient of one SDS step in fp16 and bf16 against fp32, same
   random draws: cosine similarity (mean and min over a few timesteps);
 * ``speed``        — :func:`bench.sds_step.bench` (s/step with breakdown, peak memory) for
-  SDXL + 2 ControlNets at 1024² fp16 with compile off and on, and SD 1.5 at 512².
+  SDXL + 2 ControlNets at 1024² fp16 with compile off and on, and SD 1.5 at 512²;
+* ``speed_graphs`` — SD 1.5 + 2 ControlNets at 512² compiled with CUDA graphs
+  (``mode="reduce-overhead"``, what ``--compile`` picks for 512² models), last.
 
 ``--tiny`` swaps in the test-suite's tiny models (CPU, seconds): the suite runs that.
 
@@ -192,6 +194,18 @@ def speed(tiny: bool, device: torch.device, compile_modes: list[bool]) -> list[d
     return runs
 
 
+def speed_graphs(tiny: bool, device: torch.device) -> list[dict[str, Any]]:
+    """SD 1.5 + 2 ControlNets at 512², compiled with CUDA graphs (what ``--compile`` picks for
+    512² models) — last, as its compile time is the least predictable."""
+    from sds_step import bench
+
+    if tiny:  # the script's CPU test: the code path, without inductor
+        return []
+    dtype = torch.float16
+    return [bench("sd15", 2, 10, 3, device, dtype, None, "tiny", 48, False, compile=True,
+                  channels_last=True, fuse_qkv=True, cuda_graphs=True)]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("gpu_check.json"))
@@ -199,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", action="store_true", help="tiny models (CPU test of the script)")
     p.add_argument("--steps", type=int, default=20, help="end-to-end steps")
     p.add_argument("--no-compile", action="store_true", help="skip the compile-on timing")
-    p.add_argument("--sections", default="end_to_end,precision,speed",
+    p.add_argument("--sections", default="end_to_end,precision,speed,speed_graphs",
                    help="comma-separated subset of the sections to run")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -217,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                                           args.steps)),
         ("precision", lambda: precision(args.tiny, device, kinds)),
         ("speed", lambda: speed(args.tiny, device, [False] if args.no_compile else [False, True])),
+        ("speed_graphs", lambda: [] if args.no_compile else speed_graphs(args.tiny, device)),
     ]
     wanted = set(args.sections.split(","))
     sections = [(name, run) for name, run in sections if name in wanted]

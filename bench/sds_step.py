@@ -134,7 +134,7 @@ def _build(cls: Any, config: dict[str, Any], device: torch.device, dtype: torch.
 def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.device,
           dtype: torch.dtype, resolution: int | None, vae: str, pattern: int,
           attention_slicing: bool, compile: bool = False, channels_last: bool = False,
-          fuse_qkv: bool = False) -> dict[str, Any]:
+          fuse_qkv: bool = False, cuda_graphs: bool = False) -> dict[str, Any]:
     from diffusers import AutoencoderKL, AutoencoderTiny, ControlNetModel, UNet2DConditionModel
     from diffusers.utils import logging as diffusers_logging
 
@@ -160,9 +160,10 @@ def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.de
             m.fuse_qkv_projections()
         if channels_last:
             m.to(memory_format=torch.channels_last)
+    mode = "reduce-overhead" if cuda_graphs else "default"  # as networks.compile_mode
     if compile:
-        unet = torch.compile(unet, dynamic=False)
-        nets = [torch.compile(n, dynamic=False) for n in nets]
+        unet = torch.compile(unet, dynamic=False, mode=mode)
+        nets = [torch.compile(n, dynamic=False, mode=mode) for n in nets]
     build_s = time.perf_counter() - t_build
     params = {"unet": sum(p.numel() for p in unet.parameters()) / 1e6,
               "controlnet": sum(p.numel() for p in nets[0].parameters()) / 1e6 if nets else 0}
@@ -237,6 +238,7 @@ def bench(arch: str, controlnets: int, steps: int, warmup: int, device: torch.de
         else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(), "dtype": str(dtype).replace("torch.", ""),
         "attention_slicing": attention_slicing, "compile": compile,
+        "cuda_graphs": bool(compile and cuda_graphs),
         "channels_last": channels_last, "fuse_qkv": fuse_qkv, "steps_timed": len(per_step),
         "first_step_s": round(first_step, 2),
         "s_per_step": round(float(np.mean(per_step)) if per_step else float("nan"), 3),
@@ -264,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pattern", type=int, default=48, help="pattern size in cells")
     p.add_argument("--attention-slicing", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile UNet and ControlNets")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="with --compile: mode='reduce-overhead' (CUDA graphs)")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--fuse-qkv", action="store_true")
     p.add_argument("--threads", type=int, help="torch CPU threads")
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     for arch in args.arch or ["sd15", "sdxl"]:
         result = bench(arch, args.controlnets, args.steps, args.warmup, device, dtype,
                        args.resolution, args.vae, args.pattern, args.attention_slicing,
-                       args.compile, args.channels_last, args.fuse_qkv)
+                       args.compile, args.channels_last, args.fuse_qkv, args.cuda_graphs)
         line = json.dumps(result)
         print(line, flush=True)
         if args.json:

@@ -105,15 +105,34 @@ def bf16_supported(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
+#: Native sizes up to this many pixels a side get CUDA graphs by default (``cuda_graphs=None``).
+CUDA_GRAPHS_UP_TO = 512
+
+
+def compile_mode(comps: SDSComponents, settings: SDSSettings) -> str | None:
+    """``torch.compile``'s mode for the per-step networks, or None when not compiling.
+
+    ``"reduce-overhead"`` (inductor with CUDA graphs: one launch replays a whole network) when
+    ``settings.cuda_graphs`` is True, or None and the model's native size is at most
+    :data:`CUDA_GRAPHS_UP_TO`; else ``"default"``. No compilation with ``offload`` (accelerate
+    hooks move weights between calls).
+    """
+    if not settings.compile or settings.offload:
+        return None
+    graphs = settings.cuda_graphs
+    if graphs is None:
+        graphs = comps.native_resolution <= CUDA_GRAPHS_UP_TO
+    return "reduce-overhead" if graphs else "default"
+
+
 def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) -> list[str]:
     """Apply the speed settings that hold on ``device``; returns what was applied.
 
     On CUDA: ``cudnn_benchmark`` (fixed shapes for the whole run), ``tf32`` (matmuls and
     convolutions of fp32 paths), then per network ``channels_last`` and ``fuse_qkv``
-    (diffusers' fused QKV projections), and ``compile`` (``torch.compile``, shapes fixed).
-    ``fuse_qkv``/``channels_last`` are exact rewrites and also run on the CPU when
-    ``speed_on_cpu`` is set (tests); ``compile`` is skipped with ``offload`` (accelerate
-    hooks move weights between calls).
+    (diffusers' fused QKV projections), and ``compile`` (``torch.compile``, shapes fixed, in
+    :func:`compile_mode`'s mode: CUDA graphs for 512² models). ``fuse_qkv``/``channels_last``
+    are exact rewrites and also run on the CPU when ``speed_on_cpu`` is set (tests).
     """
     applied: list[str] = []
     cuda = device.type == "cuda"
@@ -133,11 +152,12 @@ def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) 
         if anywhere and settings.channels_last and hasattr(net, "to"):
             net.to(memory_format=torch.channels_last)
             applied.append(f"channels_last:{name}")
-    if settings.compile and anywhere and not settings.offload:
-        comps.unet = torch.compile(comps.unet, dynamic=False)
+    mode = compile_mode(comps, settings) if anywhere else None
+    if mode is not None:
+        comps.unet = torch.compile(comps.unet, dynamic=False, mode=mode)
         for key, net in comps.controlnets.items():
-            comps.controlnets[key] = torch.compile(net, dynamic=False)
-        applied.append("compile")
+            comps.controlnets[key] = torch.compile(net, dynamic=False, mode=mode)
+        applied.append(f"compile:{mode}")
     return applied
 
 

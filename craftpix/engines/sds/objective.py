@@ -229,6 +229,10 @@ class SDSObjective:
         v-prediction models' output is turned into ε with ε = √ᾱ_t·v + √(1 − ᾱ_t)·z_t
         (Salimans & Ho 2022, from z_t = √ᾱ z + √(1−ᾱ) ε and v = √ᾱ ε − √(1−ᾱ) z).
         """
+        if self.device.type == "cuda":
+            # A new step for compiled networks replayed as CUDA graphs: last step's outputs
+            # (already consumed) may be overwritten. A no-op for anything else.
+            torch.compiler.cudagraph_mark_step_begin()
         latents = torch.cat([z_t, z_t]).to(self.dtype)
         timesteps = torch.full((2,), t, device=self.device, dtype=torch.long)
         added = self.text.added_cond_kwargs

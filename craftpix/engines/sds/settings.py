@@ -74,6 +74,7 @@ class SDSSettings:
     dtype: str = "auto"
     offload: bool = False
     attention_slicing: bool = False
+    compile: bool = False  # torch.compile the UNet and ControlNets (CUDA; minutes of warm-up)
     preview_every: int = 0
     checkpoint_every: int = 0
     resume: Path | None = None
@@ -83,7 +84,10 @@ class SDSSettings:
     #: "de2000" (CIEDE2000/100: the perceptually nearest color wins, but logits ≈3× weaker).
     init_metric: str = "rgb-l1"
     # --- speed (CUDA only unless speed_on_cpu; see craftpix.engines.sds.networks.speed_up) ---
-    compile: bool = False  # torch.compile the UNet and ControlNets (minutes of warm-up)
+    #: With ``compile``, replay each network as a CUDA graph (``mode="reduce-overhead"``).
+    #: None: for models of native size ≤ 512² only, whose steps are short enough for kernel
+    #: launches to matter (SD 1.5); SDXL's long kernels gain little and its graphs cost memory.
+    cuda_graphs: bool | None = None
     channels_last: bool = True
     fuse_qkv: bool = True
     cudnn_benchmark: bool = True

@@ -1,0 +1,78 @@
+"""The speed settings of the SDS engine: exact rewrites stay exact; compile modes are chosen
+per model size (CUDA graphs for 512² models). What they gain is a GPU measurement
+(bench/gpu_check.sh), never asserted here."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from craftpix.engines.sds.networks import compile_mode, speed_up
+from craftpix.models.loading import SDSComponents, load_components
+
+try:
+    from tiny_models import tiny_paths, tiny_settings  # noqa: F401  (fixture)
+except ImportError:  # tests/ imported as a package
+    from tests.tiny_models import tiny_paths, tiny_settings  # noqa: F401
+
+
+class _Config:
+    def __init__(self, sample_size: int, blocks: int = 4) -> None:
+        self.sample_size = sample_size
+        self.block_out_channels = (8,) * blocks
+
+
+class _Net:
+    def __init__(self, sample_size: int) -> None:
+        self.config = _Config(sample_size)
+
+
+def _comps(sample_size: int, family: str) -> SDSComponents:
+    return SDSComponents(family=family, unet=_Net(sample_size), vae=None, scheduler=None,
+                         text_encoders=[], tokenizers=[])
+
+
+@pytest.mark.parametrize(("sample_size", "family", "graphs", "expected"), [
+    (64, "sd15", None, "reduce-overhead"),   # SD 1.5: 512² → CUDA graphs
+    (128, "sdxl", None, "default"),          # SDXL: 1024² → plain inductor
+    (128, "sdxl", True, "reduce-overhead"),  # asked for
+    (64, "sd15", False, "default"),          # refused
+])
+def test_compile_mode_per_model_size(tiny_paths, sample_size, family, graphs, expected) -> None:
+    settings = replace(tiny_settings(tiny_paths), compile=True, cuda_graphs=graphs)
+    assert compile_mode(_comps(sample_size, family), settings) == expected
+    assert compile_mode(_comps(sample_size, family), replace(settings, compile=False)) is None
+    assert compile_mode(_comps(sample_size, family), replace(settings, offload=True)) is None
+
+
+def test_speed_up_is_exact_and_compiles_in_the_chosen_mode(tiny_paths, monkeypatch) -> None:
+    settings = replace(tiny_settings(tiny_paths, "sd15", canny_weight=0.15, depth_weight=0.0),
+                       speed_on_cpu=True, compile=True)
+    comps = load_components(settings, controls=("canny",))
+    unet = comps.unet
+    g = torch.Generator().manual_seed(0)
+    sample = torch.randn(2, 4, 8, 8, generator=g)
+    hidden = torch.randn(2, 77, unet.config.cross_attention_dim, generator=g)
+    t = torch.tensor([500, 500])
+    with torch.no_grad():
+        before = unet(sample, t, encoder_hidden_states=hidden).sample
+    compiled: list[dict] = []
+
+    def fake_compile(model, **kwargs):
+        compiled.append(kwargs)
+        return model  # the mode is what is checked; inductor itself is not run here
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    applied = speed_up(comps, torch.device("cpu"), settings)
+    assert "fuse_qkv:unet" in applied and "channels_last:unet" in applied
+    assert "compile:reduce-overhead" in applied  # the tiny SD 1.5 is 64² ≤ 512²
+    assert compiled == [{"dynamic": False, "mode": "reduce-overhead"}] * 2  # UNet + canny
+    with torch.no_grad():
+        after = comps.unet(sample, t, encoder_hidden_states=hidden).sample
+    # fused QKV and channels_last are rewrites: the same function, to float rounding
+    assert torch.allclose(before, after, atol=1e-5)
+    # CUDA-only settings stay off on the CPU unless asked for
+    comps2 = load_components(replace(settings, speed_on_cpu=False), controls=())
+    assert speed_up(comps2, torch.device("cpu"), replace(settings, speed_on_cpu=False)) == []
