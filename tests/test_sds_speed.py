@@ -76,3 +76,17 @@ def test_speed_up_is_exact_and_compiles_in_the_chosen_mode(tiny_paths, monkeypat
     # CUDA-only settings stay off on the CPU unless asked for
     comps2 = load_components(replace(settings, speed_on_cpu=False), controls=())
     assert speed_up(comps2, torch.device("cpu"), replace(settings, speed_on_cpu=False)) == []
+
+
+def test_compile_on_the_cpu_is_ignored_with_a_warning(tiny_paths, tmp_path, capsys) -> None:
+    import numpy as np
+
+    from craftpix.engines.sds.run import run_sds
+
+    settings = replace(tiny_settings(tiny_paths, "sd15"), compile=True)
+    result = run_sds(settings, prompt="rose", image=None, reference_rgb=None,
+                     palette_rgb=np.array([[1.0, 0, 0], [0, 0, 1.0]]), height=4, width=4,
+                     colors=None, medium="beads", steps=1, seed=0, smooth=20.0,
+                     out_dir=tmp_path, quiet=True)
+    assert result.indices.shape == (4, 4)
+    assert "--compile only matters on a GPU; ignored" in capsys.readouterr().err

@@ -190,6 +190,8 @@ def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtyp
             _warn("--offload only matters on a GPU; ignored")
         for net in nets:
             net.to(device=device, dtype=dtype)
+    if settings.compile and device.type != "cuda" and not settings.speed_on_cpu:
+        _warn("--compile only matters on a GPU; ignored")
     speed_up(comps, device, settings)
     _free(device)
     return vae_dtype
