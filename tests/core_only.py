@@ -5,7 +5,7 @@ Run by ``make check-core`` in a fresh virtual environment that has only the core
 
     python tests/core_only.py IMAGE
 
-Exits 1 (naming the modules) if torch, diffusers, transformers or peft were imported, or if
+Exits 1 (naming the modules) if torch, diffusers, transformers, peft or kornia were imported, or if
 the run failed; prints ``core ok`` otherwise.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import tempfile
 
-HEAVY = ("torch", "diffusers", "transformers", "peft", "accelerate")
+HEAVY = ("torch", "diffusers", "transformers", "peft", "accelerate", "kornia")
 
 
 def main(image: str) -> int:

@@ -16,7 +16,8 @@ import importlib.util
 from craftpix.errors import CraftpixError
 
 #: The import names the engine needs beyond the core install (the ``diffusion`` extra).
-DIFFUSION_MODULES = ("torch", "diffusers", "transformers", "huggingface_hub", "safetensors")
+DIFFUSION_MODULES = ("torch", "diffusers", "transformers", "huggingface_hub", "safetensors",
+                     "cv2", "kornia")
 INSTALL_HINT = 'pip install "craftpix[diffusion]"'
 
 
