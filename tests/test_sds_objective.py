@@ -323,3 +323,24 @@ def test_canny_image_is_binary_three_channel() -> None:
     t = canny_image(im, (32, 48))
     assert t.shape == (1, 3, 32, 48)
     assert set(torch.unique(t).tolist()) <= {0.0, 1.0} and float(t.sum()) > 0
+
+
+def test_canny_image_is_what_the_controlnet_annotators_compute() -> None:
+    """cv2.Canny(rgb, 100, 200) on the resized RGB image, no blur: an edge between two
+    colors of nearly the same luma (red 200 | green 100) is found, as in training."""
+    import cv2
+
+    arr = np.zeros((48, 64, 3), dtype=np.uint8)
+    arr[:, :32] = (200, 0, 0)
+    arr[:, 32:] = (0, 100, 0)
+    rng = np.random.default_rng(0)
+    arr[8:40:4, 8:56:4] = rng.integers(0, 255, (8, 12, 3))  # fine detail a blur would erase
+    im = Image.fromarray(arr)
+    got = canny_image(im, (48, 64))[0, 0].numpy() > 0
+    oracle = cv2.Canny(np.asarray(im), 100, 200) > 0
+    assert np.array_equal(got, oracle)
+    assert got[:, 30:34].any(axis=1).mean() > 0.9  # the isoluminant edge
+    gray_only = cv2.Canny(np.asarray(im.convert("L")), 100, 200) > 0
+    assert not gray_only[:, 30:34].any(axis=1).mean() > 0.5  # which luma alone misses
+    blurred = canny_image(im, (48, 64), blur_radius=1.0)[0, 0].numpy() > 0
+    assert blurred.sum() < got.sum()  # SD-πXL's blur, on request only

@@ -3,8 +3,9 @@
 * Text: the prompt and negative prompt through the model's CLIP text encoder(s), as diffusers'
   Stable Diffusion (last hidden state) and SDXL (penultimate hidden states of both encoders,
   concatenated, plus the pooled projection and the size ``time_ids``) pipelines do.
-* Canny edges of the reference image: PIL Gaussian blur (radius 1), then OpenCV's Canny with
-  thresholds 100/200, as SD-πXL.
+* Canny edges of the reference image: OpenCV's Canny with thresholds 100/200 on the RGB
+  image, as the canny ControlNets saw them in training (SD-πXL's code blurred first; see
+  :func:`canny_image`).
 * Depth of the reference image from a transformers depth estimator (DPT / Depth Anything),
   min-max normalized, on whatever device the caller picks.
 * The model-side :class:`Canvas`: the pattern's pixel box (a whole number of pixels per cell)
@@ -229,19 +230,21 @@ def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 # --- canny --------------------------------------------------------------------------------------
 
-def canny(gray: np.ndarray, low: float = 100.0, high: float = 200.0) -> np.ndarray:
-    """Canny edges of an 8-bit-range grayscale image ``(H, W)``; boolean ``(H, W)``.
+def canny(image: np.ndarray, low: float = 100.0, high: float = 200.0) -> np.ndarray:
+    """Canny edges of an 8-bit-range image, grayscale ``(H, W)`` or RGB ``(H, W, 3)``;
+    boolean ``(H, W)``.
 
-    OpenCV's ``cv2.Canny(img, low, high)`` (aperture 3, L1 gradient): the edge maps the SDXL
-    canny ControlNets were trained on (opencv-python-headless, in the diffusion extra). Values
-    are rounded and clipped to 0..255 first. Raises ``ValueError`` for a non-2-D array.
+    OpenCV's ``cv2.Canny(img, low, high)`` (aperture 3, L1 gradient; on RGB the strongest
+    channel's gradient per pixel) — what the canny ControlNets' annotators run
+    (opencv-python-headless, in the diffusion extra). Values are rounded and clipped to 0..255
+    first. Raises ``ValueError`` for any other shape.
     """
     import cv2
 
-    g = np.asarray(gray)
-    if g.ndim != 2:
-        raise ValueError("canny needs a 2-D grayscale image")
-    g8 = np.clip(np.rint(g), 0, 255).astype(np.uint8)
+    g = np.asarray(image)
+    if not (g.ndim == 2 or (g.ndim == 3 and g.shape[2] == 3)):
+        raise ValueError("canny needs a (H, W) grayscale or (H, W, 3) RGB image")
+    g8 = np.ascontiguousarray(np.clip(np.rint(g), 0, 255).astype(np.uint8))
     return cv2.Canny(g8, low, high) > 0
 
 
@@ -251,18 +254,23 @@ def _as_canvas(size: tuple[int, int] | Canvas) -> Canvas:
 
 def canny_image(
     image: Image.Image, size: tuple[int, int] | Canvas, low: float = 100.0, high: float = 200.0,
-    blur_radius: float = 1.0,
+    blur_radius: float = 0.0,
 ) -> torch.Tensor:
     """Control image for a canny ControlNet: ``(1, 3, H, W)`` in {0, 1}.
 
     The edges of ``image`` resized to the canvas's pattern box (or to ``size`` (h, w)), no
-    edges on the padding.
+    edges on the padding. As the ControlNets saw them in training: ``cv2.Canny(rgb, 100, 200)``
+    on the resized RGB image, no blur — lllyasviel's annotator for the SD 1.5 ControlNets and
+    the training script linked from diffusers' ``controlnet-canny-sdxl-1.0-small`` card (the
+    -mid and full SDXL cards give no details; same team, assumed the same). SD-πXL's own code
+    blurs first (PIL Gaussian, radius 1) and drops about half the edges
+    (docs/BENCHMARKS.md); ``blur_radius=1`` with a grayscale input reproduces that.
     """
     canvas = _as_canvas(size)
     img = _resized(image, canvas.content)
     if blur_radius > 0:
         img = img.filter(ImageFilter.GaussianBlur(blur_radius))
-    edges = canny(np.asarray(img.convert("L")), low, high)
+    edges = canny(np.asarray(img), low, high)
     t = torch.from_numpy(edges.astype(np.float32))
     return canvas.place(t.expand(1, 3, *t.shape), 0.0).contiguous()
 
