@@ -238,9 +238,11 @@ class SDSObjective:
         added = self.text.added_cond_kwargs
         down: list[torch.Tensor] | None = None
         mid: torch.Tensor | None = None
-        if use_controls:
-            for c in self.controls:
-                image = apply_augment(c.image, draw).to(self.dtype).expand(2, -1, -1, -1)
+        if use_controls and self.controls:
+            # One warp for all control images (they share the canvas), split per ControlNet.
+            images = apply_augment(torch.cat([c.image for c in self.controls]), draw)
+            for c, image in zip(self.controls, images.to(self.dtype).split(1), strict=True):
+                image = image.expand(2, -1, -1, -1)
                 d, m = c.model(latents, timesteps, encoder_hidden_states=self.text.hidden,
                                controlnet_cond=image, conditioning_scale=c.scale,
                                added_cond_kwargs=added, return_dict=False)
