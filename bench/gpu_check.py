@@ -6,10 +6,13 @@ one fails (the JSON is rewritten after every section):
 
 * ``environment``  — torch/CUDA versions, the device, bf16 support;
 * ``end_to_end``   — :func:`craftpix.engines.sds.run.run_sds` on CUDA with a reference image
+  on a 48×32-cell pattern
   (canny + depth ControlNets, depth estimator, text encoders of the real sizes): finishes,
   finite statistics, seconds per step, peak memory;
 * ``precision``    — the logits' gradient of one SDS step in fp16 and bf16 against fp32, same
   random draws: cosine similarity (mean and min over a few timesteps);
+* ``compiled_run`` — the production ``--compile`` path (CUDA graphs) on a letterboxed
+  non-square pattern with the tiny networks, against the same run uncompiled;
 * ``speed``        — :func:`bench.sds_step.bench` (s/step with breakdown, peak memory) for
   SDXL + 2 ControlNets at 1024² fp16 with compile off and on, and SD 1.5 at 512²;
 * ``speed_graphs`` — SD 1.5 + 2 ControlNets at 512² compiled with CUDA graphs
@@ -114,8 +117,9 @@ def end_to_end(tiny: bool, device: torch.device, dtype: str, steps: int) -> dict
     arr[16:80, 24:72] = (200, 40, 40)
     arr += rng.integers(0, 20, arr.shape, dtype=np.uint8)
     image = Image.fromarray(arr)
-    cells = 16 if tiny else 48
-    reference = np.asarray(image.resize((cells, cells), Image.Resampling.BOX)) / 255.0
+    # non-square (canvas padded to the size multiple, latent mask on): 32×48 cells
+    rows, cols = (16, 24) if tiny else (32, 48)
+    reference = np.asarray(image.resize((cols, rows), Image.Resampling.BOX)) / 255.0
     palette = rng.random((24, 3))
     settings = SDSSettings(device=device.type, dtype=dtype,
                            resolution=64 if tiny else None, optim={"warmup": 2})
@@ -124,7 +128,7 @@ def end_to_end(tiny: bool, device: torch.device, dtype: str, steps: int) -> dict
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         result = run_sds(settings, prompt="a red rose", image=image, reference_rgb=reference,
-                         palette_rgb=palette, height=cells, width=cells, colors=None,
+                         palette_rgb=palette, height=rows, width=cols, colors=None,
                          medium="beads", steps=steps, seed=0, smooth=20.0, out_dir=Path(out),
                          quiet=True, components=comps)
         seconds = time.perf_counter() - t0
@@ -133,7 +137,7 @@ def end_to_end(tiny: bool, device: torch.device, dtype: str, steps: int) -> dict
             "steps": result.steps, "seconds_total": round(seconds, 2),
             "s_per_step_incl_setup": round(seconds / steps, 3),
             "entropy_end": round(result.entropy, 4), "grad_norm_last": grads[-1],
-            "dtype": dtype, "peak_memory_gib": _peak(device), "cells": cells}
+            "dtype": dtype, "peak_memory_gib": _peak(device), "cells": f"{cols}x{rows}"}
 
 
 def _step_gradient(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
@@ -157,14 +161,27 @@ def _step_gradient(comps: SDSComponents, device: torch.device, dtype: torch.dtyp
 
 
 def precision(tiny: bool, device: torch.device, kinds: list[str]) -> dict[str, Any]:
-    """Cosine of the logits' gradient in reduced precision vs fp32, over a few steps."""
+    """Cosine of the logits' gradient in reduced precision vs fp32, over a few steps.
+
+    The fp32 reference is true fp32: TF32 (which an earlier ``run_sds`` switches on for the
+    process, and cuDNN allows by default) is off during this section, then restored.
+    """
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        return _precision(tiny, device, kinds)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+def _precision(tiny: bool, device: torch.device, kinds: list[str]) -> dict[str, Any]:
     comps = components(tiny, device)
     for m in comps.text_encoders:
         m.to(device)
     res = 64 if tiny else 1024
     steps = [0, 3, 6, 9]  # t from high to low noise (anneal over 10 steps)
     ref = [_step_gradient(comps, device, torch.float32, s, res) for s in steps]
-    out: dict[str, Any] = {"steps": steps, "resolution": res}
+    out: dict[str, Any] = {"steps": steps, "resolution": res, "tf32": False}
     for kind in kinds:
         dt = {"fp16": torch.float16, "bf16": torch.bfloat16}[kind]
         cos = []
@@ -194,6 +211,46 @@ def speed(tiny: bool, device: torch.device, compile_modes: list[bool]) -> list[d
     return runs
 
 
+def compiled_run(tiny: bool, device: torch.device, steps: int = 12) -> dict[str, Any]:
+    """The production ``--compile`` path on CUDA: ``run_sds`` with the tiny SDXL-family
+    networks (native 64², so compiled as CUDA graphs) on a non-square 24×12 pattern
+    (letterboxed canvas, latent mask, warped controls), against the same run uncompiled.
+
+    Skipped off CUDA (inductor on the CPU would take minutes inside the test suite)."""
+    from PIL import Image
+
+    from craftpix.engines.sds.run import run_sds
+
+    if device.type != "cuda":
+        return {"skipped": "CUDA only"}
+    rng = np.random.default_rng(1)
+    arr = rng.integers(0, 255, (48, 96, 3), dtype=np.uint8)
+    image = Image.fromarray(arr)
+    reference = np.asarray(image.resize((24, 12), Image.Resampling.BOX)) / 255.0
+    palette = rng.random((12, 3))
+    out: dict[str, Any] = {"cells": "24x12"}
+    for compiled in (False, True):
+        settings = SDSSettings(device="cuda", dtype="fp16", resolution=64, compile=compiled,
+                               optim={"warmup": 2})
+        with tempfile.TemporaryDirectory() as folder:
+            t0 = time.perf_counter()
+            result = run_sds(settings, prompt="a red rose", image=image,
+                             reference_rgb=reference, palette_rgb=palette, height=12,
+                             width=24, colors=None, medium="beads", steps=steps, seed=0,
+                             smooth=20.0, out_dir=Path(folder), quiet=True,
+                             components=components(True, device))
+            seconds = time.perf_counter() - t0
+        grads = [h.get("grad_norm", float("nan")) for h in result.history]
+        out["compiled" if compiled else "eager"] = {
+            "ok": bool(np.isfinite(grads).all()) and result.steps == steps,
+            "seconds_total": round(seconds, 2), "grad_norm": [round(g, 5) for g in grads],
+            "indices": result.indices.tolist()}
+    eager, comp = out["eager"], out["compiled"]
+    out["same_pattern_fraction"] = float(np.mean(
+        np.asarray(eager.pop("indices")) == np.asarray(comp.pop("indices"))))
+    return out
+
+
 def speed_graphs(tiny: bool, device: torch.device) -> list[dict[str, Any]]:
     """SD 1.5 + 2 ControlNets at 512², compiled with CUDA graphs (what ``--compile`` picks for
     512² models) — last, as its compile time is the least predictable."""
@@ -213,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", action="store_true", help="tiny models (CPU test of the script)")
     p.add_argument("--steps", type=int, default=20, help="end-to-end steps")
     p.add_argument("--no-compile", action="store_true", help="skip the compile-on timing")
-    p.add_argument("--sections", default="end_to_end,precision,speed,speed_graphs",
+    p.add_argument("--sections", default="end_to_end,precision,compiled_run,speed,speed_graphs",
                    help="comma-separated subset of the sections to run")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -230,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         ("end_to_end", lambda: end_to_end(args.tiny, device, "fp16" if cuda else "fp32",
                                           args.steps)),
         ("precision", lambda: precision(args.tiny, device, kinds)),
+        ("compiled_run", lambda: compiled_run(args.tiny, device)),
         ("speed", lambda: speed(args.tiny, device, [False] if args.no_compile else [False, True])),
         ("speed_graphs", lambda: [] if args.no_compile else speed_graphs(args.tiny, device)),
     ]

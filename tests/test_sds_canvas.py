@@ -177,6 +177,22 @@ def test_padding_gets_no_gradient() -> None:
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
 
 
+def test_latent_mask_is_warped_with_the_render() -> None:
+    """Under a perspective draw the mask moves with the render: the latents it keeps are those
+    that show the pattern after this step's warp (one draw for both)."""
+    canvas = Canvas(32, 64, (4, 8), 6, top=4, left=8)
+    obj = _padded_objective(PaddingLiar(torch.ones(1, 4, 1, 1, dtype=torch.bool), 0.0), canvas)
+    draw = AugmentDraw(grayscale=False, flip=False,
+                       corners=((-0.7, -0.6), (0.8, -0.9), (0.9, 0.7), (-0.8, 0.95)))
+    white = canvas.place(torch.ones(1, 3, 24, 48), 0.0)
+    from craftpix.engines.sds.augment import apply_augment
+
+    shown = F.adaptive_avg_pool2d(apply_augment(white, draw)[:, :1], (8, 16))
+    mask = obj.latent_mask(draw, (8, 16))
+    assert torch.allclose(mask, shown, atol=1e-6)
+    assert not torch.allclose(mask, obj.latent_mask(NO_DRAW, (8, 16)), atol=0.05)
+
+
 def test_latent_mask_follows_the_augmentation() -> None:
     canvas = Canvas(16, 32, (2, 4), 4, top=4, left=4)  # box at columns 4..20 of 32
     obj = _padded_objective(PaddingLiar(torch.ones(1, 4, 1, 1, dtype=torch.bool), 0.0), canvas)
@@ -222,7 +238,8 @@ def test_fft_term_is_unchanged_for_square_images() -> None:
 
 # --- end to end, tiny models -------------------------------------------------------------------------
 @pytest.mark.parametrize("family", ["sdxl", "sd15"])
-def test_wide_pattern_runs_on_a_capped_canvas(tiny_paths, tmp_path, monkeypatch, family) -> None:
+def test_wide_pattern_runs_on_a_capped_canvas(tiny_paths, tmp_path, monkeypatch, capsys,
+                                              family) -> None:
     from diffusers import ControlNetModel, UNet2DConditionModel
 
     from craftpix.engines.sds.run import run_sds
@@ -261,3 +278,16 @@ def test_wide_pattern_runs_on_a_capped_canvas(tiny_paths, tmp_path, monkeypatch,
     assert seen["cond"] and all(s == (2, 3, h, w) for s in seen["cond"])
     if family == "sdxl":
         assert seen["time_ids"][0] == [h, w, 0, 0, h, w]
+    err = capsys.readouterr().err
+    assert f"wider than the {cap:g}:1 the model was trained on" in err and "letterboxed" in err
+
+
+def test_control_images_must_match_the_canvas() -> None:
+    from craftpix.engines.sds.objective import ControlInput
+
+    with pytest.raises(ValueError, match="canny control image"):
+        SDSObjective(unet=None, encoder=LatentEncoder(RecordingVAE()),
+                     alphas_cumprod=torch.linspace(0.99, 0.01, 1000),
+                     text=TextConditioning(hidden=torch.zeros(2, 1, 4)),
+                     size=Canvas(16, 32, (2, 4), 4, top=4, left=4),
+                     controls=[ControlInput("canny", None, torch.zeros(1, 3, 8, 16), 0.5)])

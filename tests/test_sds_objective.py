@@ -122,6 +122,26 @@ def test_repeated_nan_in_fp32_stops_with_one_line() -> None:
     assert "\n" not in msg and "some/model" in msg and "4 of the last 4" in msg
 
 
+def test_nan_in_the_last_steps_of_a_short_run_is_caught() -> None:
+    """A run shorter than ``check_every`` (or its tail) is checked after its last step, even
+    in fp16: there is no step left to continue in after an upcast."""
+    from craftpix.engines.sds.objective import NonFiniteOutput
+
+    for dtype in (torch.float32, torch.float16):
+        obj = _nan_objective(OverflowingUNet(always=True), dtype)
+        rng = torch.Generator().manual_seed(0)
+        render = torch.rand(1, 3, 4, 4)
+        obj.loss(render, 0, 3, rng)
+        obj.loss(render, 1, 3, rng)
+        with pytest.raises(NonFiniteOutput, match="3 of the last 3 steps"):
+            obj.loss(render, 2, 3, rng)
+    # a tail of 2 steps after a clean window of 4: read at step 6 of 6
+    obj = _nan_objective(OverflowingUNet(always=False), torch.float32)
+    for step in range(6):
+        obj.loss(torch.rand(1, 3, 4, 4), step, 6, torch.Generator().manual_seed(step))
+    assert int(obj._nonfinite) == 0
+
+
 def test_fp16_overflow_upcasts_once_and_continues() -> None:
     """fp16 NaNs (emulated: the stand-in UNet overflows in fp16 only) → warn, upcast, go on."""
     unet, warnings = OverflowingUNet(), []

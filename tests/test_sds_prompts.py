@@ -70,3 +70,22 @@ def test_long_prompts_lose_template_words_before_the_subject() -> None:
     text = "pixel art, a big red rose, flat colors"
     assert fit_prompt(text, "a big red rose", words, 7) == ("a big red rose",
                                                        ["pixel art", "flat colors"])
+
+
+def test_a_cut_negative_prompt_is_named_as_such(caplog) -> None:
+    import logging
+
+    from craftpix.engines.sds.conditioning import _tokenize
+
+    try:
+        from tiny_models import tiny_tokenizer
+    except ImportError:  # tests/ imported as a package
+        from tests.tiny_models import tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    long = "x" * (tok.model_max_length + 5)
+    with caplog.at_level(logging.WARNING, logger="craftpix.engines.sds.conditioning"):
+        ids = _tokenize(tok, [long, "a rose"], [])
+    assert ids.shape == (2, tok.model_max_length)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the negative prompt is longer than {tok.model_max_length} tokens; its end is cut off"]

@@ -322,3 +322,21 @@ def test_cli_clean_up_absorbs_stray_cells_of_the_argmax(tiny_paths, tmp_path) ->
     assert cells["clean"].meta.get("clean_up") is True and "clean_up" not in cells["raw"].meta
     raw, clean = (isolated_cell_rate(cells[k].cells) for k in ("raw", "clean"))
     assert raw > 0.05 and clean < raw / 2, (raw, clean)
+
+
+def test_nan_run_stops_with_one_line_naming_the_model(tiny_paths, tmp_path, monkeypatch) -> None:
+    from diffusers import UNet2DConditionModel
+
+    from craftpix.engines.sds.objective import NonFiniteOutput
+
+    original = UNet2DConditionModel.forward
+
+    def broken(module, *args, **kwargs):
+        out = original(module, *args, **kwargs)
+        return (torch.full_like(out[0], float("nan")),)
+
+    monkeypatch.setattr(UNet2DConditionModel, "forward", broken)
+    with pytest.raises(NonFiniteOutput) as err:
+        _run(tiny_settings(tiny_paths, "sd15"), tmp_path, steps=3)
+    msg = str(err.value)
+    assert "\n" not in msg and "tiny-sd15" in msg and "3 of the last 3 steps" in msg

@@ -90,3 +90,21 @@ def test_compile_on_the_cpu_is_ignored_with_a_warning(tiny_paths, tmp_path, caps
                      out_dir=tmp_path, quiet=True)
     assert result.indices.shape == (4, 4)
     assert "--compile only matters on a GPU; ignored" in capsys.readouterr().err
+
+
+def test_attention_slicing_survives_the_speed_settings(tiny_paths) -> None:
+    """Fused QKV swaps attention processors: with --attention-slicing it must not run."""
+    from craftpix.engines.sds.networks import place_networks
+
+    settings = replace(tiny_settings(tiny_paths, "sd15"), attention_slicing=True,
+                       speed_on_cpu=True)
+    comps = load_components(settings, controls=("canny",))
+    place_networks(comps, torch.device("cpu"), torch.float32, settings)
+    for net in (comps.unet, comps.controlnets["canny"]):
+        kinds = {type(p).__name__ for p in net.attn_processors.values()}
+        assert kinds == {"SlicedAttnProcessor"}, kinds
+    plain = replace(settings, attention_slicing=False)
+    comps = load_components(plain, controls=())
+    place_networks(comps, torch.device("cpu"), torch.float32, plain)
+    assert {type(p).__name__ for p in comps.unet.attn_processors.values()} == \
+        {"FusedAttnProcessor2_0"}

@@ -117,11 +117,12 @@ def _matrix_on(draw: AugmentDraw, height: int, width: int, device: torch.device,
     m = draw._matrices.get(key)
     if m is None:
         assert draw.corners is not None
-        # Solved on the CPU in float64, then 36 bytes go to the device. non_blocking: a blocking
-        # copy to CUDA waits for every queued kernel; a non-blocking one from pageable memory is
-        # staged by CUDA before the call returns, so the host tensor may go right away.
+        # Solved on the CPU in float64, then 36 bytes go to the device. A blocking copy to CUDA
+        # waits for every queued kernel; a non-blocking one from pinned (page-locked) memory is
+        # asynchronous by CUDA's definition, and the pinned tensor lives until it is done.
         m = perspective_matrix(draw.corners, height, width).to(dtype)
-        m = m.to(device, non_blocking=device.type == "cuda")
+        if device.type == "cuda":
+            m = m.pin_memory().to(device, non_blocking=True)
         draw._matrices[key] = m
     return m
 

@@ -67,13 +67,16 @@ def module_device(module: Any) -> torch.device:
 
 
 def _tokenize(tokenizer: Any, texts: Sequence[str], warned: list[bool]) -> torch.Tensor:
+    """Token ids ``(len(texts), max_len)`` of ``[negative, prompt]``; logs which one is cut."""
     max_len = int(tokenizer.model_max_length)
     ids = tokenizer(list(texts), padding="max_length", max_length=max_len, truncation=True,
                     return_tensors="pt").input_ids
-    full = tokenizer(list(texts), padding="longest", return_tensors="pt").input_ids
-    if full.shape[-1] > ids.shape[-1] and not warned:
-        log.warning("the prompt is longer than %d tokens; the end is cut off", max_len)
-        warned.append(True)
+    if not warned:
+        for label, text in zip(("negative prompt", "prompt"), texts, strict=False):
+            if len(tokenizer(text, verbose=False).input_ids) > max_len:
+                log.warning("the %s is longer than %d tokens; its end is cut off", label,
+                            max_len)
+                warned.append(True)
     return ids
 
 

@@ -129,7 +129,8 @@ def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) 
     """Apply the speed settings that hold on ``device``; returns what was applied.
 
     On CUDA: ``cudnn_benchmark`` (fixed shapes for the whole run), ``tf32`` (matmuls and
-    convolutions of fp32 paths), then per network ``channels_last`` and ``fuse_qkv``
+    convolutions of fp32 paths), then per network ``channels_last`` and ``fuse_qkv`` (not
+    with ``attention_slicing``: fusing swaps the sliced attention processors out)
     (diffusers' fused QKV projections), and ``compile`` (``torch.compile``, shapes fixed, in
     :func:`compile_mode`'s mode: CUDA graphs for 512² models). ``fuse_qkv``/``channels_last``
     are exact rewrites and also run on the CPU when ``speed_on_cpu`` is set (tests).
@@ -146,7 +147,9 @@ def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) 
         applied.append("tf32")
     nets = {**{f"controlnet_{k}": v for k, v in comps.controlnets.items()}, "unet": comps.unet}
     for name, net in nets.items():
-        if anywhere and settings.fuse_qkv and hasattr(net, "fuse_qkv_projections"):
+        # fusing replaces the attention processors: it would undo --attention-slicing
+        if (anywhere and settings.fuse_qkv and not settings.attention_slicing
+                and hasattr(net, "fuse_qkv_projections")):
             net.fuse_qkv_projections()
             applied.append(f"fuse_qkv:{name}")
         if anywhere and settings.channels_last and hasattr(net, "to"):
@@ -192,6 +195,8 @@ def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtyp
             net.to(device=device, dtype=dtype)
     if settings.compile and device.type != "cuda" and not settings.speed_on_cpu:
         _warn("--compile only matters on a GPU; ignored")
+    elif settings.compile and settings.offload:
+        _warn("--compile does not work with --offload (weights move between calls); ignored")
     speed_up(comps, device, settings)
     _free(device)
     return vae_dtype

@@ -162,7 +162,7 @@ class SDSObjective:
 
     A step whose UNet output is not finite contributes no gradient (the loop still applies
     the smoothness term). The non-finite steps are counted on the device and read every
-    ``check_every`` steps: ``max_nonfinite`` or more in a window upcast fp16 networks (to
+    ``check_every`` steps and after the last one: ``max_nonfinite`` or more in a window upcast fp16 networks (to
     ``upcast_dtype``) once with a warning through ``on_warning``; if it happens again, or the
     networks are not fp16, :class:`NonFiniteOutput` stops the run with one line.
     """
@@ -205,6 +205,10 @@ class SDSObjective:
             ControlInput(c.name, c.model, c.image.to(self.device, torch.float32), c.scale)
             for c in controls if c.scale > 0
         ]
+        for c in self.controls:
+            if tuple(c.image.shape[-2:]) != self.canvas.size:
+                raise ValueError(f"the {c.name} control image is {tuple(c.image.shape[-2:])}, "
+                                 f"the canvas {self.canvas.size}")
         self.prediction_type = prediction_type
         self.check_every, self.max_nonfinite = check_every, max_nonfinite
         self.upcast_dtype = upcast_dtype
@@ -288,6 +292,8 @@ class SDSObjective:
         self.stats = {"t": float(t), "grad_norm": grad.norm()}
         if self.check_every > 0 and (step + 1) % self.check_every == 0:
             self.check_finite()
+        elif self.check_every > 0 and step + 1 == total:  # a short run, or the tail of one
+            self.check_finite(steps=(step + 1) % self.check_every, final=True)
         return sds_loss(z, grad)
 
     def latent_mask(self, draw: AugmentDraw, latent_size: tuple[int, ...]) -> torch.Tensor:
@@ -297,20 +303,23 @@ class SDSObjective:
         m = self._mask if draw.identity else apply_augment(self._mask, draw)
         return F.adaptive_avg_pool2d(m, latent_size)
 
-    def check_finite(self) -> None:
-        """Read the non-finite count (one host sync) and upcast or stop; see the class doc."""
+    def check_finite(self, steps: int | None = None, final: bool = False) -> None:
+        """Read the non-finite count of the last ``steps`` steps (default ``check_every``; one
+        host sync) and upcast or stop; see the class doc. ``final``: the run has no step left
+        to continue in, so too many non-finite steps stop it even in fp16."""
         bad = int(self._nonfinite)
         self._nonfinite.zero_()
-        if bad < self.max_nonfinite:
+        window = self.check_every if steps is None else steps
+        if bad < min(self.max_nonfinite, max(1, window)):
             return
-        if self.dtype == torch.float16 and self.upcasts == 0:
+        if self.dtype == torch.float16 and self.upcasts == 0 and not final:
             self.upcast(self.upcast_dtype)
             if self.on_warning is not None:
                 self.on_warning(f"{self.model_name} overflowed in fp16 ({bad} NaN/inf steps); "
                                 f"continuing in {str(self.upcast_dtype).replace('torch.', '')}")
             return
         raise NonFiniteOutput(
-            f"{self.model_name} returned NaN/inf at {bad} of the last {self.check_every} steps "
+            f"{self.model_name} returned NaN/inf at {bad} of the last {window} steps "
             f"in {str(self.dtype).replace('torch.', '')}: the model (or LoRA) is broken or "
             "unsupported; try --dtype fp32 or another model")
 

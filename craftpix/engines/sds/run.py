@@ -229,6 +229,10 @@ def _optimize(
     resolution = settings.resolution or components.native_resolution
     canvas = working_canvas(height, width, resolution, components.size_multiple,
                             components.max_aspect)
+    if max(height / width, width / height) > components.max_aspect:
+        _warn(f"the pattern ({width}×{height} cells) is wider than the "
+              f"{components.max_aspect:g}:1 the model was trained on: it sees it letterboxed "
+              f"on a {canvas.width}×{canvas.height} px canvas")
     cond = encode_prompt_pair(components, text, negative, device, canvas.size)
     control = (control_inputs(components, image, canvas, settings, device)
                if image is not None else [])
@@ -241,7 +245,8 @@ def _optimize(
         unet=components.unet, encoder=LatentEncoder(components.vae, dtype=vae_dtype),
         alphas_cumprod=components.alphas_cumprod, text=cond, size=canvas, config=config,
         controls=control, device=device, dtype=dtype,
-        prediction_type=components.prediction_type)
+        prediction_type=components.prediction_type, on_warning=_warn,
+        model_name=components.names.get("model", settings.model))
 
     if reference_rgb is not None:
         gen = Generator.from_image(np.asarray(reference_rgb, dtype=np.float64), palette,

@@ -50,8 +50,10 @@ class SDSConfig:
 class SDSSettings:
     """Everything the SDS engine needs besides the pattern itself (size, palette, prompt...).
 
-    The first block mirrors the CLI options one to one. ``resolution`` (the pixel size the
-    render is upsampled to; ``None`` = the model's native size), ``objective`` (t schedule,
+    The first block mirrors the CLI options one to one. ``resolution`` (the side of the
+    square whose area the model-side canvas is fitted to, see
+    :func:`~craftpix.engines.sds.conditioning.working_canvas`; ``None`` = the model's native
+    size), ``objective`` (t schedule,
     augmentation, ControlNet active range) and ``optim`` (overrides of
     :class:`craftpix.engines.sds.optimize.OptimConfig`, e.g. ``{"warmup": 50}``) are for code
     and tests.
