@@ -195,6 +195,7 @@ def test_hub_lora_download(loras, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("craftpix.models.hub.hub_unreachable", lambda: None)
     fetched: list[tuple[str, str]] = []
 
     def download(repo, filename, **kw):

@@ -257,6 +257,7 @@ def test_unreachable_hub_is_one_message_without_retry_noise(tmp_path, monkeypatc
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr("craftpix.models.hub.hub_offline", lambda: False)
+    monkeypatch.setattr("craftpix.models.hub.hub_unreachable", lambda: None)  # probe passes
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
 
     def unreachable(self, repo_id, **kwargs):
@@ -273,11 +274,49 @@ def test_unreachable_hub_is_one_message_without_retry_noise(tmp_path, monkeypatc
     assert hub_logging.get_verbosity() == before  # restored afterwards
 
 
+def test_no_connection_fails_at_once_without_asking_the_hub(tmp_path, monkeypatch) -> None:
+    """Without a network the hub client would retry for ~24 s: a connection probe answers
+    first, and nothing is requested from the Hub."""
+    import socket
+
+    from huggingface_hub import HfApi
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("craftpix.models.hub.hub_offline", lambda: False)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    probed: list[tuple] = []
+
+    def refuse(address, timeout=None):
+        probed.append((address, timeout))
+        raise OSError("[Errno -2] Name or service not known")
+
+    def never(self, *a, **kw):
+        raise AssertionError("the Hub was asked although it cannot be reached")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(HfApi, "list_repo_files", never)
+    with pytest.raises(ModelNotAvailable) as err:  # no Hub request at all: no back-off
+        download(ModelRef(SDXL_BASE, "diffusion model", "pipeline"))
+    msg = str(err.value)
+    assert "\n" not in msg and "no connection to the Hub (" in msg and "hf download" in msg
+    assert probed and probed[0][0][1] == 443 and probed[0][1] <= 5
+    # behind a proxy a direct connection proves nothing: no probe
+    from craftpix.models.hub import hub_unreachable
+
+    probed.clear()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert hub_unreachable() is None and not probed
+
+
 def _online(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr("craftpix.models.hub.hub_offline", lambda: False)
     monkeypatch.setattr("craftpix.models.cli.hub_offline", lambda: False)
+    monkeypatch.setattr("craftpix.models.hub.hub_unreachable", lambda: None)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
 
 

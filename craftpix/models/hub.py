@@ -312,16 +312,50 @@ def download_failure(exc: BaseException) -> str:
     return _first_line(exc)[:200]
 
 
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+               "all_proxy")
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the Hub cannot be reached, or None if a TCP connection to it opens.
+
+    One name lookup and one connection to the endpoint (``HF_ENDPOINT``, default
+    huggingface.co) within ``timeout`` seconds: without it, the hub client retries a dead
+    connection with back-off for about 24 s before failing. Behind a proxy (``HTTPS_PROXY``
+    and the like) the direct connection says nothing, so None is returned.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    if any(os.environ.get(name) for name in _PROXY_VARS):
+        return None
+    url = urlsplit(constants.ENDPOINT)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return _first_line(exc)[:120]
+
+
 @contextlib.contextmanager
 def _downloading(what: str, how: str) -> Iterator[None]:
     """Around Hub requests: quiet the client and turn its errors into one line.
 
     The hub client logs every retry of a failed request; the user gets one
     :class:`ModelNotAvailable` line instead, naming ``what``, why it failed
-    (:func:`download_failure`) and ``how`` else to get it.
+    (:func:`download_failure`) and ``how`` else to get it — at once when the Hub cannot be
+    reached at all (:func:`hub_unreachable`).
     """
     from huggingface_hub.utils import logging as hub_logging
 
+    reason = hub_unreachable()
+    if reason is not None:
+        raise ModelNotAvailable(f"cannot download {what}: no connection to the Hub ({reason}); "
+                                f"{how}")
     verbosity = hub_logging.get_verbosity()
     hub_logging.set_verbosity_error()
     try:
