@@ -135,6 +135,13 @@ def test_nan_in_the_last_steps_of_a_short_run_is_caught() -> None:
         obj.loss(render, 1, 3, rng)
         with pytest.raises(NonFiniteOutput, match="3 of the last 3 steps"):
             obj.loss(render, 2, 3, rng)
+    # a run whose last step ends a full window: no upcast there either
+    obj = _nan_objective(OverflowingUNet(always=True), torch.float16)
+    rng = torch.Generator().manual_seed(0)
+    for step in range(3):
+        obj.loss(torch.rand(1, 3, 4, 4), step, 4, rng)
+    with pytest.raises(NonFiniteOutput, match="4 of the last 4 steps"):
+        obj.loss(torch.rand(1, 3, 4, 4), 3, 4, rng)
     # a tail of 2 steps after a clean window of 4: read at step 6 of 6
     obj = _nan_objective(OverflowingUNet(always=False), torch.float32)
     for step in range(6):
@@ -158,12 +165,19 @@ def test_fp16_overflow_upcasts_once_and_continues() -> None:
 
 
 def test_the_cfg_difference_is_taken_in_fp32() -> None:
-    """ε_c − ε_u of two close fp16 values: exact in fp32, lost if subtracted in fp16·40."""
-    eu = torch.full((1, 4, 2, 2), 1000.0, dtype=torch.float16)
-    ec = torch.full((1, 4, 2, 2), 1000.5, dtype=torch.float16)
-    grad = sds_gradient(eu, ec, torch.zeros(1, 4, 2, 2), 0.0, 40.0, weighting="1")
+    """fp16 network outputs (large, close) and fp16 noise: the gradient is formed in fp32.
+    In fp16, (ε_c − ε) + s·(ε_c − ε_u) near 1000 rounds to steps of 0.5."""
+    g = torch.Generator().manual_seed(0)
+    eu = (1000 + torch.randn(1, 4, 8, 8, generator=g)).half()
+    ec = (eu.float() + 0.01 * torch.randn(1, 4, 8, 8, generator=g)).half()
+    noise = torch.randn(1, 4, 8, 8, generator=g).half()
+    grad = sds_gradient(eu, ec, noise, 0.0, 40.0, weighting="1")
+    e_u, e_c, n = eu.double(), ec.double(), noise.double()
+    exact = (e_c - n) + 40.0 * (e_c - e_u)
     assert grad.dtype == torch.float32
-    assert torch.allclose(grad, torch.full_like(grad, 1000.5 + 40 * 0.5))
+    assert torch.allclose(grad.double(), exact, atol=1e-3)
+    in_fp16 = ((ec - noise) + 40.0 * (ec - eu)).double()
+    assert not torch.allclose(in_fp16, exact, atol=1e-3)  # the test can tell the difference
 
 
 # --- one batched call -----------------------------------------------------------------------------

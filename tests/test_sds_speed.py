@@ -108,3 +108,40 @@ def test_attention_slicing_survives_the_speed_settings(tiny_paths) -> None:
     place_networks(comps, torch.device("cpu"), torch.float32, plain)
     assert {type(p).__name__ for p in comps.unet.attn_processors.values()} == \
         {"FusedAttnProcessor2_0"}
+
+
+def test_compile_reaches_the_networks_the_run_calls(tiny_paths, tmp_path, monkeypatch) -> None:
+    """--compile must compile what each step calls: the UNet and every ControlNet (the
+    control images are made before the networks are placed)."""
+    import numpy as np
+    from PIL import Image
+
+    from craftpix.engines.sds.run import run_sds
+
+    calls: list[str] = []
+
+    class Compiled(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.inner = model
+
+        def forward(self, *args, **kwargs):
+            calls.append(type(self.inner).__name__)
+            return self.inner(*args, **kwargs)
+
+        def __getattr__(self, name):
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(self.inner, name)
+
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: Compiled(model))
+    settings = replace(tiny_settings(tiny_paths, "sd15"), compile=True, speed_on_cpu=True)
+    arr = np.zeros((32, 32, 3), dtype=np.uint8)
+    arr[8:24, 8:24] = 200
+    img = Image.fromarray(arr)
+    run_sds(settings, prompt="rose", image=img, reference_rgb=np.asarray(img.resize((4, 4))) / 255,
+            palette_rgb=np.array([[1.0, 1, 1], [0, 0, 0]]), height=4, width=4, colors=None,
+            medium="beads", steps=2, seed=0, smooth=20.0, out_dir=tmp_path, quiet=True)
+    assert calls.count("UNet2DConditionModel") == 2
+    assert calls.count("ControlNetModel") == 4  # canny + depth, both steps, compiled

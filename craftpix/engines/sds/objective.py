@@ -291,7 +291,7 @@ class SDSObjective:
         self._nonfinite += (~finite).to(self._nonfinite.dtype)
         self.stats = {"t": float(t), "grad_norm": grad.norm()}
         if self.check_every > 0 and (step + 1) % self.check_every == 0:
-            self.check_finite()
+            self.check_finite(final=step + 1 == total)
         elif self.check_every > 0 and step + 1 == total:  # a short run, or the tail of one
             self.check_finite(steps=(step + 1) % self.check_every, final=True)
         return sds_loss(z, grad)

@@ -205,6 +205,7 @@ def _optimize(
     from craftpix.engines.sds.generator import Generator
     from craftpix.engines.sds.networks import (
         PreviewWriter,
+        bf16_supported,
         control_inputs,
         encode_prompt_pair,
         place_networks,
@@ -237,6 +238,9 @@ def _optimize(
     control = (control_inputs(components, image, canvas, settings, device)
                if image is not None else [])
     vae_dtype = place_networks(components, device, dtype, settings)
+    # The control images were made before the networks were placed (the depth estimator had
+    # the device to itself); the ControlNets themselves are the placed (maybe compiled) ones.
+    control = [replace(c, model=components.controlnets[c.name]) for c in control]
 
     config = settings.objective
     if config.guidance_scale != settings.guidance_scale:
@@ -246,6 +250,7 @@ def _optimize(
         alphas_cumprod=components.alphas_cumprod, text=cond, size=canvas, config=config,
         controls=control, device=device, dtype=dtype,
         prediction_type=components.prediction_type, on_warning=_warn,
+        upcast_dtype=torch.bfloat16 if bf16_supported(device) else torch.float32,
         model_name=components.names.get("model", settings.model))
 
     if reference_rgb is not None:
