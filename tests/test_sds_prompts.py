@@ -72,20 +72,42 @@ def test_long_prompts_lose_template_words_before_the_subject() -> None:
                                                        ["pixel art", "flat colors"])
 
 
-def test_a_cut_negative_prompt_is_named_as_such(caplog) -> None:
-    import logging
+def test_a_subject_with_commas_is_kept_whole() -> None:
+    """The subject is found by its place in the filled template, not as one phrase: a user's
+    "a red rose, green stem" loses nothing while template words remain."""
+    from craftpix.engines.sds.prompts import PromptTemplate, fit_prompt
 
-    from craftpix.engines.sds.conditioning import _tokenize
+    def words(text: str) -> int:
+        return len(text.replace(",", " ").split()) + 2
+
+    tpl = PromptTemplate("pixel art, flat colors, bold shapes, {prompt}, plain background")
+    subject = "a red rose, green stem"
+    fitted, dropped = fit_prompt(tpl.fill(subject), subject, words, 12)
+    assert fitted == "pixel art, flat colors, a red rose, green stem"
+    assert dropped == ["bold shapes", "plain background"]
+    fitted, dropped = fit_prompt(tpl.fill(subject), subject, words, 3)
+    assert fitted == "a red rose, green stem"  # too long even alone: the encoder cuts it
+    # words glued to the placeholder stay with the subject
+    tpl = PromptTemplate("fuse bead art of {prompt} pattern, perler beads, flat colors")
+    fitted, dropped = fit_prompt(tpl.fill(subject), subject, words, 12)
+    assert fitted == "fuse bead art of a red rose, green stem pattern"
+
+
+def test_the_user_is_told_what_the_encoder_cuts(capsys) -> None:
+    from craftpix.engines.sds.run import _fit_to_encoder
 
     try:
         from tiny_models import tiny_tokenizer
     except ImportError:  # tests/ imported as a package
         from tests.tiny_models import tiny_tokenizer
 
-    tok = tiny_tokenizer()
+    tok = tiny_tokenizer()  # one token per character
     long = "x" * (tok.model_max_length + 5)
-    with caplog.at_level(logging.WARNING, logger="craftpix.engines.sds.conditioning"):
-        ids = _tokenize(tok, [long, "a rose"], [])
-    assert ids.shape == (2, tok.model_max_length)
-    assert [r.getMessage() for r in caplog.records] == [
-        f"the negative prompt is longer than {tok.model_max_length} tokens; its end is cut off"]
+    assert _fit_to_encoder("a rose", "a rose", long, tok, raw=False) == "a rose"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"warning: the negative prompt is longer than the model's "
+                   f"{tok.model_max_length} tokens: its end is cut off; shorten "
+                   "--negative-prompt or the template's"]
+    assert _fit_to_encoder(long, long, "", tok, raw=True) == long  # raw: cut by the encoder
+    err = capsys.readouterr().err
+    assert "the prompt is longer than" in err and "its end is cut off" in err

@@ -17,7 +17,6 @@ Control images are computed once per run for the pattern's box and placed on the
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
-
-log = logging.getLogger(__name__)
 
 # --- text ---------------------------------------------------------------------------------------
 
@@ -66,18 +63,12 @@ def module_device(module: Any) -> torch.device:
         return torch.device("cpu")
 
 
-def _tokenize(tokenizer: Any, texts: Sequence[str], warned: list[bool]) -> torch.Tensor:
-    """Token ids ``(len(texts), max_len)`` of ``[negative, prompt]``; logs which one is cut."""
+def _tokenize(tokenizer: Any, texts: Sequence[str]) -> torch.Tensor:
+    """Token ids ``(len(texts), max_len)``, padded and cut to the encoder's length (the run
+    tells the user beforehand what is cut)."""
     max_len = int(tokenizer.model_max_length)
-    ids = tokenizer(list(texts), padding="max_length", max_length=max_len, truncation=True,
-                    return_tensors="pt").input_ids
-    if not warned:
-        for label, text in zip(("negative prompt", "prompt"), texts, strict=False):
-            if len(tokenizer(text, verbose=False).input_ids) > max_len:
-                log.warning("the %s is longer than %d tokens; its end is cut off", label,
-                            max_len)
-                warned.append(True)
-    return ids
+    return tokenizer(list(texts), padding="max_length", max_length=max_len, truncation=True,
+                     return_tensors="pt").input_ids
 
 
 @torch.no_grad()
@@ -98,14 +89,13 @@ def encode_text(
     ``force_zeros_for_empty_prompt``). ``time_ids`` are added by :func:`sdxl_time_ids`.
     """
     texts = [negative, prompt]
-    warned: list[bool] = []
     if not sdxl:
         (tok,), (enc,) = tokenizers, text_encoders
-        ids = _tokenize(tok, texts, warned).to(module_device(enc))
+        ids = _tokenize(tok, texts).to(module_device(enc))
         return TextConditioning(hidden=enc(ids)[0].float())
     hidden, pooled = [], None
     for tok, enc in zip(tokenizers, text_encoders, strict=True):
-        ids = _tokenize(tok, texts, warned).to(module_device(enc))
+        ids = _tokenize(tok, texts).to(module_device(enc))
         out = enc(ids, output_hidden_states=True)
         hidden.append(out.hidden_states[-2].float())
         first = out[0]

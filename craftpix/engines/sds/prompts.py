@@ -115,15 +115,22 @@ def fit_prompt(
     ``text`` is a template filled with ``subject``; ``count_tokens`` counts a text's tokens as
     the text encoder sees them (with its start/end tokens) and ``limit`` is the encoder's
     maximum (77 for CLIP). The template's comma-separated style phrases are dropped from the
-    end until the text fits; the phrase holding the subject is never dropped (if it alone is
-    too long the encoder cuts it, and says so). Returns the text and the dropped phrases, for
-    telling the user.
+    end until the text fits. The subject is found by its place in ``text`` and kept whole with
+    the template words glued to it (``"fuse bead art of {prompt}"``), commas and all; if that
+    alone is too long the encoder cuts it (the caller says so). Returns the text and the
+    dropped phrases, for telling the user.
     """
     if count_tokens(text) <= limit:
         return text, []
-    phrases = text.split(", ")
-    keep = next((i for i, p in enumerate(phrases) if subject.strip() and subject.strip() in p),
-                None)
+    subject = subject.strip()
+    start = text.find(subject) if subject else -1
+    if start < 0:  # not a filled template: every phrase may go
+        phrases, keep = text.split(", "), None
+    else:
+        before = text[:start].split(", ")
+        after = text[start + len(subject):].split(", ")
+        core = before.pop() + subject + after.pop(0)
+        phrases, keep = [*before, core, *after], len(before)
     dropped: list[str] = []
     i = len(phrases) - 1
     while i >= 0 and count_tokens(", ".join(phrases)) > limit:

@@ -175,16 +175,28 @@ def run_sds(
                      ckpt_dir=ckpt_dir, fingerprint=fingerprint, quiet=quiet)
 
 
-def _fit_to_encoder(text: str, subject: str, tokenizer: Any) -> str:
-    """The filled template cut to the text encoder's length, style words before the subject;
-    the user is told what was dropped."""
+def _fit_to_encoder(text: str, subject: str, negative: str, tokenizer: Any, *,
+                    raw: bool) -> str:
+    """The filled template cut to the text encoder's length, style words before the subject
+    (``raw``: the text as it is); the user is told what was dropped or cut, and when the
+    negative prompt is cut."""
     from craftpix.engines.sds.prompts import fit_prompt
 
     limit = int(getattr(tokenizer, "model_max_length", 77) or 77)
-    fitted, dropped = fit_prompt(text, subject, lambda t: len(tokenizer(t).input_ids), limit)
+
+    def count(t: str) -> int:
+        return len(tokenizer(t, verbose=False).input_ids)
+
+    fitted, dropped = (text, []) if raw else fit_prompt(text, subject, count, limit)
     if dropped:
         _warn(f"the prompt is longer than the model's {limit} tokens: left out the template's "
               f"\"{', '.join(dropped)}\" to keep your text; shorten --prompt to keep them")
+    if count(fitted) > limit:
+        _warn(f"the prompt is longer than the model's {limit} tokens: its end is cut off; "
+              "shorten --prompt")
+    if negative and count(negative) > limit:
+        _warn(f"the negative prompt is longer than the model's {limit} tokens: its end is cut "
+              "off; shorten --negative-prompt or the template's")
     return fitted
 
 
@@ -225,8 +237,9 @@ def _optimize(
         _warn("running the diffusion model on the CPU: this is very slow "
               "(minutes per step at full resolution); a CUDA GPU is recommended")
 
-    if not settings.raw_prompt and components.tokenizers:
-        text = _fit_to_encoder(text, prompt_subject, components.tokenizers[0])
+    if components.tokenizers:
+        text = _fit_to_encoder(text, prompt_subject, negative, components.tokenizers[0],
+                               raw=settings.raw_prompt)
     resolution = settings.resolution or components.native_resolution
     canvas = working_canvas(height, width, resolution, components.size_multiple,
                             components.max_aspect)
