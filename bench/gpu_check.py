@@ -14,9 +14,11 @@ one fails (the JSON is rewritten after every section):
 * ``compiled_run`` — the production ``--compile`` path (CUDA graphs) on a letterboxed
   non-square pattern with the tiny networks, against the same run uncompiled;
 * ``speed``        — :func:`bench.sds_step.bench` (s/step with breakdown, peak memory) for
-  SDXL + 2 ControlNets at 1024² fp16 with compile off and on, and SD 1.5 at 512²;
+  SDXL + 2 ControlNets at 1024² fp16 and SD 1.5 + 2 at 512², eager;
 * ``speed_graphs`` — SD 1.5 + 2 ControlNets at 512² compiled with CUDA graphs
-  (``mode="reduce-overhead"``, what ``--compile`` picks for 512² models), last.
+  (``mode="reduce-overhead"``, what ``--compile`` picks for 512² models);
+* ``speed_compiled`` — SDXL + 2 ControlNets at 1024² compiled (inductor), last: the longest
+  and least predictable compile.
 
 ``--tiny`` swaps in the test-suite's tiny models (CPU, seconds): the suite runs that.
 
@@ -35,6 +37,8 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +69,25 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("craftpix", "diffusers", "transformers", "kornia", "opencv-python-headless",
+                 "accelerate", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
 def _peak(device: torch.device) -> float | None:
     return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" \
         else None
 
 
-def components(tiny: bool, device: torch.device) -> SDSComponents:
+def components(tiny: bool, device: torch.device, controlnets: bool = True) -> SDSComponents:
     """SDXL-family components with random weights: real architectures, or the tiny ones."""
     import tiny_models as tm
     from diffusers import AutoencoderTiny, ControlNetModel, DDPMScheduler, UNet2DConditionModel
@@ -79,7 +96,8 @@ def components(tiny: bool, device: torch.device) -> SDSComponents:
     tok = tm.tiny_tokenizer()
     if tiny:
         unet = tm.tiny_unet(sdxl=True)
-        cns = {"canny": tm.tiny_controlnet(unet), "depth": tm.tiny_controlnet(unet)}
+        cns = ({"canny": tm.tiny_controlnet(unet), "depth": tm.tiny_controlnet(unet)}
+               if controlnets else {})
         encoders = [tm.tiny_text_encoder(False), tm.tiny_text_encoder(True)]
         vae = tm.tiny_taesd()
         scheduler = tm.tiny_scheduler()
@@ -89,7 +107,8 @@ def components(tiny: bool, device: torch.device) -> SDSComponents:
         torch.manual_seed(0)
         with torch.device(device):
             unet = UNet2DConditionModel(**SDXL_UNET)
-            cns = {k: ControlNetModel(**SDXL_CONTROLNET_MID) for k in ("canny", "depth")}
+            cns = ({k: ControlNetModel(**SDXL_CONTROLNET_MID) for k in ("canny", "depth")}
+                   if controlnets else {})
             vae = AutoencoderTiny(**TAESD)
             common = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1,
                           vocab_size=len(tok), max_position_embeddings=77)
@@ -123,21 +142,41 @@ def end_to_end(tiny: bool, device: torch.device, dtype: str, steps: int) -> dict
     palette = rng.random((24, 3))
     settings = SDSSettings(device=device.type, dtype=dtype,
                            resolution=64 if tiny else None, optim={"warmup": 2})
-    if device.type == "cuda":
+    cuda = device.type == "cuda"
+    if cuda:
+        # As a loaded run starts: weights already in the run's dtype (the fp32 build above is
+        # not the run's memory), text encoders on the CPU until they encode the prompt.
+        half = torch.float16 if dtype == "fp16" else torch.bfloat16
+        for m in (comps.unet, *comps.controlnets.values()):
+            m.to(dtype=half)
+        for m in comps.text_encoders:
+            m.to(device="cpu", dtype=half)
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-    with tempfile.TemporaryDirectory() as out:
-        t0 = time.perf_counter()
-        result = run_sds(settings, prompt="a red rose", image=image, reference_rgb=reference,
-                         palette_rgb=palette, height=rows, width=cols, colors=None,
-                         medium="beads", steps=steps, seed=0, smooth=20.0, out_dir=Path(out),
-                         quiet=True, components=comps)
-        seconds = time.perf_counter() - t0
+        torch.cuda.set_sync_debug_mode("warn")  # every host sync becomes a warning
+    try:
+        with tempfile.TemporaryDirectory() as out, warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            t0 = time.perf_counter()
+            result = run_sds(settings, prompt="a red rose", image=image,
+                             reference_rgb=reference, palette_rgb=palette, height=rows,
+                             width=cols, colors=None, medium="beads", steps=steps, seed=0,
+                             smooth=20.0, out_dir=Path(out), quiet=True, components=comps)
+            seconds = time.perf_counter() - t0
+    finally:
+        if cuda:
+            torch.cuda.set_sync_debug_mode(0)
+    # Host syncs by the line that caused them: a line with about one per step is a per-step
+    # sync; the loop's own reads are every 10 (NaN check) and 25 steps (statistics).
+    syncs = Counter(f"{Path(w.filename).name}:{w.lineno}" for w in seen
+                    if "synchroniz" in str(w.message).lower())
     grads = [h.get("grad_norm", float("nan")) for h in result.history]
     return {"ok": bool(np.isfinite(grads).all()) and result.steps == steps,
             "steps": result.steps, "seconds_total": round(seconds, 2),
             "s_per_step_incl_setup": round(seconds / steps, 3),
             "entropy_end": round(result.entropy, 4), "grad_norm_last": grads[-1],
-            "dtype": dtype, "peak_memory_gib": _peak(device), "cells": f"{cols}x{rows}"}
+            "dtype": dtype, "peak_memory_gib": _peak(device), "cells": f"{cols}x{rows}",
+            "host_syncs_by_line": dict(syncs.most_common(20))}
 
 
 def _step_gradient(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
@@ -175,7 +214,8 @@ def precision(tiny: bool, device: torch.device, kinds: list[str]) -> dict[str, A
 
 
 def _precision(tiny: bool, device: torch.device, kinds: list[str]) -> dict[str, Any]:
-    comps = components(tiny, device)
+    comps = components(tiny, device, controlnets=False)
+    fp32 = {k: v.detach().to("cpu", copy=True) for k, v in comps.unet.state_dict().items()}
     for m in comps.text_encoders:
         m.to(device)
     res = 64 if tiny else 1024
@@ -184,6 +224,7 @@ def _precision(tiny: bool, device: torch.device, kinds: list[str]) -> dict[str, 
     out: dict[str, Any] = {"steps": steps, "resolution": res, "tf32": False}
     for kind in kinds:
         dt = {"fp16": torch.float16, "bf16": torch.bfloat16}[kind]
+        comps.unet.to(dtype=torch.float32).load_state_dict(fp32)  # not fp16-rounded weights
         cos = []
         for s, g32 in zip(steps, ref, strict=True):
             g = _step_gradient(comps, device, dt, s, res)
@@ -206,8 +247,9 @@ def speed(tiny: bool, device: torch.device, compile_modes: list[bool]) -> list[d
         runs.append(bench("sdxl", 2, 5, 2 if comp else 1, device, dtype, None, "tiny", 48,
                           False, compile=comp, channels_last=True, fuse_qkv=True))
         torch.cuda.empty_cache()
-    runs.append(bench("sd15", 2, 5, 1, device, dtype, None, "tiny", 48, False,
-                      channels_last=True, fuse_qkv=True))
+    if False in compile_modes:
+        runs.append(bench("sd15", 2, 5, 1, device, dtype, None, "tiny", 48, False,
+                          channels_last=True, fuse_qkv=True))
     return runs
 
 
@@ -270,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", action="store_true", help="tiny models (CPU test of the script)")
     p.add_argument("--steps", type=int, default=20, help="end-to-end steps")
     p.add_argument("--no-compile", action="store_true", help="skip the compile-on timing")
-    p.add_argument("--sections", default="end_to_end,precision,compiled_run,speed,speed_graphs",
+    p.add_argument("--sections",
+                   default="end_to_end,precision,compiled_run,speed,speed_graphs,speed_compiled",
                    help="comma-separated subset of the sections to run")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -281,15 +324,19 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"environment": {
         "torch": torch.__version__, "cuda": torch.version.cuda, "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if cuda else platform.machine(),
-        "bf16_supported": bool(cuda and torch.cuda.is_bf16_supported()), "tiny": args.tiny}}
+        "bf16_supported": bool(cuda and torch.cuda.is_bf16_supported()), "tiny": args.tiny,
+        "versions": _versions()}}
     kinds = ["fp16", "bf16"] if cuda else ["bf16"]
     sections = [
         ("end_to_end", lambda: end_to_end(args.tiny, device, "fp16" if cuda else "fp32",
                                           args.steps)),
         ("precision", lambda: precision(args.tiny, device, kinds)),
         ("compiled_run", lambda: compiled_run(args.tiny, device)),
-        ("speed", lambda: speed(args.tiny, device, [False] if args.no_compile else [False, True])),
+        ("speed", lambda: speed(args.tiny, device, [False])),
         ("speed_graphs", lambda: [] if args.no_compile else speed_graphs(args.tiny, device)),
+        # last: compiling the SDXL UNet takes the longest and is the least predictable
+        ("speed_compiled", lambda: [] if args.no_compile or args.tiny
+         else speed(False, device, [True])),
     ]
     wanted = set(args.sections.split(","))
     sections = [(name, run) for name, run in sections if name in wanted]
