@@ -129,9 +129,9 @@ def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) 
     """Apply the speed settings that hold on ``device``; returns what was applied.
 
     On CUDA: ``cudnn_benchmark`` (fixed shapes for the whole run), ``tf32`` (matmuls and
-    convolutions of fp32 paths), then per network ``channels_last`` and ``fuse_qkv`` (not
-    with ``attention_slicing``: fusing swaps the sliced attention processors out)
-    (diffusers' fused QKV projections), and ``compile`` (``torch.compile``, shapes fixed, in
+    convolutions of fp32 paths), then per network ``channels_last`` and ``fuse_qkv``
+    (diffusers' fused QKV projections; not with ``attention_slicing``, whose processors fusing
+    would swap out), and ``compile`` (``torch.compile``, shapes fixed, in
     :func:`compile_mode`'s mode: CUDA graphs for 512² models). ``fuse_qkv``/``channels_last``
     are exact rewrites and also run on the CPU when ``speed_on_cpu`` is set (tests).
     """

@@ -162,9 +162,10 @@ class SDSObjective:
 
     A step whose UNet output is not finite contributes no gradient (the loop still applies
     the smoothness term). The non-finite steps are counted on the device and read every
-    ``check_every`` steps and after the last one: ``max_nonfinite`` or more in a window upcast fp16 networks (to
-    ``upcast_dtype``) once with a warning through ``on_warning``; if it happens again, or the
-    networks are not fp16, :class:`NonFiniteOutput` stops the run with one line.
+    ``check_every`` steps and after the last one: ``max_nonfinite`` or more in a window upcast
+    fp16 networks (to ``upcast_dtype``) once with a warning through ``on_warning``; if it
+    happens again, at the last step, or the networks are not fp16, :class:`NonFiniteOutput`
+    stops the run with one line.
     """
 
     uses_noise_rng = True
@@ -290,10 +291,10 @@ class SDSObjective:
             grad = grad * self.latent_mask(draw, tuple(z.shape[-2:]))
         self._nonfinite += (~finite).to(self._nonfinite.dtype)
         self.stats = {"t": float(t), "grad_norm": grad.norm()}
-        if self.check_every > 0 and (step + 1) % self.check_every == 0:
-            self.check_finite(final=step + 1 == total)
-        elif self.check_every > 0 and step + 1 == total:  # a short run, or the tail of one
-            self.check_finite(steps=(step + 1) % self.check_every, final=True)
+        last = step + 1 == total  # a short run, or the tail of one, is checked too
+        if self.check_every > 0 and ((step + 1) % self.check_every == 0 or last):
+            self.check_finite(steps=(step + 1) % self.check_every or self.check_every,
+                              final=last)
         return sds_loss(z, grad)
 
     def latent_mask(self, draw: AugmentDraw, latent_size: tuple[int, ...]) -> torch.Tensor:
