@@ -124,9 +124,9 @@ class Canvas:
     """Where the pattern sits in the model-side image.
 
     The model sees a ``height``×``width`` pixel image (multiples of the model's size multiple);
-    the pattern fills the box ``content_height``×``content_width`` at (``top``, ``left``) with
-    exactly ``cell_px`` pixels per cell on both axes (no stretch); the rest is padding whose
-    latents get no SDS gradient (:meth:`mask`). ``cells`` is the pattern size (rows, columns).
+    the pattern fills the box :attr:`content` at (``top``, ``left``) with exactly ``cell_px``
+    pixels per cell on both axes (no stretch); the rest is padding whose latents get no SDS
+    gradient (:meth:`mask`). ``cells`` is the pattern size (rows, columns).
     """
 
     height: int
@@ -141,6 +141,11 @@ class Canvas:
         """A canvas the render fills entirely, whatever its number of cells (tests, benches):
         the objective upsamples any render to :attr:`content`."""
         return cls(height, width, (height, width), 1)
+
+    @classmethod
+    def of(cls, size: tuple[int, int] | Canvas) -> Canvas:
+        """``size`` itself, or :meth:`full` for a pixel size (h, w)."""
+        return size if isinstance(size, Canvas) else cls.full(*size)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -241,10 +246,6 @@ def canny(image: np.ndarray, low: float = 100.0, high: float = 200.0) -> np.ndar
     return cv2.Canny(g8, low, high) > 0
 
 
-def _as_canvas(size: tuple[int, int] | Canvas) -> Canvas:
-    return size if isinstance(size, Canvas) else Canvas.full(*size)
-
-
 def canny_image(
     image: Image.Image, size: tuple[int, int] | Canvas, low: float = 100.0, high: float = 200.0,
     blur_radius: float = 0.0,
@@ -259,7 +260,7 @@ def canny_image(
     blurs first (PIL Gaussian, radius 1) and drops about half the edges
     (docs/BENCHMARKS.md); ``blur_radius=1`` with a grayscale input reproduces that.
     """
-    canvas = _as_canvas(size)
+    canvas = Canvas.of(size)
     img = _resized(image, canvas.content)
     if blur_radius > 0:
         img = img.filter(ImageFilter.GaussianBlur(blur_radius))
@@ -284,7 +285,7 @@ def depth_image(
     its relative depth bicubically to the canvas's pattern box (or to ``size`` (h, w)) and
     normalizes it to [0, 1] (min-max), near = bright; the padding is 0 (far).
     """
-    canvas = _as_canvas(size)
+    canvas = Canvas.of(size)
     size = canvas.content
     device = module_device(estimator)
     dtype = next(estimator.parameters()).dtype

@@ -198,7 +198,7 @@ class SDSObjective:
         self.device = torch.device(device)
         self.dtype = dtype
         self.text = text.to(self.device, dtype)
-        self.canvas = size if isinstance(size, Canvas) else Canvas.full(*size)
+        self.canvas = Canvas.of(size)
         self.size = self.canvas.size
         self._mask = self.canvas.mask(self.device) if self.canvas.padded else None
         self.config = config
