@@ -9,18 +9,18 @@ from craftpix.api import PatternRequest, export, load, make_pattern
 from craftpix.cli import main
 from craftpix.errors import CraftpixError, InputError
 
+try:
+    from synthetic import blocks_photo
+except ImportError:  # tests/ imported as a package
+    from tests.synthetic import blocks_photo
+
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
-    rng = np.random.default_rng(3)
-    img = np.zeros((60, 80, 3))
-    img[...] = [0.9, 0.85, 0.7]
-    img[10:40, 10:40] = [0.8, 0.1, 0.1]
-    img[30:55, 45:75] = [0.1, 0.3, 0.8]
-    img = np.clip(img + rng.normal(0, 0.05, img.shape), 0, 1)
-    path = tmp_path_factory.mktemp("api") / "photo.jpg"
-    Image.fromarray((img * 255).astype(np.uint8)).save(path, quality=95)
-    return path
+    return blocks_photo(tmp_path_factory.mktemp("api") / "photo.jpg", (60, 80),
+                        [0.9, 0.85, 0.7], [(slice(10, 40), slice(10, 40), [0.8, 0.1, 0.1]),
+                                           (slice(30, 55), slice(45, 75), [0.1, 0.3, 0.8])],
+                        noise=0.05, seed=3, quality=95)
 
 
 def test_request_in_memory_writes_nothing(photo, tmp_path, monkeypatch):

@@ -16,12 +16,16 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+try:
+    from synthetic import blocks_photo  # noqa: E402
+except ImportError:  # tests/ imported as a package
+    from tests.synthetic import blocks_photo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("CRAFTPIX_SCREENSHOTS", ROOT / "build" / "screenshots"))
@@ -63,15 +67,10 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory) -> Path:
-    rng = np.random.default_rng(5)
-    img = np.zeros((64, 64, 3))
-    img[...] = [0.92, 0.88, 0.75]
-    img[8:40, 8:40] = [0.8, 0.1, 0.1]
-    img[30:58, 34:60] = [0.1, 0.3, 0.8]
-    img = np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1)
-    path = tmp_path_factory.mktemp("web-photo") / "squares.png"
-    Image.fromarray((img * 255).astype(np.uint8)).save(path)
-    return path
+    return blocks_photo(tmp_path_factory.mktemp("web-photo") / "squares.png", (64, 64),
+                        [0.92, 0.88, 0.75], [(slice(8, 40), slice(8, 40), [0.8, 0.1, 0.1]),
+                                             (slice(30, 58), slice(34, 60), [0.1, 0.3, 0.8])],
+                        noise=0.03, seed=5)
 
 
 def test_photo_to_pdf_in_a_browser(server, photo, tmp_path):
