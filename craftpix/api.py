@@ -28,7 +28,7 @@ import numpy as np
 
 from craftpix import __version__, sizing
 from craftpix.edit import clean, convert, exclude, fill, replace, set_cell
-from craftpix.errors import InputError
+from craftpix.errors import InputError, printable
 from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
 from craftpix.palette import Palette, load_catalog, load_palette
 from craftpix.pattern import Pattern
@@ -56,6 +56,7 @@ __all__ = [  # edits: see craftpix.edit
     "exclude",
     "export",
     "fill",
+    "import_pattern",
     "load",
     "make_pattern",
     "make_sizes",
@@ -735,3 +736,71 @@ def make_sizes(
         res.summary = summarize(pattern, medium, brand, res.seconds, res.exported)
         done.append(res)
     return done
+
+
+# --- charts from other programs (craftpix.oxs_import) -----------------------------------------
+#: File types :func:`import_pattern` reads, by suffix
+IMPORT_SUFFIXES = (".oxs",)
+
+
+def import_pattern(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    brand: str | None = None,
+    export: Mapping[str, Any] | None = None,
+) -> PatternResult:
+    """Read a cross-stitch chart saved by another program (an OXS file) as a craftpix pattern.
+
+    Colors are mapped onto the catalog ``brand`` (default: the cross-stitch default, DMC): by
+    code where the file names one, else to the nearest catalog color (see
+    :mod:`craftpix.oxs_import`, which also says what is not carried over; the notes of the
+    result say it for this file). The pattern keeps the file's fabric count and strands as
+    its export settings. With ``out``, ``pattern.json`` and every export (options ``export``,
+    the keyword arguments of :func:`craftpix.export.export_pattern`) are written there as one
+    output set. Raises :class:`InputError` (one line) for a file that is not a readable chart,
+    breaks a bound (size, nesting, a document type declaration), or has no stitch.
+    """
+    from craftpix.metrics import isolated_cell_rate
+    from craftpix.oxs_import import MAX_FILE_BYTES, chart_to_pattern, parse_oxs
+
+    t0 = time.perf_counter()
+    src = Path(path)
+    if src.suffix.lower() not in IMPORT_SUFFIXES:
+        raise InputError(f"craftpix imports OXS charts ({', '.join(IMPORT_SUFFIXES)}); "
+                         f"{printable(src.name)} is not one")
+    medium = get_medium("stitch")
+    check_brand(medium, brand)
+    name = (brand or medium.default_brand).lower()
+    catalog = load_catalog(name)
+    try:
+        with open(src, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"chart file {printable(src)} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"chart file {printable(src)} is a folder") from None
+    except OSError as exc:
+        raise InputError(f"cannot read chart file {printable(src)}: "
+                         f"{exc.strerror or exc}") from None
+    chart = parse_oxs(data, src.name)
+    pattern, notes = chart_to_pattern(chart, catalog, name, src.name)
+    pattern.meta["imported"]["file"] = src.name
+    pattern.meta["isolated_cells"] = round(isolated_cell_rate(pattern.cells), 4)
+    result = PatternResult(pattern, "", notes=notes)
+    if out is not None:
+        from craftpix.export import export_pattern
+        from craftpix.fileio import OutputSet
+
+        kwargs = _export_settings(dict(export or {}), "stitch", (pattern.width, pattern.height))
+        with OutputSet(out) as outputs:
+            result.exported = export_pattern(pattern, outputs.staging, **kwargs)
+            result.exported.paths = [outputs.final(p) for p in result.exported.paths]
+            result.files = list(result.exported.paths)
+            outputs.publish()
+        result.notes += result.exported.notes + outputs.notes
+    result.seconds = time.perf_counter() - t0
+    software = chart.software or "another program"
+    result.summary = (f"{printable(src.name)} ({printable(software, 60)}): "
+                      + summarize(pattern, medium, name, result.seconds, result.exported))
+    return result

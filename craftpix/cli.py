@@ -135,7 +135,7 @@ GROUP_OF = {
 # Options another craft has and this one does not (they are not offered, not just rejected).
 NOT_FOR = {
     "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands"},
-    "bricks": {"formats", "hoop", "fabric_count", "strands"},
+    "bricks": {"hoop", "fabric_count", "strands"},
     "stitch": {"merge", "part", "section", "boards"},
 }
 
@@ -299,6 +299,8 @@ def _craft_command(medium: Medium) -> click.Command:
     groups = dict(GROUP_OF)
     groups.update(dict.fromkeys(_param_names(export_options) - set(groups), PRINTING))
     groups.update(dict.fromkeys(_param_names(sds_options) - set(groups), DIFFUSION))
+    if medium.name == "bricks":
+        groups["formats"] = PRINTING  # ldr: a model file, not a machine file
     cmd = click.command(medium.name, cls=CraftCommand, groups=groups)(
         pattern_options(sizes_option(export_options(sds_options(command)))))
     cmd.params = [p for p in cmd.params if p.name not in NOT_FOR[medium.name]]
@@ -414,6 +416,42 @@ def convert_command(pattern_file: Path, brand: str | None, palette_file: str | N
     result = api.write_edited(converted, out_dir / pattern_file.name, settings)
     _report(converted, result.paths, result.notes)
     click.echo(f"mean color change ΔE00 {converted.meta['convert_delta_e00_mean']:.2f}")
+
+
+def _import_command() -> click.Command:
+    from craftpix.export.options import export_options, export_settings
+
+    def command(chart_file: Path, brand: str | None, out_dir: Path | None,
+                **options: Any) -> None:
+        """Read a chart saved by other cross-stitch software (an OXS file) as a pattern.
+
+        Colors become the catalog's (DMC): by code where the file names one, else the nearest
+        color. The pattern and its files (PDF, previews, machine files; --formats oxs for a
+        chart file again) are written to --out; edit, convert, resize and export then work on
+        its pattern.json. What the file holds that craftpix cannot chart (part stitches,
+        knots, beads, other programs' backstitch) is said in the notes.
+        """
+        out = out_dir if out_dir is not None else Path(f"{_slug(chart_file.stem)}-stitch")
+        result = api.import_pattern(chart_file, out, brand=brand,
+                                    export=export_settings(options))
+        click.echo(result.summary)
+        for path in result.files:
+            click.echo(f"  wrote {path}")
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+
+    cmd = click.command("import")(
+        click.argument("chart_file", metavar="FILE.oxs",
+                       type=click.Path(dir_okay=False, path_type=Path))(
+            click.option("--brand", help="Catalog to map the colors to (default dmc).")(
+                click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                             help="Output folder (default: named after the file).")(
+                    export_options(command)))))
+    cmd.params = [p for p in cmd.params if p.name not in NOT_FOR["stitch"]]
+    return cmd
+
+
+main.add_command(_import_command())
 
 
 def _register_subcommands() -> None:

@@ -49,7 +49,7 @@ EMPTY = -1  # "no piece" in Pattern.cells
 #: Deepest nesting of arrays and objects a pattern file may have (``cells`` needs 2)
 MAX_DEPTH = 32
 #: ``meta`` keys the exports read as text (the PDF title, the image's file name)
-META_TEXT = ("prompt", "image")
+META_TEXT = ("prompt", "image", "title")
 
 # Chart symbols: the curated set of craftpix.symbols, simplest first (see that module).
 SYMBOLS = "".join(g for g, _ in GLYPHS)

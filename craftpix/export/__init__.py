@@ -4,8 +4,10 @@
   cell (:mod:`craftpix.export.preview`);
 * ``pattern.pdf`` — cover, bill of materials, board/page map, charts (:mod:`.pdf`);
 * ``pattern.<fmt>`` — machine-embroidery files of true cross stitches (:mod:`.embroidery`);
-* ``shopping-list.csv`` and, for bricks, ``bricklink.xml`` (a BrickLink wanted list) —
-  ordering lists (:mod:`.orders`);
+* ``pattern.oxs`` (cross-stitch, :mod:`.oxs`) and ``pattern.ldr`` (bricks, :mod:`.ldraw`) — the
+  pattern for other programs (``--formats oxs`` / ``ldr``: :data:`INTERCHANGE_FORMATS`);
+* ``shopping-list.csv`` and, for bricks, ``bricklink.xml`` (a BrickLink wanted list),
+  ``rebrickable.csv`` and ``lego-pick-a-brick.csv`` — ordering lists (:mod:`.orders`);
 * ``pattern.json`` — the pattern itself, with the export settings used (they stick: the next
   :func:`export_pattern` of that file uses them unless overridden).
 
@@ -55,6 +57,42 @@ SETTING_KEYS = ("pdf", "preview", "orders", "paper", "formats", "hoop", "merge",
                 "section", "fabric_count", "strands", "legend_order", "backstitch",
                 "backstitch_color", "background")
 LEGEND_ORDERS = ("usage", "code")
+
+#: Files for other programs, by their ``--formats`` name: the craft they are made from and the
+#: file written (the embroidery formats are :data:`craftpix.export.embroidery.FORMATS`).
+INTERCHANGE_FORMATS: dict[str, tuple[str, str]] = {
+    "oxs": ("stitch", "pattern.oxs"),  # Open Cross Stitch chart (craftpix.export.oxs)
+    "ldr": ("bricks", "pattern.ldr"),  # LDraw model of the mosaic (craftpix.export.ldraw)
+}
+
+
+def parse_export_formats(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"pes,dst,oxs"`` (or a sequence, or ``"none"``) → the validated lowercase names, in order.
+
+    Accepts the embroidery formats and :data:`INTERCHANGE_FORMATS`. Raises :class:`InputError`
+    for an unknown name.
+    """
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    out: list[str] = []
+    for raw in items:
+        name = raw.strip().lower().lstrip(".")
+        if name in ("", "none") or name in out:
+            continue
+        if name not in INTERCHANGE_FORMATS:
+            from craftpix.export.embroidery import FORMATS
+
+            if name not in FORMATS:
+                known = ", ".join([*FORMATS, *INTERCHANGE_FORMATS])
+                raise InputError(f"unknown format {raw.strip()!r}; choose from: {known}")
+        out.append(name)
+    return tuple(out)
+
+
+def interchange_formats(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The :data:`INTERCHANGE_FORMATS` named in a ``formats`` value (see :func:`parse_export_formats`)."""
+    return tuple(f for f in parse_export_formats(value) if f in INTERCHANGE_FORMATS)
 
 
 @dataclass
@@ -129,7 +167,12 @@ def validate_options(
     if formats is None:
         fmts: tuple[str, ...] = DEFAULT_FORMATS if medium == "stitch" else ()
     else:
-        fmts = parse_formats(formats)
+        named = parse_export_formats(formats)
+        for name in named:
+            if name in INTERCHANGE_FORMATS and INTERCHANGE_FORMATS[name][0] != medium:
+                what = "an OXS cross-stitch chart" if name == "oxs" else "an LDraw brick model"
+                raise InputError(f"{name} is {what}; it is not made from {medium}")
+        fmts = parse_formats([n for n in named if n not in INTERCHANGE_FORMATS])
         if fmts and medium != "stitch":
             raise InputError(
                 f"embroidery files ({', '.join(fmts)}) are made from cross-stitch patterns, "
@@ -218,6 +261,8 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
     }
     if s.medium == "bricks":
         out.update(part=s.part, section=s.section, merge=bool(effective.get("merge", False)))
+        if effective.get("formats") is not None:
+            out["formats"] = list(parse_export_formats(effective["formats"]))
     elif s.medium == "beads":
         out.update(section=s.section)
     else:
@@ -226,7 +271,7 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
         if effective.get("backstitch_color"):
             out["backstitch_color"] = str(effective["backstitch_color"])
         if effective.get("formats") is not None:
-            out["formats"] = list(parse_formats(effective["formats"]))
+            out["formats"] = list(parse_export_formats(effective["formats"]))
         if effective.get("hoop") is not None:
             out["hoop"] = hoop_to_setting(parse_hoop(effective["hoop"]))
     if effective.get("background") is not None:
@@ -338,6 +383,9 @@ def export_pattern(
                                  formats=list(fmts), hoop=hoop_mm, notes=notes, backstitch=bs))
     for fmt, data in machine_files.items():
         written.append(write_bytes(out / f"pattern.{fmt}", data))
+    for fmt in interchange_formats(effective.get("formats")):
+        written.append(write_text(out / INTERCHANGE_FORMATS[fmt][1],
+                                  _interchange_text(fmt, pattern, settings, merged, bs, notes)))
     if effective.get("orders", True):
         from craftpix.export.orders import bricklink_xml, catalog_facts, shopping_csv
 
@@ -348,11 +396,44 @@ def export_pattern(
                 notes.append(f"bricklink.xml leaves out colors with no BrickLink color id in "
                              f"the {pattern.brand} catalog: {', '.join(missing)}")
             written.append(write_text(out / "bricklink.xml", xml))
+            from craftpix.export.orders import pick_a_brick_csv, rebrickable_csv
+
+            for name, (text, left_out) in (("rebrickable.csv", rebrickable_csv(bom, pattern.brand)),
+                                           ("lego-pick-a-brick.csv",
+                                            pick_a_brick_csv(bom, pattern.brand))):
+                if left_out:
+                    notes.append(f"{name} leaves out what the {pattern.brand} catalog has no "
+                                 f"{'Rebrickable id' if name[0] == 'r' else 'LEGO element id'} "
+                                 f"for: {', '.join(left_out)}")
+                written.append(write_text(out / name, text))
         written.append(write_text(out / "shopping-list.csv", shopping_csv(pattern, bom, facts)))
     pattern.settings = stored
     if save:
         written.append(pattern.save(out / "pattern.json"))
     return ExportResult(written, settings, bom, fmts, merged, plan, notes, hoop, stored)
+
+
+def _interchange_text(fmt: str, pattern: Pattern, settings: ExportSettings,
+                      merged: MergeResult | None, bs: Any, notes: list[str]) -> str:
+    """The text of one :data:`INTERCHANGE_FORMATS` file (``pattern.oxs`` or ``pattern.ldr``)."""
+    from craftpix.export.pdf import pattern_title
+
+    if fmt == "oxs":
+        from craftpix.export.oxs import oxs_document
+
+        assert settings.fabric_count is not None and settings.strands is not None
+        imported = pattern.meta.get("imported")
+        author = imported.get("author", "") if isinstance(imported, dict) else ""
+        return oxs_document(pattern, fabric_count=settings.fabric_count,
+                            strands=settings.strands, backstitch=bs,
+                            title=pattern_title(pattern), author=str(author or ""))
+    from craftpix.export.ldraw import ldraw_model
+
+    assert settings.section is not None
+    text, ldraw_notes = ldraw_model(pattern, settings.section, settings.part, merged,
+                                    title=pattern_title(pattern))
+    notes += ldraw_notes
+    return text
 
 
 def export_all(pattern: Pattern, out_dir: str | os.PathLike[str], **options: Any) -> list[Path]:

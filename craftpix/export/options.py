@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from craftpix.errors import InputError
-from craftpix.export import PAPERS, validate_options
-from craftpix.export.embroidery import FORMATS, parse_formats
+from craftpix.export import PAPERS, parse_export_formats, validate_options
+from craftpix.export.embroidery import FORMATS
 from craftpix.export.hoops import Hoop, parse_hoop, preset_names
 from craftpix.media import BRICK_PARTS, MEDIA
 
@@ -43,7 +43,7 @@ def _formats_cb(ctx: click.Context, param: click.Parameter, value: Any) -> tuple
     if value is None:
         return None
     try:
-        return parse_formats(value)
+        return parse_export_formats(value)
     except InputError as exc:
         raise click.BadParameter(str(exc), ctx, param) from None
 
@@ -60,8 +60,10 @@ def export_options(f: F) -> F:
         click.option("--paper", type=click.Choice(PAPER_CHOICES, case_sensitive=False),
                      default=None, help="Paper size of the PDF (default: a4)."),
         click.option("--formats", default=None, callback=_formats_cb, metavar="LIST",
-                     help="Embroidery files to write, comma separated: "
-                          f"{','.join(FORMATS)} (or 'none'). Cross-stitch default: pes,dst."),
+                     help="Files to write, comma separated (or 'none'): embroidery "
+                          f"{','.join(FORMATS)} (cross-stitch; default pes,dst), oxs (the "
+                          "chart for other cross-stitch software), ldr (bricks: an LDraw "
+                          "model for Studio or LDCad)."),
         click.option("--hoop", default=None, callback=_hoop_cb, metavar="HOOP",
                      help=f"Embroidery hoop: a preset ({preset_names()}) or a size with its "
                           "unit, e.g. 130x180mm or 4x4in (default: the smallest preset that "
@@ -119,7 +121,7 @@ def export_settings(
     if "hoop" in out:
         out["hoop"] = parse_hoop(out["hoop"])
     if "formats" in out:
-        out["formats"] = parse_formats(out["formats"])
+        out["formats"] = parse_export_formats(out["formats"])
     if medium == "bricks":
         out.setdefault("part", "plate")  # the engine filters the catalog by the part
     if medium is not None:

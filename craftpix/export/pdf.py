@@ -66,7 +66,11 @@ def simpleSplit(text: str, font: str, size: float, width: float) -> list[str]:  
 
 
 def pattern_title(pattern: Pattern) -> str:
-    """Prompt, else the image's file name, else "craftpix pattern"."""
+    """The title of an imported chart, else the prompt, else the image's file name, else
+    "craftpix pattern"."""
+    title = pattern.meta.get("title")
+    if isinstance(title, str) and title.strip():
+        return title.strip()
     prompt = pattern.meta.get("prompt")
     if isinstance(prompt, str) and prompt.strip():
         return prompt.strip()
