@@ -168,3 +168,48 @@ def test_photo_to_pdf_in_a_browser(server, photo, tmp_path):
             small = im.convert("RGB").quantize(colors=128, dither=Image.Dither.NONE)
         small.save(SHOTS / name, optimize=True)
         assert (SHOTS / name).stat().st_size < 150_000
+
+
+def test_non_square_photo_at_the_defaults_draws_every_cell(server, tmp_path):
+    """A landscape photo at the default 48×48 with fit "pad" has empty rows: the chart must still
+    draw (no error banner, no script error), empty cells light, every other cell in its color."""
+    executable = _chromium()
+    expect.set_options(timeout=TIMEOUT_MS)
+    wide = blocks_photo(tmp_path / "landscape.jpg", (48, 80), [0.3, 0.55, 0.85],
+                        [(slice(20, 44), slice(10, 40), [0.9, 0.8, 0.2])], noise=0.02, seed=3)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True,
+                                     args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 860})
+            page.set_default_timeout(TIMEOUT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server)
+            expect(page.locator("#medium option")).to_have_count(3)
+            page.set_input_files("#photo", str(wide))
+            expect(page.locator("#legend li").first).to_be_visible()
+            expect(page.locator("#error")).to_be_hidden()
+            size = page.evaluate("() => [STATE.width, STATE.height]")
+            assert size == [48, 48]
+            # read the canvas back: one pixel in the middle of each cell
+            probe = page.evaluate("""() => {
+              const cv = document.getElementById('chart'), g = cv.getContext('2d');
+              const s = cv.width / STATE.width, out = {empty: 0, wrong: 0, drawn: 0};
+              for (let r = 0; r < STATE.height; r++) for (let c = 0; c < STATE.width; c++) {
+                const d = g.getImageData(Math.floor((c + 0.2) * s), Math.floor((r + 0.2) * s), 1, 1).data;
+                const p = STATE.palette[STATE.cells[r][c]];
+                if (!p) { out.empty++; if (d[0] < 240 || d[1] < 240) out.wrong++; continue; }
+                const n = parseInt(p.hex.slice(1), 16);
+                const want = [n >> 16, (n >> 8) & 255, n & 255];
+                if (want.some((v, i) => Math.abs(v - d[i]) > 3)) out.wrong++; else out.drawn++;
+              }
+              return out;
+            }""")
+            assert probe["empty"] > 0, "a 5:3 photo padded to 48×48 leaves empty rows"
+            assert probe["wrong"] == 0 and probe["drawn"] + probe["empty"] == 48 * 48
+            total = page.evaluate("() => STATE.palette.reduce((a, p) => a + p.count, 0)")
+            assert total == 48 * 48 - probe["empty"]
+            assert errors == []
+        finally:
+            browser.close()

@@ -314,6 +314,19 @@ function inkFor(hex) {
   return l > 140 ? "#000" : "#fff";
 }
 
+// An empty cell (no piece): the board or fabric shows through, drawn light with a small dot so
+// that it never reads as a white piece.
+function drawEmpty(g, x, y, s) {
+  g.fillStyle = "#fbfbf8";
+  g.fillRect(x, y, s, s);
+  if (s >= 6) {
+    g.fillStyle = "rgba(0,0,0,0.18)";
+    g.beginPath();
+    g.arc(x + s / 2, y + s / 2, Math.max(1, s / 10), 0, 2 * Math.PI);
+    g.fill();
+  }
+}
+
 function drawChart() {
   if (!STATE) return;
   const s = cellSize(), w = STATE.width, h = STATE.height;
@@ -329,8 +342,13 @@ function drawChart() {
   for (let r = 0; r < h; r++) {
     const row = STATE.cells[r];
     for (let c = 0; c < w; c++) {
-      g.fillStyle = pal[row[c]].hex;
-      g.fillRect(c * s, r * s, s, s);
+      const p = pal[row[c]];  // undefined for an empty cell (-1): no piece there
+      if (p) {
+        g.fillStyle = p.hex;
+        g.fillRect(c * s, r * s, s, s);
+      } else {
+        drawEmpty(g, c * s, r * s, s);
+      }
     }
   }
   if (s >= 12) {
@@ -340,6 +358,7 @@ function drawChart() {
     for (let r = 0; r < h; r++) {
       for (let c = 0; c < w; c++) {
         const p = pal[STATE.cells[r][c]];
+        if (!p) continue;
         g.fillStyle = inkFor(p.hex);
         g.fillText(p.symbol, c * s + s / 2, r * s + s / 2 + 1);
       }
@@ -374,12 +393,13 @@ function onChartClick(event) {
   if (!STATE) return;
   const cell = cellAt(event);
   if (!cell) return;
-  const here = STATE.palette[STATE.cells[cell.row][cell.col]];
+  const here = STATE.palette[STATE.cells[cell.row][cell.col]];  // undefined: an empty cell
   const tool = document.querySelector("input[name=tool]:checked").value;
-  $("cell-info").textContent = `row ${cell.row + 1}, column ${cell.col + 1}: ${here.code} ${here.name}`;
+  const what = here ? `${here.code} ${here.name}` : "empty";
+  $("cell-info").textContent = `row ${cell.row + 1}, column ${cell.col + 1}: ${what}`;
   if (tool === "look") return;
   if (!selected) { showError("pick the paint color in the legend first"); return; }
-  if (here.code === selected) return;
+  if (here && here.code === selected) return;
   edit({ op: tool, row: cell.row, col: cell.col, to: selected });
 }
 
