@@ -497,9 +497,9 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
               exported: ExportResult | None = None) -> str:
     """One line for a person: size, colors, pieces, confetti, ΔE00, merge savings, time."""
     pieces = int(pattern.counts().sum())
-    plural = "es" if medium.piece.endswith("ch") else "s"
-    text = (f"{pattern.width}×{pattern.height} {medium.title}, {len(pattern.palette)} {brand} "
-            f"colors, {pieces} {medium.piece}{plural}, "
+    n = len(pattern.palette)
+    text = (f"{pattern.width}×{pattern.height} {medium.title}, {n} {brand} "
+            f"color{'' if n == 1 else 's'}, {medium.pieces(pieces)}, "
             f"{pattern.meta.get('isolated_cells', 0.0):.1%} isolated cells")
     if "delta_e00_mean" in pattern.meta:
         text += f", mean ΔE00 {pattern.meta['delta_e00_mean']:.2f}"

@@ -134,8 +134,9 @@ GROUP_OF = {
 }
 # Options another craft has and this one does not (they are not offered, not just rejected).
 NOT_FOR = {
-    "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands"},
-    "bricks": {"hoop", "fabric_count", "strands"},
+    "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands", "backstitch",
+              "backstitch_color"},
+    "bricks": {"hoop", "fabric_count", "strands", "backstitch", "backstitch_color"},
     "stitch": {"merge", "part", "section", "boards"},
 }
 
@@ -231,7 +232,12 @@ def pattern_options(f: Any) -> Any:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "pattern"
+    """A folder name from free text: letters and digits of any script kept (``mój logo ✓`` →
+    ``mój-logo``), everything else one ``-``; at most 40 characters, never empty."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", text).lower()
+    return re.sub(r"[\W_]+", "-", text).strip("-")[:40].strip("-") or "pattern"
 
 
 def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternRequest:
@@ -271,10 +277,10 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     request = request_from_options(medium_name, opts)
     result = api.make_pattern(request)
     click.echo(result.summary)
-    for path in result.files:
-        click.echo(f"  wrote {path}")
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    for path in result.files:
+        click.echo(f"  wrote {path}")
     if sizes:
         from craftpix.resize_cli import echo_sizes
 
@@ -345,12 +351,13 @@ def _cell(text: str, option: str) -> tuple[int, int, str | None]:
 def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
     medium = MEDIA[pattern.medium]
     counts = pattern.counts()
-    click.echo(f"{pattern.width}×{pattern.height} {medium.title}, {len(pattern.palette)} "
-               f"{pattern.brand} colors, {int(counts.sum())} {medium.piece}s")
-    for path in paths:
-        click.echo(f"  wrote {path}")
+    n = len(pattern.palette)
+    click.echo(f"{pattern.width}×{pattern.height} {medium.title}, {n} "
+               f"{pattern.brand} color{'' if n == 1 else 's'}, {medium.pieces(int(counts.sum()))}")
     for note in notes:
         click.echo(f"note: {note}", err=True)
+    for path in paths:
+        click.echo(f"  wrote {path}")
 
 
 @main.command("edit")
@@ -435,10 +442,10 @@ def _import_command() -> click.Command:
         result = api.import_pattern(chart_file, out, brand=brand,
                                     export=export_settings(options))
         click.echo(result.summary)
-        for path in result.files:
-            click.echo(f"  wrote {path}")
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
+        for path in result.files:
+            click.echo(f"  wrote {path}")
 
     cmd = click.command("import")(
         click.argument("chart_file", metavar="FILE.oxs",

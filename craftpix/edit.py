@@ -44,7 +44,27 @@ def _color(pattern: Pattern, code: str, catalog: Palette | None) -> Color:
         i = cat.codes.index(code)
         return Color(cat.codes[i], cat.names[i], cat.hexes[i])
     where = f"the {pattern.brand} catalog" if cat is not None else "this pattern"
-    raise InputError(f"color {code!r} is not in {where}")
+    raise InputError(f"color {code!r} is not in {where}{_suggest(pattern, code, cat)}")
+
+
+def _suggest(pattern: Pattern, text: str, cat: Palette | None) -> str:
+    """``"; did you mean 80-19005 Red?"`` for a color named by its name (or part of it)."""
+    want = text.strip().lower()
+    pool = ([(c.code, c.name) for c in pattern.palette]
+            + (list(zip(cat.codes, cat.names, strict=True)) if cat is not None else []))
+    exact = [(c, n) for c, n in pool if n.lower() == want]
+    words = [(c, n) for c, n in pool if want and want in n.lower().split()]
+    found = list(dict.fromkeys(exact or words))[:3]
+    if not found:
+        return ""
+    return "; did you mean " + " or ".join(f"{c} {n}" for c, n in found) + "?"
+
+
+def _has(pattern: Pattern) -> str:
+    """The pattern's colors as a user types them: ``"80-19001 Black, 80-19005 Red"``."""
+    shown = [f"{c.code} {c.name}" for c in pattern.palette[:12]]
+    more = len(pattern.palette) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str) -> Pattern:
@@ -88,7 +108,7 @@ def replace(pattern: Pattern, mapping: Mapping[str, str | None],
     codes = [c.code for c in pattern.palette]
     for old, new in mapping.items():
         if old not in codes:
-            raise InputError(f"the pattern has no color {old!r}")
+            raise InputError(f"the pattern has no color {old!r}; it has {_has(pattern)}")
         probe = Pattern(pattern.cells, palette, pattern.medium, pattern.brand, pattern.meta)
         j, palette = _index(probe, new, catalog)
         cells[pattern.cells == codes.index(old)] = j
@@ -105,7 +125,7 @@ def exclude(pattern: Pattern, codes: Iterable[str]) -> Pattern:
     known = {c.code for c in pattern.palette}
     unknown = sorted(drop - known)
     if unknown:
-        raise InputError(f"the pattern has no color {unknown[0]!r}")
+        raise InputError(f"the pattern has no color {unknown[0]!r}; it has {_has(pattern)}")
     counts = pattern.counts()
     keep = [i for i, c in enumerate(pattern.palette) if c.code not in drop and counts[i] > 0]
     if not keep:

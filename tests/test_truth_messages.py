@@ -1,0 +1,105 @@
+"""Issue 21 item 6 through the CLI as a user types it: names, help, pages and messages."""
+
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from craftpix.cli import main
+from craftpix.export.layout import split_range
+from craftpix.palette import load_palette
+from craftpix.pattern import pattern_from_indices
+
+PERLER = load_palette("perler")
+WHITE, BLACK, RED = "80-19001", "80-19018", "80-19005"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    idx = {c: PERLER.codes.index(c) for c in (WHITE, BLACK)}
+    cells = np.full((8, 10), idx[WHITE])
+    cells[2:5, 2:5] = idx[BLACK]
+    pattern = pattern_from_indices(cells, PERLER.codes, PERLER.names, PERLER.hexes, "beads",
+                                   "perler")
+    folder = tmp_path / "owl"
+    folder.mkdir()
+    return pattern.save(folder / "pattern.json")
+
+
+def test_unicode_file_name_keeps_its_letters(tmp_path):
+    img = tmp_path / "mój logo ✓.png"
+    Image.new("RGB", (12, 12), (200, 30, 30)).save(img)
+    os.chdir(tmp_path)
+    res = run("beads", "--image", img, "--size", "12", "--no-pdf", "-q")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "mój-logo-beads-12").is_dir(), sorted(os.listdir(tmp_path))
+
+
+def test_one_color_is_singular_in_every_line(tmp_path):
+    img = tmp_path / "red.png"
+    Image.new("RGB", (12, 12), (200, 30, 30)).save(img)
+    res = run("stitch", "--image", img, "--size", "12", "--no-pdf", "-q", "--out",
+              tmp_path / "r")
+    assert res.exit_code == 0, res.output
+    assert "1 dmc color," in res.output and "144 stitches" in res.output
+    assert "1 colors" not in res.output and "stitchs" not in res.output
+
+
+def test_notes_come_before_the_files_written(tmp_path):
+    img = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(img)
+    res = run("beads", "--image", img, "--size", "30", "--no-pdf", "-q", "--out", tmp_path / "p")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    notes = [i for i, line in enumerate(lines) if line.startswith("note:")]
+    wrote = [i for i, line in enumerate(lines) if line.strip().startswith("wrote")]
+    assert notes and wrote and max(notes) < min(wrote), res.output
+
+
+def test_bead_and_brick_help_do_not_offer_backstitch():
+    for craft in ("beads", "bricks"):
+        out = run(craft, "--help").output
+        assert "--backstitch" not in out, craft
+    assert "--backstitch" in run("stitch", "--help").output
+
+
+def test_sixty_columns_are_two_balanced_pages():
+    assert split_range(60, 51) == [(0, 31), (30, 60)]
+    for n in range(2, 400):
+        chunks = split_range(n, 51)
+        sizes = [b - a for a, b in chunks]
+        assert max(sizes) <= 51 and chunks[0][0] == 0 and chunks[-1][1] == n
+        assert all(chunks[i][1] - 1 == chunks[i + 1][0] for i in range(len(chunks) - 1))
+        assert len(chunks) == max(1, -(-(n - 1) // 50))
+        assert min(sizes) >= 11 or len(chunks) == 1, (n, chunks)
+
+
+def test_replace_unknown_color_lists_the_patterns_colors(saved):
+    res = run("edit", saved, "--replace", f"{RED}={BLACK}")
+    assert res.exit_code == 2
+    assert "no color '80-19005'" in res.output
+    assert f"{WHITE} White" in res.output and f"{BLACK} Black" in res.output
+
+
+def test_set_by_color_name_suggests_the_code(saved):
+    res = run("edit", saved, "--set", "5,5=red")
+    assert res.exit_code == 2
+    assert "did you mean 80-19005 Red" in res.output, res.output
+
+
+def test_prompt_without_diffusion_names_the_readme_install_line(tmp_path, monkeypatch):
+    from craftpix.engines import sds
+
+    monkeypatch.setattr(sds, "missing_diffusion_modules", lambda: ["torch"])
+    res = run("beads", "--prompt", "a red fox", "--size", "16", "--out", tmp_path / "f")
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().endswith('pip install ".[diffusion]"'), res.output
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    assert 'pip install ".[diffusion]"' in readme
