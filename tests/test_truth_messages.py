@@ -103,3 +103,13 @@ def test_prompt_without_diffusion_names_the_readme_install_line(tmp_path, monkey
     assert res.output.strip().endswith('pip install ".[diffusion]"'), res.output
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
     assert 'pip install ".[diffusion]"' in readme
+
+
+def test_batch_colors_abc_names_the_column_and_what_it_takes(tmp_path):
+    Image.new("RGB", (12, 12), (200, 30, 30)).save(tmp_path / "red.png")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("craft,image,size,colors\nbeads,red.png,12,abc\n", encoding="utf-8")
+    res = run("batch", jobs, "--out", tmp_path / "out", "-q")
+    assert res.exit_code == 2
+    assert "colors='abc': give a whole number from 1 to 500" in res.output, res.output
+    assert "integer range" not in res.output

@@ -281,6 +281,8 @@ def request_from_row(row: Mapping[str, Any], base: Path) -> tuple[str, PatternRe
     try:
         with command.make_context(craft, argv) as ctx:
             opts = dict(ctx.params)
+    except click.BadParameter as exc:
+        raise InputError(_bad_value(exc, values)) from None
     except click.ClickException as exc:
         raise InputError(exc.format_message().replace("\n", " ")) from None
     request = request_from_options(craft, opts)
@@ -291,6 +293,25 @@ def request_from_row(row: Mapping[str, Any], base: Path) -> tuple[str, PatternRe
     # travels to its worker without pulling in the diffusion engine's modules.
     sds = request.sds if engine == "sds" else None
     return folder, dataclasses.replace(request, out=None, quiet=True, sds=sds)
+
+
+def _bad_value(exc: Any, values: Mapping[str, Any]) -> str:
+    """One line for a bad cell, named by its column as the jobs file has it:
+    ``colors='abc': give a whole number from 1 to 500``."""
+    import click
+
+    param = exc.param
+    long = next((o for o in getattr(param, "opts", ()) if o.startswith("--")), None)
+    column = _column(long) if long else None
+    if column is None or column not in values:
+        return exc.format_message().replace("\n", " ")
+    kind = param.type
+    if isinstance(kind, click.IntRange) or kind is click.INT:
+        lo, hi = getattr(kind, "min", None), getattr(kind, "max", None)
+        span = (f" from {lo} to {hi}" if lo is not None and hi is not None
+                else f" of at least {lo}" if lo is not None else "")
+        return f"{column}={values[column]!r}: give a whole number{span}"
+    return exc.format_message().replace("\n", " ")
 
 
 def _craft_command(craft: str) -> Any:
