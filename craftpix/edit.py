@@ -19,6 +19,7 @@ from craftpix.color import pairwise_delta_e_2000, rgb8_to_lab
 from craftpix.errors import InputError
 from craftpix.palette import Palette, load_palette
 from craftpix.pattern import Color, Pattern
+from craftpix.symbols import assign_symbols
 
 EMPTY = -1
 
@@ -67,13 +68,46 @@ def _has(pattern: Pattern) -> str:
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
+#: ``meta`` key: ``{code: symbol}`` of colors edits removed, so their symbols stay theirs
+RETIRED = "retired_symbols"
+
+
 def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str) -> Pattern:
     meta = dict(pattern.meta)
     meta["edits"] = [*meta.get("edits", []), edit]
     if not (cells >= 0).any():
         raise InputError("that edit would leave the pattern without a single piece")
-    return Pattern(cells, palette, pattern.medium, pattern.brand, meta,
-                   dict(pattern.settings)).compact()
+    out = Pattern(cells, palette, pattern.medium, pattern.brand, meta,
+                  dict(pattern.settings)).compact()
+    return _stable_symbols(pattern, out)
+
+
+def _stable_symbols(before: Pattern, after: Pattern) -> Pattern:
+    """``after`` with every color's chart symbol pinned: a color keeps the symbol it had (also
+    one an earlier edit removed and this one brings back), and a new color never takes the
+    symbol of a removed one, so a chart printed before the edit still reads right."""
+    retired = {str(k): str(v) for k, v in dict(before.meta.get(RETIRED) or {}).items()}
+    had = {c.code: c.symbol for c in before.palette}
+    try:
+        had.update(zip((c.code for c in before.palette), before.symbols(), strict=True))
+    except ValueError:
+        pass
+    now = {c.code for c in after.palette}
+    retired.update({code: sym for code, sym in had.items() if sym and code not in now})
+    pinned: list[str | None] = []
+    for c in after.palette:
+        sym = c.symbol or had.get(c.code) or retired.get(c.code)
+        pinned.append(sym if sym and sym not in pinned else None)
+    retired = {code: sym for code, sym in retired.items() if code not in now}
+    syms = assign_symbols([c.code for c in after.palette], after.counts().tolist(), pinned,
+                          avoid=set(retired.values()) - {s for s in pinned if s})
+    palette = [Color(c.code, c.name, c.hex, s) for c, s in zip(after.palette, syms, strict=True)]
+    meta = dict(after.meta)
+    if retired:
+        meta[RETIRED] = dict(sorted(retired.items()))
+    else:
+        meta.pop(RETIRED, None)
+    return Pattern(after.cells, palette, after.medium, after.brand, meta, dict(after.settings))
 
 
 def _index(pattern: Pattern, code: str | None, catalog: Palette | None) -> tuple[int, list[Color]]:

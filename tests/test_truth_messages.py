@@ -113,3 +113,27 @@ def test_batch_colors_abc_names_the_column_and_what_it_takes(tmp_path):
     assert res.exit_code == 2
     assert "colors='abc': give a whole number from 1 to 500" in res.output, res.output
     assert "integer range" not in res.output
+
+
+def test_a_color_keeps_its_symbol_through_edits(saved):
+    from craftpix.pattern import Pattern
+
+    def symbols():
+        return {c.code: c.symbol for c in Pattern.load(saved).palette}
+
+    assert run("edit", saved, "--set", "1,1=" + BLACK).exit_code == 0
+    first = symbols()
+    assert first[WHITE] and first[BLACK] and first[WHITE] != first[BLACK]
+    res = run("edit", saved, "--replace", f"{BLACK}={WHITE}")  # black leaves the chart
+    assert res.exit_code == 0, res.output
+    assert symbols() == {WHITE: first[WHITE]}
+    assert run("edit", saved, "--set", f"2,2={RED}").exit_code == 0  # a new color
+    after = symbols()
+    assert after[WHITE] == first[WHITE] and after[RED] not in (first[WHITE], first[BLACK])
+    assert run("edit", saved, "--set", f"3,3={BLACK}").exit_code == 0  # black comes back
+    back = symbols()
+    assert back[BLACK] == first[BLACK] and back[RED] == after[RED]
+    assert back[WHITE] == first[WHITE]
+    res = run("export", saved, "--no-pdf")  # a re-export keeps them too
+    assert res.exit_code == 0, res.output
+    assert symbols() == back
