@@ -414,6 +414,14 @@ class OutputSet:
         if _plain_name(name) and name in read_manifest(self.out):
             self._kept.add(name)
 
+    def keep_unchanged(self) -> list[str]:
+        """:meth:`keep` every file craftpix owns in the folder whose content is still what it
+        wrote; return their names (sorted). A file the new set writes replaces its kept one."""
+        names = sorted(name for name, info in read_manifest(self.out).items()
+                       if _unchanged(self.out / name, info))
+        self._kept.update(names)
+        return names
+
     def publish(self) -> list[Path]:
         """Make the staged files the folder's output set; return their final paths.
 

@@ -137,3 +137,23 @@ def test_a_color_keeps_its_symbol_through_edits(saved):
     res = run("export", saved, "--no-pdf")  # a re-export keeps them too
     assert res.exit_code == 0, res.output
     assert symbols() == back
+
+
+def test_export_keeps_the_machine_files_it_does_not_rewrite(tmp_path):
+    img = tmp_path / "garden.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(img)
+    out = tmp_path / "garden"
+    res = run("stitch", "--image", img, "--size", "16", "--colors", "4", "--formats", "pes,dst",
+              "--out", out, "-q")
+    assert res.exit_code == 0, res.output
+    before = {n: (out / n).read_bytes() for n in ("pattern.pes", "pattern.dst", "pattern.pdf")}
+    res = run("export", out / "pattern.json", "--formats", "jef", "--no-pdf", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert (out / "pattern.jef").is_file()
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert "kept" in res.output and "pattern.pes" in res.output
+    # the kept files stay craftpix's: a later export that rewrites them still may
+    res = run("export", out / "pattern.json", "--formats", "dst", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert (out / "pattern.pes").is_file() and (out / "pattern.jef").is_file()
