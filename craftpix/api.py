@@ -28,7 +28,7 @@ import numpy as np
 
 from craftpix import __version__, sizing
 from craftpix.edit import clean, convert, exclude, fill, replace, set_cell
-from craftpix.errors import InputError, printable
+from craftpix.errors import CraftpixError, InputError, printable
 from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
 from craftpix.palette import Palette, load_catalog, load_palette
 from craftpix.pattern import Pattern
@@ -140,6 +140,7 @@ class PatternRequest:
     prefer_cheap: bool = False
     budget: float | None = None
     restore: str = "auto"  # restore a poor photo first: auto | on | off (craftpix.restore)
+    force: bool = False  # replace a pattern in ``out`` that was edited after it was made
 
     def validated(self) -> PatternRequest:
         """This request with defaults resolved; raises :class:`InputError` (one line) if bad."""
@@ -293,8 +294,23 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
 
     # Checked, created and locked before any long computation; published as one unit.
     with OutputSet(req.out) as outputs:
+        if not req.force:
+            _refuse_edited(outputs.out / "pattern.json")
         return _make_pattern(req, export_kwargs, progress, outputs, image, placement,
                              size_notes)
+
+
+def _refuse_edited(path: Path) -> None:
+    """Raise :class:`InputError` when ``path`` holds a pattern the crafter has edited: a new
+    run would silently replace that work (``force=True`` / ``--force`` replaces it)."""
+    try:
+        edits = Pattern.load(path).meta.get("edits") or []
+    except (OSError, ValueError, CraftpixError):
+        return  # none there, or not a pattern craftpix can read: nothing edited to lose
+    if edits:
+        raise InputError(f"{printable(path)} holds a pattern you edited ({len(edits)} "
+                         f"edit{'' if len(edits) == 1 else 's'}, last: {edits[-1]}); choose "
+                         "another --out, or give --force to replace it")
 
 
 def _make_pattern(
@@ -638,12 +654,21 @@ def write_edited(
     ``settings`` are the export settings to use (normally :func:`stored_settings` of the
     pattern before the change, so a pattern made at 18 count is re-exported at 18 count).
     The exports are checked before anything is written, so a failing export leaves the old
-    files. Returns the export result; its ``paths`` include ``path``.
+    files. The files are published as one output set (:class:`craftpix.fileio.OutputSet`):
+    recorded in the folder's manifest as craftpix's, and never seen half old, half new.
+    Returns the export result; its ``paths`` include ``path``.
     """
+    from craftpix.fileio import OutputSet
+
     target = Path(path)
-    result = export(pattern, target.parent, **dict(settings or {}))
-    if target not in result.paths:  # export saves pattern.json itself; another name: save it
-        result.paths.append(pattern.save(target))
+    with OutputSet(target.parent) as outputs:
+        result = export(pattern, outputs.staging, **dict(settings or {}))
+        staged = outputs.staging / target.name
+        if staged not in result.paths:  # export saves pattern.json itself; another name: save it
+            result.paths.append(pattern.save(staged))
+        result.paths = [outputs.final(p) for p in result.paths]
+        outputs.publish()
+    result.notes += outputs.notes
     return result
 
 

@@ -121,7 +121,8 @@ GROUP_ORDER = (WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER)
 # Option (parameter name) → help group; export options not named here are "Printing", model
 # options "Diffusion model".
 GROUP_OF = {
-    **dict.fromkeys(("prompt", "image", "size", "sizes", "boards", "fit", "seed", "out", "quiet"),
+    **dict.fromkeys(("prompt", "image", "size", "sizes", "boards", "fit", "seed", "out", "quiet",
+                     "force"),
                     WHAT),
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
                      "inventory", "prefer_cheap", "budget", "smooth", "dither",
@@ -225,6 +226,8 @@ def pattern_options(f: Any) -> Any:
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder (default: named after the prompt or image)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        click.option("--force", is_flag=True,
+                     help="Replace a pattern in --out that you edited (otherwise refused)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -268,6 +271,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         export=export, sds=sds, out=out, quiet=opts["quiet"],
         exclude=tuple(c.strip() for c in exclude), only=opts["only"],
         inventory=opts["inventory"], prefer_cheap=opts["prefer_cheap"], budget=opts["budget"],
+        force=opts.get("force", False),
     )
 
 

@@ -157,3 +157,26 @@ def test_export_keeps_the_machine_files_it_does_not_rewrite(tmp_path):
     res = run("export", out / "pattern.json", "--formats", "dst", "--out", out)
     assert res.exit_code == 0, res.output
     assert (out / "pattern.pes").is_file() and (out / "pattern.jef").is_file()
+
+
+def test_a_rerun_into_an_edited_folder_is_refused_unless_forced(tmp_path):
+    img = tmp_path / "cat.png"
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 255, (24, 30, 3), dtype=np.uint8)).save(img)
+    out = tmp_path / "t1"
+    assert run("beads", "--image", img, "--size", "30", "--out", out, "-q").exit_code == 0
+    res = run("edit", out / "pattern.json", "--fill", "1,1=empty")
+    assert res.exit_code == 0, res.output
+    from craftpix.fileio import read_manifest
+
+    owned = read_manifest(out)
+    assert {"pattern.json", "pattern.pdf", "preview.png"} <= set(owned)  # edit recorded them
+    edited = (out / "pattern.json").read_bytes()
+    res = run("beads", "--image", img, "--size", "30", "--out", out, "--no-pdf", "-q")
+    assert res.exit_code == 2
+    assert len(res.output.strip().splitlines()) == 1 and "--force" in res.output, res.output
+    assert (out / "pattern.json").read_bytes() == edited and (out / "pattern.pdf").is_file()
+    res = run("beads", "--image", img, "--size", "30", "--out", out, "--no-pdf", "-q", "--force")
+    assert res.exit_code == 0, res.output
+    assert "changed after craftpix wrote it" not in res.output
+    assert not (out / "pattern.pdf").exists()  # the edit's PDF was craftpix's: removed

@@ -42,6 +42,7 @@ JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".json")
 #: Columns a job may not set: the batch decides where and how jobs write.
 RESERVED = {
+    "force": "each batch job writes only its own folder under --out",
     "out": "the batch writes each job into its own folder under --out",
     "quiet": "batch jobs never draw their own progress bars",
     "resume": "a batch resumes by itself (rerun the batch)",
