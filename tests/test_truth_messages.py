@@ -180,3 +180,27 @@ def test_a_rerun_into_an_edited_folder_is_refused_unless_forced(tmp_path):
     assert res.exit_code == 0, res.output
     assert "changed after craftpix wrote it" not in res.output
     assert not (out / "pattern.pdf").exists()  # the edit's PDF was craftpix's: removed
+
+
+def test_chart_rulers_read_design_rows_and_columns_as_edit_takes_them(tmp_path):
+    from pypdf import PdfReader
+
+    from craftpix.pattern import Pattern
+
+    img = tmp_path / "sprite.png"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(img)
+    out = tmp_path / "sprite"
+    assert run("beads", "--image", img, "--size", "40", "--colors", "4", "--out", out,
+               "-q").exit_code == 0
+    pages = [p.extract_text() for p in PdfReader(str(out / "pattern.pdf")).pages]
+    board2 = next(t for t in pages if t.startswith("Pegboard 2\n"))
+    # pegboard 2 holds design columns 21-40 (centred on 29-peg boards): its top ruler says
+    # 30 and 40 as the design counts, its grey peg ruler counts the board's own pegs
+    assert "design columns 21\u201340" in board2 and "grey p: pegs" in board2
+    words = board2.split()
+    assert "30" in words and "40" in words and "p10" in words and "p20" in words
+    res = run("edit", out / "pattern.json", "--set", f"30,30={BLACK}")
+    assert res.exit_code == 0, res.output
+    p = Pattern.load(out / "pattern.json")
+    assert p.palette[p.cells[29, 29]].code == BLACK  # where both rulers read 30
