@@ -65,6 +65,7 @@ __all__ = [  # edits: see craftpix.edit
     "resolve_palette",
     "set_cell",
     "write_edited",
+    "board_cell",
 ]
 
 MIN_SIDE, MAX_SIDE = 2, 500
@@ -617,6 +618,34 @@ class EditRequest:
     @property
     def empty(self) -> bool:
         return not (self.replace or self.exclude or self.set_cells or self.fill or self.clean)
+
+
+def board_cell(pattern: Pattern, board: int, row: int, col: int,
+               settings: Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """The 0-based design ``(row, col)`` of peg/stud ``(row, col)`` (counted from 1, as the
+    grey numbers of the chart) on board ``board`` (numbered as the chart's pages).
+
+    Boards are those of the chart (:func:`craftpix.export.layout.section_plan`, the board
+    size from ``settings["section"]`` or the craft's default). Raises :class:`InputError`
+    for a craft without boards, a board the chart does not have, or an empty peg.
+    """
+    from craftpix.export.layout import section_plan
+
+    medium = get_medium(pattern.medium)
+    if not medium.sections:
+        raise InputError(f"{medium.title} charts have no boards: give ROW,COL as on the chart")
+    section = int((settings or {}).get("section") or medium.default_section)
+    plan = section_plan(pattern.width, pattern.height, section)
+    if not 1 <= board <= len(plan):
+        raise InputError(f"the chart has boards 1 to {len(plan)}, not board {board}")
+    page = plan[board - 1]
+    r, c = page.row0 + row - 1 - page.peg_row0, page.col0 + col - 1 - page.peg_col0
+    if not (page.row0 <= r < page.row1 and page.col0 <= c < page.col1):
+        raise InputError(f"board {board}, row {row}, column {col} is outside the design (the "
+                         f"design covers rows {page.peg_row0 + 1}\u2013"
+                         f"{page.peg_row0 + page.rows}, columns {page.peg_col0 + 1}\u2013"
+                         f"{page.peg_col0 + page.cols} of that board)")
+    return r, c
 
 
 def apply_edits(pattern: Pattern, edits: EditRequest, catalog: Palette | None = None) -> Pattern:

@@ -341,11 +341,26 @@ def _pair(text: str, option: str) -> tuple[str, str | None]:
     return old.strip(), _code_or_empty(new)
 
 
-def _cell(text: str, option: str) -> tuple[int, int, str | None]:
+_BOARD_CELL = re.compile(
+    r"\s*(?:board\s*|b)(\d+)\s*[,:]?\s*(?:row\s*)?(\d+)\s*,\s*(?:col(?:umn)?\s*)?(\d+)\s*=(.*)",
+    re.IGNORECASE)
+
+
+def _cell(text: str, option: str, pattern: Any = None,
+          settings: Any = None) -> tuple[int, int, str | None]:
+    """``ROW,COL=CODE`` (design rows and columns, the chart's black numbers) or ``board 2,
+    row 5, column 7=CODE`` / ``B2:5,7=CODE`` (a board's own pegs, its grey numbers)."""
+    board = _BOARD_CELL.fullmatch(text)
+    if board and pattern is not None:
+        b, row, col = (int(board.group(i)) for i in (1, 2, 3))
+        if row < 1 or col < 1:
+            raise InputError(f"{option} {text!r}: rows and columns count from 1")
+        r, c = api.board_cell(pattern, b, row, col, settings)
+        return r, c, _code_or_empty(board.group(4))
     m = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*=(.*)", text)
     if not m:
         raise InputError(f"{option} {text!r}: use ROW,COL=CODE, counting from 1 as on the chart, "
-                         "e.g. 12,30=310")
+                         "e.g. 12,30=310 (or 'board 2, row 5, column 7=310')")
     row, col = int(m.group(1)), int(m.group(2))
     if row < 1 or col < 1:
         raise InputError(f"{option} {text!r}: rows and columns count from 1")
@@ -372,7 +387,8 @@ def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
 @click.option("--exclude", multiple=True, metavar="CODES",
               help="Drop colors: their cells take the nearest remaining color.")
 @click.option("--set", "set_cells", multiple=True, metavar="ROW,COL=CODE",
-              help="Color one cell; rows and columns count from 1, as on the chart.")
+              help="Color one cell; rows and columns count from 1, as the chart's numbers "
+                   "(on boards also 'board 2, row 5, column 7=CODE': that board's own pegs).")
 @click.option("--fill", "fills", multiple=True, metavar="ROW,COL=CODE",
               help="Flood fill: the same-colored area around that cell becomes CODE.")
 @click.option("--clean", "clean_size", type=click.IntRange(min=1), is_flag=False,
@@ -389,15 +405,15 @@ def edit_command(pattern_file: Path, replacements: tuple[str, ...], exclude: tup
     Edits run in this order: --replace, --exclude, --set, --fill, --clean. The pattern is
     saved and its PDF, previews and machine files are written again with its own settings.
     """
+    pattern = api.load(pattern_file)
+    settings = api.stored_settings(pattern)
     edits = EditRequest(
         replace=dict(_pair(t, "--replace") for t in replacements),
         exclude=tuple(c.strip() for t in exclude for c in t.split(",") if c.strip()),
-        set_cells=tuple(_cell(t, "--set") for t in set_cells),
-        fill=tuple(_cell(t, "--fill") for t in fills),
+        set_cells=tuple(_cell(t, "--set", pattern, settings) for t in set_cells),
+        fill=tuple(_cell(t, "--fill", pattern, settings) for t in fills),
         clean=clean_size or 0,
     )
-    pattern = api.load(pattern_file)
-    settings = api.stored_settings(pattern)
     edited = api.apply_edits(pattern, edits)
     target = (out_dir / pattern_file.name) if out_dir is not None else pattern_file
     result = api.write_edited(edited, target, settings)

@@ -204,3 +204,26 @@ def test_chart_rulers_read_design_rows_and_columns_as_edit_takes_them(tmp_path):
     assert res.exit_code == 0, res.output
     p = Pattern.load(out / "pattern.json")
     assert p.palette[p.cells[29, 29]].code == BLACK  # where both rulers read 30
+
+
+def test_edit_takes_a_boards_own_peg_numbers(tmp_path):
+    from craftpix.pattern import Pattern
+
+    img = tmp_path / "sprite.png"
+    rng = np.random.default_rng(4)
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(img)
+    out = tmp_path / "sprite"
+    assert run("beads", "--image", img, "--size", "40", "--colors", "4", "--out", out,
+               "--no-pdf", "-q").exit_code == 0
+    # 40 beads on 29-peg boards: centred, 9 empty pegs before the design; pegboard 2 (top
+    # right) holds design columns 21-40 from its peg 1, rows 1-20 from its peg 10
+    res = run("edit", out / "pattern.json", "--set", f"board 2, row 15, column 10={BLACK}",
+              "--fill", f"B1:10,10={RED}")
+    assert res.exit_code == 0, res.output
+    p = Pattern.load(out / "pattern.json")
+    assert p.palette[p.cells[5, 29]].code == BLACK  # design row 6, column 30
+    assert p.palette[p.cells[0, 0]].code == RED  # board 1 peg 10,10 is design 1,1
+    res = run("edit", out / "pattern.json", "--set", f"board 1, row 2, column 2={BLACK}")
+    assert res.exit_code == 2 and "outside the design" in res.output, res.output
+    res = run("edit", out / "pattern.json", "--set", f"board 9, row 2, column 2={BLACK}")
+    assert res.exit_code == 2 and "boards 1 to 4" in res.output, res.output
