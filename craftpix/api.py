@@ -584,7 +584,14 @@ def _run_sds(
 
 
 def load(path: str | os.PathLike[str]) -> Pattern:
-    """Read a ``pattern.json``; raises :class:`craftpix.pattern.PatternError` (one line)."""
+    """Read a ``pattern.json``; raises :class:`craftpix.pattern.PatternError` (one line).
+
+    A publish into its folder that a kill cut short is finished first
+    (:func:`craftpix.fileio.settle`), so the pattern read is the folder's whole new set.
+    """
+    from craftpix.fileio import settle
+
+    settle(Path(path).parent)
     return Pattern.load(path)
 
 

@@ -275,6 +275,24 @@ def recover(folder: str | os.PathLike[str]) -> list[str]:
     return notes
 
 
+def settle(folder: str | os.PathLike[str], wait: float = 5.0) -> list[str]:
+    """Before reading ``folder``: finish a publish a kill cut short there (under the folder's
+    lock, waiting up to ``wait`` s for a run in progress), so no reader sees half a set.
+
+    Returns :func:`recover`'s notes; does nothing (``[]``) when no publish is pending or the
+    folder cannot be locked for writing (a read-only folder is read as it is).
+    """
+    out = Path(folder)
+    if not (out / JOURNAL).is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        return []
+    fd = _lock_folder(out, wait)
+    try:
+        return recover(out)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def clean_leftovers(folder: str | os.PathLike[str]) -> list[str]:
     """Remove what killed runs left in ``folder``: staging folders and temp files.
 

@@ -1,5 +1,6 @@
 """Issue 21 item 6 through the CLI as a user types it: names, help, pages and messages."""
 
+import json
 import os
 
 import numpy as np
@@ -227,3 +228,31 @@ def test_edit_takes_a_boards_own_peg_numbers(tmp_path):
     assert res.exit_code == 2 and "outside the design" in res.output, res.output
     res = run("edit", out / "pattern.json", "--set", f"board 9, row 2, column 2={BLACK}")
     assert res.exit_code == 2 and "boards 1 to 4" in res.output, res.output
+
+
+def test_a_reader_finishes_a_publish_a_kill_cut_short_before_reading(saved):
+    """SIGKILL after the commit point leaves the new set in the journal: `edit` (a reader)
+    must work on that new pattern, never on the old pattern.json beside it."""
+    import shutil
+
+    from craftpix import fileio
+    from craftpix.pattern import Pattern
+
+    folder = saved.parent
+    assert run("edit", saved, "--set", f"1,1={BLACK}").exit_code == 0
+    # stage a newer set by hand, exactly as publish() leaves it at the commit point
+    journal = folder / fileio.JOURNAL
+    journal.mkdir()
+    newer = Pattern.load(saved)
+    newer.cells[7, 9] = [c.code for c in newer.palette].index(BLACK)
+    newer.save(journal / "pattern.json")
+    shutil.copy(folder / "preview.png", journal / "preview.png")
+    files = {n: fileio._digest(journal / n) for n in ("pattern.json", "preview.png")}
+    manifest = {"format": fileio.MANIFEST_FORMAT, "version": 1, "files": files}
+    (journal / fileio.MANIFEST).write_text(json.dumps(manifest))
+    res = run("edit", saved, "--set", f"2,2={BLACK}")
+    assert res.exit_code == 0, res.output
+    grid = Pattern.load(saved)
+    codes = [c.code for c in grid.palette]
+    assert grid.cells[7, 9] == codes.index(BLACK) and grid.cells[1, 1] == codes.index(BLACK)
+    assert not journal.exists()

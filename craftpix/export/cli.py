@@ -26,9 +26,10 @@ def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> 
     folder, the exports of an earlier run there that this one does not write are removed.
     """
     from craftpix.export import export_pattern, validate_options
-    from craftpix.fileio import OutputSet
+    from craftpix.fileio import OutputSet, settle
     from craftpix.pattern import Pattern
 
+    settle(pattern_file.parent)  # never read half of an interrupted publish
     pattern = Pattern.load(pattern_file)
     kwargs = export_settings(options)
     validate_options(pattern.medium, (pattern.width, pattern.height), **kwargs)  # before any file
