@@ -28,7 +28,7 @@ import numpy as np
 
 from craftpix import __version__, sizing
 from craftpix.edit import clean, convert, exclude, fill, replace, set_cell
-from craftpix.errors import InputError, printable
+from craftpix.errors import CraftpixError, InputError, printable
 from craftpix.media import BRICK_PARTS, MEDIA, Medium, get_medium
 from craftpix.palette import Palette, load_catalog, load_palette
 from craftpix.pattern import Pattern
@@ -65,6 +65,7 @@ __all__ = [  # edits: see craftpix.edit
     "resolve_palette",
     "set_cell",
     "write_edited",
+    "board_cell",
 ]
 
 MIN_SIDE, MAX_SIDE = 2, 500
@@ -140,6 +141,7 @@ class PatternRequest:
     prefer_cheap: bool = False
     budget: float | None = None
     restore: str = "auto"  # restore a poor photo first: auto | on | off (craftpix.restore)
+    force: bool = False  # replace a pattern in ``out`` that was edited after it was made
 
     def validated(self) -> PatternRequest:
         """This request with defaults resolved; raises :class:`InputError` (one line) if bad."""
@@ -293,8 +295,23 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
 
     # Checked, created and locked before any long computation; published as one unit.
     with OutputSet(req.out) as outputs:
+        if not req.force:
+            _refuse_edited(outputs.out / "pattern.json")
         return _make_pattern(req, export_kwargs, progress, outputs, image, placement,
                              size_notes)
+
+
+def _refuse_edited(path: Path) -> None:
+    """Raise :class:`InputError` when ``path`` holds a pattern the crafter has edited: a new
+    run would silently replace that work (``force=True`` / ``--force`` replaces it)."""
+    try:
+        edits = Pattern.load(path).meta.get("edits") or []
+    except (OSError, ValueError, CraftpixError):
+        return  # none there, or not a pattern craftpix can read: nothing edited to lose
+    if edits:
+        raise InputError(f"{printable(path)} holds a pattern you edited ({len(edits)} "
+                         f"edit{'' if len(edits) == 1 else 's'}, last: {edits[-1]}); choose "
+                         "another --out, or give --force to replace it")
 
 
 def _make_pattern(
@@ -497,9 +514,9 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
               exported: ExportResult | None = None) -> str:
     """One line for a person: size, colors, pieces, confetti, ΔE00, merge savings, time."""
     pieces = int(pattern.counts().sum())
-    plural = "es" if medium.piece.endswith("ch") else "s"
-    text = (f"{pattern.width}×{pattern.height} {medium.title}, {len(pattern.palette)} {brand} "
-            f"colors, {pieces} {medium.piece}{plural}, "
+    n = len(pattern.palette)
+    text = (f"{pattern.width}×{pattern.height} {medium.title}, {n} {brand} "
+            f"color{'' if n == 1 else 's'}, {medium.pieces(pieces)}, "
             f"{pattern.meta.get('isolated_cells', 0.0):.1%} isolated cells")
     if "delta_e00_mean" in pattern.meta:
         text += f", mean ΔE00 {pattern.meta['delta_e00_mean']:.2f}"
@@ -567,7 +584,14 @@ def _run_sds(
 
 
 def load(path: str | os.PathLike[str]) -> Pattern:
-    """Read a ``pattern.json``; raises :class:`craftpix.pattern.PatternError` (one line)."""
+    """Read a ``pattern.json``; raises :class:`craftpix.pattern.PatternError` (one line).
+
+    A publish into its folder that a kill cut short is finished first
+    (:func:`craftpix.fileio.settle`), so the pattern read is the folder's whole new set.
+    """
+    from craftpix.fileio import settle
+
+    settle(Path(path).parent)
     return Pattern.load(path)
 
 
@@ -601,6 +625,34 @@ class EditRequest:
     @property
     def empty(self) -> bool:
         return not (self.replace or self.exclude or self.set_cells or self.fill or self.clean)
+
+
+def board_cell(pattern: Pattern, board: int, row: int, col: int,
+               settings: Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """The 0-based design ``(row, col)`` of peg/stud ``(row, col)`` (counted from 1, as the
+    grey numbers of the chart) on board ``board`` (numbered as the chart's pages).
+
+    Boards are those of the chart (:func:`craftpix.export.layout.section_plan`, the board
+    size from ``settings["section"]`` or the craft's default). Raises :class:`InputError`
+    for a craft without boards, a board the chart does not have, or an empty peg.
+    """
+    from craftpix.export.layout import section_plan
+
+    medium = get_medium(pattern.medium)
+    if not medium.sections:
+        raise InputError(f"{medium.title} charts have no boards: give ROW,COL as on the chart")
+    section = int((settings or {}).get("section") or medium.default_section)
+    plan = section_plan(pattern.width, pattern.height, section)
+    if not 1 <= board <= len(plan):
+        raise InputError(f"the chart has boards 1 to {len(plan)}, not board {board}")
+    page = plan[board - 1]
+    r, c = page.row0 + row - 1 - page.peg_row0, page.col0 + col - 1 - page.peg_col0
+    if not (page.row0 <= r < page.row1 and page.col0 <= c < page.col1):
+        raise InputError(f"board {board}, row {row}, column {col} is outside the design (the "
+                         f"design covers rows {page.peg_row0 + 1}\u2013"
+                         f"{page.peg_row0 + page.rows}, columns {page.peg_col0 + 1}\u2013"
+                         f"{page.peg_col0 + page.cols} of that board)")
+    return r, c
 
 
 def apply_edits(pattern: Pattern, edits: EditRequest, catalog: Palette | None = None) -> Pattern:
@@ -638,12 +690,21 @@ def write_edited(
     ``settings`` are the export settings to use (normally :func:`stored_settings` of the
     pattern before the change, so a pattern made at 18 count is re-exported at 18 count).
     The exports are checked before anything is written, so a failing export leaves the old
-    files. Returns the export result; its ``paths`` include ``path``.
+    files. The files are published as one output set (:class:`craftpix.fileio.OutputSet`):
+    recorded in the folder's manifest as craftpix's, and never seen half old, half new.
+    Returns the export result; its ``paths`` include ``path``.
     """
+    from craftpix.fileio import OutputSet
+
     target = Path(path)
-    result = export(pattern, target.parent, **dict(settings or {}))
-    if target not in result.paths:  # export saves pattern.json itself; another name: save it
-        result.paths.append(pattern.save(target))
+    with OutputSet(target.parent) as outputs:
+        result = export(pattern, outputs.staging, **dict(settings or {}))
+        staged = outputs.staging / target.name
+        if staged not in result.paths:  # export saves pattern.json itself; another name: save it
+            result.paths.append(pattern.save(staged))
+        result.paths = [outputs.final(p) for p in result.paths]
+        outputs.publish()
+    result.notes += outputs.notes
     return result
 
 

@@ -121,7 +121,8 @@ GROUP_ORDER = (WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER)
 # Option (parameter name) → help group; export options not named here are "Printing", model
 # options "Diffusion model".
 GROUP_OF = {
-    **dict.fromkeys(("prompt", "image", "size", "sizes", "boards", "fit", "seed", "out", "quiet"),
+    **dict.fromkeys(("prompt", "image", "size", "sizes", "boards", "fit", "seed", "out", "quiet",
+                     "force"),
                     WHAT),
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
                      "inventory", "prefer_cheap", "budget", "smooth", "dither",
@@ -134,8 +135,9 @@ GROUP_OF = {
 }
 # Options another craft has and this one does not (they are not offered, not just rejected).
 NOT_FOR = {
-    "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands"},
-    "bricks": {"hoop", "fabric_count", "strands"},
+    "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands", "backstitch",
+              "backstitch_color"},
+    "bricks": {"hoop", "fabric_count", "strands", "backstitch", "backstitch_color"},
     "stitch": {"merge", "part", "section", "boards"},
 }
 
@@ -224,6 +226,8 @@ def pattern_options(f: Any) -> Any:
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder (default: named after the prompt or image)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        click.option("--force", is_flag=True,
+                     help="Replace a pattern in --out that you edited (otherwise refused)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -231,7 +235,12 @@ def pattern_options(f: Any) -> Any:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "pattern"
+    """A folder name from free text: letters and digits of any script kept (``mój logo ✓`` →
+    ``mój-logo``), everything else one ``-``; at most 40 characters, never empty."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", text).lower()
+    return re.sub(r"[\W_]+", "-", text).strip("-")[:40].strip("-") or "pattern"
 
 
 def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternRequest:
@@ -262,6 +271,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         export=export, sds=sds, out=out, quiet=opts["quiet"],
         exclude=tuple(c.strip() for c in exclude), only=opts["only"],
         inventory=opts["inventory"], prefer_cheap=opts["prefer_cheap"], budget=opts["budget"],
+        force=opts.get("force", False),
     )
 
 
@@ -271,10 +281,10 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
     request = request_from_options(medium_name, opts)
     result = api.make_pattern(request)
     click.echo(result.summary)
-    for path in result.files:
-        click.echo(f"  wrote {path}")
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    for path in result.files:
+        click.echo(f"  wrote {path}")
     if sizes:
         from craftpix.resize_cli import echo_sizes
 
@@ -331,11 +341,26 @@ def _pair(text: str, option: str) -> tuple[str, str | None]:
     return old.strip(), _code_or_empty(new)
 
 
-def _cell(text: str, option: str) -> tuple[int, int, str | None]:
+_BOARD_CELL = re.compile(
+    r"\s*(?:board\s*|b)(\d+)\s*[,:]?\s*(?:row\s*)?(\d+)\s*,\s*(?:col(?:umn)?\s*)?(\d+)\s*=(.*)",
+    re.IGNORECASE)
+
+
+def _cell(text: str, option: str, pattern: Any = None,
+          settings: Any = None) -> tuple[int, int, str | None]:
+    """``ROW,COL=CODE`` (design rows and columns, the chart's black numbers) or ``board 2,
+    row 5, column 7=CODE`` / ``B2:5,7=CODE`` (a board's own pegs, its grey numbers)."""
+    board = _BOARD_CELL.fullmatch(text)
+    if board and pattern is not None:
+        b, row, col = (int(board.group(i)) for i in (1, 2, 3))
+        if row < 1 or col < 1:
+            raise InputError(f"{option} {text!r}: rows and columns count from 1")
+        r, c = api.board_cell(pattern, b, row, col, settings)
+        return r, c, _code_or_empty(board.group(4))
     m = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*=(.*)", text)
     if not m:
         raise InputError(f"{option} {text!r}: use ROW,COL=CODE, counting from 1 as on the chart, "
-                         "e.g. 12,30=310")
+                         "e.g. 12,30=310 (or 'board 2, row 5, column 7=310')")
     row, col = int(m.group(1)), int(m.group(2))
     if row < 1 or col < 1:
         raise InputError(f"{option} {text!r}: rows and columns count from 1")
@@ -345,12 +370,13 @@ def _cell(text: str, option: str) -> tuple[int, int, str | None]:
 def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
     medium = MEDIA[pattern.medium]
     counts = pattern.counts()
-    click.echo(f"{pattern.width}×{pattern.height} {medium.title}, {len(pattern.palette)} "
-               f"{pattern.brand} colors, {int(counts.sum())} {medium.piece}s")
-    for path in paths:
-        click.echo(f"  wrote {path}")
+    n = len(pattern.palette)
+    click.echo(f"{pattern.width}×{pattern.height} {medium.title}, {n} "
+               f"{pattern.brand} color{'' if n == 1 else 's'}, {medium.pieces(int(counts.sum()))}")
     for note in notes:
         click.echo(f"note: {note}", err=True)
+    for path in paths:
+        click.echo(f"  wrote {path}")
 
 
 @main.command("edit")
@@ -361,7 +387,8 @@ def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
 @click.option("--exclude", multiple=True, metavar="CODES",
               help="Drop colors: their cells take the nearest remaining color.")
 @click.option("--set", "set_cells", multiple=True, metavar="ROW,COL=CODE",
-              help="Color one cell; rows and columns count from 1, as on the chart.")
+              help="Color one cell; rows and columns count from 1, as the chart's numbers "
+                   "(on boards also 'board 2, row 5, column 7=CODE': that board's own pegs).")
 @click.option("--fill", "fills", multiple=True, metavar="ROW,COL=CODE",
               help="Flood fill: the same-colored area around that cell becomes CODE.")
 @click.option("--clean", "clean_size", type=click.IntRange(min=1), is_flag=False,
@@ -378,15 +405,15 @@ def edit_command(pattern_file: Path, replacements: tuple[str, ...], exclude: tup
     Edits run in this order: --replace, --exclude, --set, --fill, --clean. The pattern is
     saved and its PDF, previews and machine files are written again with its own settings.
     """
+    pattern = api.load(pattern_file)
+    settings = api.stored_settings(pattern)
     edits = EditRequest(
         replace=dict(_pair(t, "--replace") for t in replacements),
         exclude=tuple(c.strip() for t in exclude for c in t.split(",") if c.strip()),
-        set_cells=tuple(_cell(t, "--set") for t in set_cells),
-        fill=tuple(_cell(t, "--fill") for t in fills),
+        set_cells=tuple(_cell(t, "--set", pattern, settings) for t in set_cells),
+        fill=tuple(_cell(t, "--fill", pattern, settings) for t in fills),
         clean=clean_size or 0,
     )
-    pattern = api.load(pattern_file)
-    settings = api.stored_settings(pattern)
     edited = api.apply_edits(pattern, edits)
     target = (out_dir / pattern_file.name) if out_dir is not None else pattern_file
     result = api.write_edited(edited, target, settings)
@@ -435,10 +462,10 @@ def _import_command() -> click.Command:
         result = api.import_pattern(chart_file, out, brand=brand,
                                     export=export_settings(options))
         click.echo(result.summary)
-        for path in result.files:
-            click.echo(f"  wrote {path}")
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
+        for path in result.files:
+            click.echo(f"  wrote {path}")
 
     cmd = click.command("import")(
         click.argument("chart_file", metavar="FILE.oxs",

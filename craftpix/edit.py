@@ -19,6 +19,7 @@ from craftpix.color import pairwise_delta_e_2000, rgb8_to_lab
 from craftpix.errors import InputError
 from craftpix.palette import Palette, load_palette
 from craftpix.pattern import Color, Pattern
+from craftpix.symbols import assign_symbols
 
 EMPTY = -1
 
@@ -44,7 +45,31 @@ def _color(pattern: Pattern, code: str, catalog: Palette | None) -> Color:
         i = cat.codes.index(code)
         return Color(cat.codes[i], cat.names[i], cat.hexes[i])
     where = f"the {pattern.brand} catalog" if cat is not None else "this pattern"
-    raise InputError(f"color {code!r} is not in {where}")
+    raise InputError(f"color {code!r} is not in {where}{_suggest(pattern, code, cat)}")
+
+
+def _suggest(pattern: Pattern, text: str, cat: Palette | None) -> str:
+    """``"; did you mean 80-19005 Red?"`` for a color named by its name (or part of it)."""
+    want = text.strip().lower()
+    pool = ([(c.code, c.name) for c in pattern.palette]
+            + (list(zip(cat.codes, cat.names, strict=True)) if cat is not None else []))
+    exact = [(c, n) for c, n in pool if n.lower() == want]
+    words = [(c, n) for c, n in pool if want and want in n.lower().split()]
+    found = list(dict.fromkeys(exact or words))[:3]
+    if not found:
+        return ""
+    return "; did you mean " + " or ".join(f"{c} {n}" for c, n in found) + "?"
+
+
+def _has(pattern: Pattern) -> str:
+    """The pattern's colors as a user types them: ``"80-19001 Black, 80-19005 Red"``."""
+    shown = [f"{c.code} {c.name}" for c in pattern.palette[:12]]
+    more = len(pattern.palette) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+#: ``meta`` key: ``{code: symbol}`` of colors edits removed, so their symbols stay theirs
+RETIRED = "retired_symbols"
 
 
 def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str) -> Pattern:
@@ -52,8 +77,37 @@ def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str) 
     meta["edits"] = [*meta.get("edits", []), edit]
     if not (cells >= 0).any():
         raise InputError("that edit would leave the pattern without a single piece")
-    return Pattern(cells, palette, pattern.medium, pattern.brand, meta,
-                   dict(pattern.settings)).compact()
+    out = Pattern(cells, palette, pattern.medium, pattern.brand, meta,
+                  dict(pattern.settings)).compact()
+    return _stable_symbols(pattern, out)
+
+
+def _stable_symbols(before: Pattern, after: Pattern) -> Pattern:
+    """``after`` with every color's chart symbol pinned: a color keeps the symbol it had (also
+    one an earlier edit removed and this one brings back), and a new color never takes the
+    symbol of a removed one, so a chart printed before the edit still reads right."""
+    retired = {str(k): str(v) for k, v in dict(before.meta.get(RETIRED) or {}).items()}
+    had = {c.code: c.symbol for c in before.palette}
+    try:
+        had.update(zip((c.code for c in before.palette), before.symbols(), strict=True))
+    except ValueError:
+        pass
+    now = {c.code for c in after.palette}
+    retired.update({code: sym for code, sym in had.items() if sym and code not in now})
+    pinned: list[str | None] = []
+    for c in after.palette:
+        sym = c.symbol or had.get(c.code) or retired.get(c.code)
+        pinned.append(sym if sym and sym not in pinned else None)
+    retired = {code: sym for code, sym in retired.items() if code not in now}
+    syms = assign_symbols([c.code for c in after.palette], after.counts().tolist(), pinned,
+                          avoid=set(retired.values()) - {s for s in pinned if s})
+    palette = [Color(c.code, c.name, c.hex, s) for c, s in zip(after.palette, syms, strict=True)]
+    meta = dict(after.meta)
+    if retired:
+        meta[RETIRED] = dict(sorted(retired.items()))
+    else:
+        meta.pop(RETIRED, None)
+    return Pattern(after.cells, palette, after.medium, after.brand, meta, dict(after.settings))
 
 
 def _index(pattern: Pattern, code: str | None, catalog: Palette | None) -> tuple[int, list[Color]]:
@@ -88,7 +142,7 @@ def replace(pattern: Pattern, mapping: Mapping[str, str | None],
     codes = [c.code for c in pattern.palette]
     for old, new in mapping.items():
         if old not in codes:
-            raise InputError(f"the pattern has no color {old!r}")
+            raise InputError(f"the pattern has no color {old!r}; it has {_has(pattern)}")
         probe = Pattern(pattern.cells, palette, pattern.medium, pattern.brand, pattern.meta)
         j, palette = _index(probe, new, catalog)
         cells[pattern.cells == codes.index(old)] = j
@@ -105,7 +159,7 @@ def exclude(pattern: Pattern, codes: Iterable[str]) -> Pattern:
     known = {c.code for c in pattern.palette}
     unknown = sorted(drop - known)
     if unknown:
-        raise InputError(f"the pattern has no color {unknown[0]!r}")
+        raise InputError(f"the pattern has no color {unknown[0]!r}; it has {_has(pattern)}")
     counts = pattern.counts()
     keep = [i for i, c in enumerate(pattern.palette) if c.code not in drop and counts[i] > 0]
     if not keep:

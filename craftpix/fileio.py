@@ -275,6 +275,24 @@ def recover(folder: str | os.PathLike[str]) -> list[str]:
     return notes
 
 
+def settle(folder: str | os.PathLike[str], wait: float = 5.0) -> list[str]:
+    """Before reading ``folder``: finish a publish a kill cut short there (under the folder's
+    lock, waiting up to ``wait`` s for a run in progress), so no reader sees half a set.
+
+    Returns :func:`recover`'s notes; does nothing (``[]``) when no publish is pending or the
+    folder cannot be locked for writing (a read-only folder is read as it is).
+    """
+    out = Path(folder)
+    if not (out / JOURNAL).is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        return []
+    fd = _lock_folder(out, wait)
+    try:
+        return recover(out)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def clean_leftovers(folder: str | os.PathLike[str]) -> list[str]:
     """Remove what killed runs left in ``folder``: staging folders and temp files.
 
@@ -413,6 +431,14 @@ class OutputSet:
         """
         if _plain_name(name) and name in read_manifest(self.out):
             self._kept.add(name)
+
+    def keep_unchanged(self) -> list[str]:
+        """:meth:`keep` every file craftpix owns in the folder whose content is still what it
+        wrote; return their names (sorted). A file the new set writes replaces its kept one."""
+        names = sorted(name for name, info in read_manifest(self.out).items()
+                       if _unchanged(self.out / name, info))
+        self._kept.update(names)
+        return names
 
     def publish(self) -> list[Path]:
         """Make the staged files the folder's output set; return their final paths.

@@ -20,6 +20,13 @@ BRICK_PARTS: dict[str, tuple[str, str]] = {
 }
 
 
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word`` in English number agreement: "1 color", "2 colors", "3 stitches"."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}{'es' if word.endswith(('ch', 'sh', 's', 'x')) else 's'}"
+
+
 @dataclass(frozen=True)
 class Medium:
     """One craft: catalogs, cell pitch and section sizes."""
@@ -37,6 +44,10 @@ class Medium:
     @property
     def default_brand(self) -> str:
         return self.brands[0]
+
+    def pieces(self, n: int) -> str:
+        """``n`` with the piece's word, singular or plural: "1 bead", "1200 stitches"."""
+        return plural(n, self.piece)
 
     @property
     def default_section(self) -> int:

@@ -387,7 +387,7 @@ def resize_pattern(
             said.append("no checkpoint of the diffusion run next to the pattern: the grid was "
                         "resampled instead")
         elif importlib.util.find_spec("torch") is None:
-            said.append('continuing a diffusion run needs pip install "craftpix[diffusion]": '
+            said.append('continuing a diffusion run needs pip install ".[diffusion]": '
                         "the grid was resampled instead")
         else:
             assert run_dir is not None

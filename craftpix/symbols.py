@@ -15,7 +15,7 @@ after edits that keep its colors. Beyond the single glyphs, two-character symbol
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 # (glyph, look-alike group), simplest first. Groups name what a glyph can be mistaken for.
 GLYPHS: tuple[tuple[str, str], ...] = (
@@ -102,18 +102,21 @@ def assign_symbols(
     codes: Sequence[str],
     counts: Sequence[int],
     pinned: Sequence[str | None] | None = None,
+    avoid: Collection[str] = (),
 ) -> list[str]:
     """One distinct chart symbol per color (see the module docstring).
 
     ``codes`` and ``counts`` are per palette entry (counts: cells of that color). ``pinned``
-    symbols (or None) are kept as they are. Returns the symbols in palette order.
+    symbols (or None) are kept as they are; ``avoid``: symbols no unpinned color may take
+    (those of colors an edit removed, so a printed chart never means two colors). Returns the
+    symbols in palette order.
     """
     n = len(codes)
     out: list[str | None] = list(pinned) if pinned is not None else [None] * n
     if len(out) != n or len(counts) != n:
         raise ValueError("codes, counts and pinned must have one entry per color")
     used_fams = {GLYPH_FAMILY[s] for s in out if s and s in GLYPH_FAMILY}
-    taken = {s for s in out if s}
+    taken = {s for s in out if s} | set(avoid)
     order = sorted(range(n), key=lambda i: (-int(counts[i]), str(codes[i])))
     singles = [g for g, _ in GLYPHS]
     extra = _two_char()

@@ -92,7 +92,7 @@ def test_prompt_without_the_diffusion_extra_names_it(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "diffusers" else real(name, *a))
-    with pytest.raises(CraftpixError, match=r'pip install "craftpix\[diffusion\]"'):
+    with pytest.raises(CraftpixError, match=r'pip install "\.\[diffusion\]"'):
         make_pattern(PatternRequest(medium="beads", prompt="a red rose", size=(16, 16)))
 
 
@@ -152,4 +152,4 @@ def test_models_commands_on_a_core_install_name_the_extra(monkeypatch):
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output
         lines = [line for line in res.output.splitlines() if line.strip()]
-        assert len(lines) == 1 and 'pip install "craftpix[diffusion]"' in lines[0], res.output
+        assert len(lines) == 1 and 'pip install ".[diffusion]"' in lines[0], res.output

@@ -136,7 +136,7 @@ def test_bad_rows_are_reported_by_line(photos):
     assert "unknown craft" in messages[3]
     assert "--size" in messages[4] and "out of range" in messages[4]
     assert "does not exist" in messages[5]
-    assert "--colors" in messages[6]
+    assert messages[6] == "colors='many': give a whole number from 1 to 500"
     assert "job name '../escape'" in messages[7]
     assert "line 2" in messages[8]
     assert "true or false" in messages[9]

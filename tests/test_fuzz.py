@@ -258,12 +258,14 @@ def test_reruns_remove_files_of_the_previous_set(good_set, files, tmp_path):
     check_complete(out, size=(8, 8), pdf=False, formats={"pes"})  # no old .dst, no old PDF
 
 
-def test_export_keeps_its_pattern_and_drops_old_exports(good_set, tmp_path):
-    out, _ = fresh_out(good_set, tmp_path)
+def test_export_keeps_its_pattern_and_the_exports_it_does_not_rewrite(good_set, tmp_path):
+    out, old = fresh_out(good_set, tmp_path)
     before = Pattern.load(out / "pattern.json")
     res = cli("export", out / "pattern.json", "--formats", "jef", "--no-pdf")
     assert res.exit_code == 0, res.stderr
-    check_complete(out, pdf=False, formats={"jef"})
+    check_complete(out, pdf=True, formats={"jef", "dst"})  # only what was asked changes
+    assert (out / "pattern.dst").read_bytes() == old["pattern.dst"]
+    assert (out / "pattern.pdf").read_bytes() == old["pattern.pdf"]
     after = Pattern.load(out / "pattern.json")  # the same design, with the settings now used
     assert np.array_equal(after.cells, before.cells) and after.palette == before.palette
     assert after.settings["pdf"] is False and tuple(after.settings["formats"]) == ("jef",)

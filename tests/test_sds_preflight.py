@@ -39,7 +39,7 @@ def test_require_diffusion_names_the_extra(monkeypatch) -> None:
     assert isinstance(err.value, CraftpixError)
     msg = str(err.value)
     assert "\n" not in msg and msg.endswith(INSTALL_HINT) and "torch" in msg and "diffusers" in msg
-    assert INSTALL_HINT == 'pip install "craftpix[diffusion]"'
+    assert INSTALL_HINT == 'pip install ".[diffusion]"'
 
 
 def test_prompt_run_without_the_extra_is_one_line(tmp_path, monkeypatch) -> None:

@@ -478,7 +478,7 @@ def fake_runner(request, conn, preview_every):
         time.sleep(60)
     if request.prompt == "fail":
         conn.send(("error", "prompts need the diffusion engine (torch not installed): "
-                            'pip install "craftpix[diffusion]"'))
+                            'pip install ".[diffusion]"'))
         return
     if request.prompt == "crash":
         raise SystemExit(3)
@@ -545,7 +545,7 @@ def test_prompt_job_errors_are_the_api_lines(work):
     with client_for(work, runner=fake_runner) as c:
         failed = wait_for(c, c.post("/api/jobs", json={**SMALL, "prompt": "fail"}).json()["id"])
         assert failed["state"] == "error"
-        assert failed["message"].endswith('pip install "craftpix[diffusion]"')
+        assert failed["message"].endswith('pip install ".[diffusion]"')
         crashed = wait_for(c, c.post("/api/jobs", json={**SMALL, "prompt": "crash"}).json()["id"])
         assert crashed["message"] == "the prompt job stopped unexpectedly (exit code 3)"
 

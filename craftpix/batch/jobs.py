@@ -42,6 +42,7 @@ JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".json")
 #: Columns a job may not set: the batch decides where and how jobs write.
 RESERVED = {
+    "force": "each batch job writes only its own folder under --out",
     "out": "the batch writes each job into its own folder under --out",
     "quiet": "batch jobs never draw their own progress bars",
     "resume": "a batch resumes by itself (rerun the batch)",
@@ -281,6 +282,8 @@ def request_from_row(row: Mapping[str, Any], base: Path) -> tuple[str, PatternRe
     try:
         with command.make_context(craft, argv) as ctx:
             opts = dict(ctx.params)
+    except click.BadParameter as exc:
+        raise InputError(_bad_value(exc, values)) from None
     except click.ClickException as exc:
         raise InputError(exc.format_message().replace("\n", " ")) from None
     request = request_from_options(craft, opts)
@@ -291,6 +294,25 @@ def request_from_row(row: Mapping[str, Any], base: Path) -> tuple[str, PatternRe
     # travels to its worker without pulling in the diffusion engine's modules.
     sds = request.sds if engine == "sds" else None
     return folder, dataclasses.replace(request, out=None, quiet=True, sds=sds)
+
+
+def _bad_value(exc: Any, values: Mapping[str, Any]) -> str:
+    """One line for a bad cell, named by its column as the jobs file has it:
+    ``colors='abc': give a whole number from 1 to 500``."""
+    import click
+
+    param = exc.param
+    long = next((o for o in getattr(param, "opts", ()) if o.startswith("--")), None)
+    column = _column(long) if long else None
+    if column is None or column not in values:
+        return exc.format_message().replace("\n", " ")
+    kind = param.type
+    if isinstance(kind, click.IntRange) or kind is click.INT:
+        lo, hi = getattr(kind, "min", None), getattr(kind, "max", None)
+        span = (f" from {lo} to {hi}" if lo is not None and hi is not None
+                else f" of at least {lo}" if lo is not None else "")
+        return f"{column}={values[column]!r}: give a whole number{span}"
+    return exc.format_message().replace("\n", " ")
 
 
 def _craft_command(craft: str) -> Any:

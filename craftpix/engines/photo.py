@@ -169,7 +169,7 @@ def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSe
     remap[used] = np.arange(len(used))
     out = np.where(indices >= 0, remap[np.maximum(indices, 0)], -1)
     if settings.colors is None:
-        notes.insert(0, f"chose {len(used)} colors for this image (--colors N to set the number)")
+        notes.insert(0, f"chose {len(used)} color{'' if len(used) == 1 else 's'} for this image (--colors N to set the number)")
     return PhotoResult(out, catalog.subset(used), notes)
 
 

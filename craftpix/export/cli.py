@@ -21,23 +21,31 @@ def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> 
     """Write the PDF, previews and embroidery files of a saved pattern.json.
 
     The files are published as one output set (see :class:`craftpix.fileio.OutputSet`):
-    exports of an earlier run that this one does not write are removed, a pattern.json of
-    craftpix's in the folder that these exports were made from stays part of the set.
+    into the pattern's own folder, every file of craftpix's there that this run does not
+    rewrite (other machine formats, the PDF after --no-pdf) is kept, and said so; into another
+    folder, the exports of an earlier run there that this one does not write are removed.
     """
     from craftpix.export import export_pattern, validate_options
-    from craftpix.fileio import OutputSet
+    from craftpix.fileio import OutputSet, settle
     from craftpix.pattern import Pattern
 
+    settle(pattern_file.parent)  # never read half of an interrupted publish
     pattern = Pattern.load(pattern_file)
     kwargs = export_settings(options)
     validate_options(pattern.medium, (pattern.width, pattern.height), **kwargs)  # before any file
     out = out_dir if out_dir is not None else pattern_file.parent
     with OutputSet(out) as outputs:
         result = export_pattern(pattern, outputs.staging, **kwargs)
+        kept: list[str] = []
         if pattern_file.resolve().parent == outputs.out.resolve():
             outputs.keep(pattern_file.name)
+            written = {Path(p).name for p in result.paths}
+            kept = [n for n in outputs.keep_unchanged() if n not in written
+                    and n != pattern_file.name]
         result.paths = [outputs.final(p) for p in result.paths]
         outputs.publish()
+    if kept:
+        result.notes.append(f"kept {', '.join(kept)} from before (not rewritten by this export)")
     result.notes += outputs.notes
     if result.merged is not None:
         m = result.merged

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from craftpix.media import plural
+
 
 @dataclass(frozen=True)
 class ChartPage:
@@ -32,10 +34,12 @@ class ChartPage:
 
 
 def split_range(n: int, cap: int, overlap: int = 1) -> list[tuple[int, int]]:
-    """Cut ``0..n`` into half-open chunks of at most ``cap`` that share ``overlap`` cells.
+    """Cut ``0..n`` into balanced half-open chunks of at most ``cap`` that share ``overlap`` cells.
 
-    Chunks start at multiples of ``cap - overlap``; the last chunk is shorter. With ``cap``
-    a multiple of 10 plus one and ``overlap=1``, every page starts on a bold ten-line.
+    As few chunks as ``cap`` allows, all about the same size (60 columns at a cap of 51 are two
+    pages of 30, not 51 + 9). Chunks start at multiples of one step, rounded up to a multiple
+    of 10 where that keeps the last chunk at least half a step, so pages start on a bold ten-line when they can; the last
+    chunk is the shortest.
     """
     if n < 1:
         raise ValueError("nothing to split")
@@ -43,12 +47,13 @@ def split_range(n: int, cap: int, overlap: int = 1) -> list[tuple[int, int]]:
         return [(0, n)]
     if cap <= overlap or overlap < 0:
         raise ValueError("a page must hold more cells than the overlap")
-    out: list[tuple[int, int]] = []
-    start = 0
-    while start + cap < n:
-        out.append((start, start + cap))
-        start += cap - overlap
-    out.append((start, n))
+    span = n - overlap  # the cells that have to be stepped over
+    k = -(-span // (cap - overlap))
+    step = -(-span // k)
+    tens = -(-step // 10) * 10
+    if tens <= cap - overlap and span - (k - 1) * tens >= tens // 2:  # still balanced
+        step = tens
+    out = [(i * step, min(n, i * step + step + overlap)) for i in range(k)]
     return out
 
 
@@ -112,7 +117,7 @@ def board_notes(width: int, height: int, section: int, board: str = "board",
     for n, axis in ((width, "wide"), (height, "tall")):
         extra = n % section
         if n > section and 0 < extra <= max(2, section // 10):
-            spill.append(f"{n} {piece}s {axis}, {extra} more than {n // section} "
+            spill.append(f"{plural(n, piece)} {axis}, {extra} more than {n // section} "
                          f"{board}{'s' if n // section > 1 else ''}")
     if spill:
         fit_w = width - width % section if 0 < width % section <= max(2, section // 10) else width
@@ -127,6 +132,6 @@ def board_notes(width: int, height: int, section: int, board: str = "board",
     for page in section_plan(width, height, section):
         cells = page.rows * page.cols
         if cells <= max(4, section * section // 20):
-            notes.append(f"{board} {page.number} holds only {cells} {piece}s "
+            notes.append(f"{board} {page.number} holds only {plural(cells, piece)} "
                          f"({page.cols}x{page.rows})")
     return notes

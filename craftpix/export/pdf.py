@@ -577,18 +577,20 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
             c.drawPath(path, stroke=1, fill=0)
     # 4. grid: thin lines, bold every ten
     w_pt, h_pt = nc * cell, nr * cell
+    # Bold lines and the top/left numbers count design rows and columns (what `craftpix edit`
+    # takes); on boards the bottom/right numbers (grey) count the board's own pegs/studs.
     off_c = page.col0 - page.peg_col0 if local else 0  # boards: number from the board's edge
     off_r = page.row0 - page.peg_row0 if local else 0
     thin = c.beginPath()
     bold = c.beginPath()
     for k in range(page.col0, page.col1 + 1):
         x = x0 + (k - page.col0) * cell
-        tgt = bold if (k - off_c) % BOLD_EVERY == 0 else thin
+        tgt = bold if k % BOLD_EVERY == 0 else thin
         tgt.moveTo(x, y_top)
         tgt.lineTo(x, y_top - h_pt)
     for k in range(page.row0, page.row1 + 1):
         y = y_top - (k - page.row0) * cell
-        tgt = bold if (k - off_r) % BOLD_EVERY == 0 else thin
+        tgt = bold if k % BOLD_EVERY == 0 else thin
         tgt.moveTo(x0, y)
         tgt.lineTo(x0 + w_pt, y)
     c.setStrokeColorRGB(0.45, 0.45, 0.45)
@@ -623,19 +625,25 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
     c.setFont(FONT, nfs)
     c.setFillColorRGB(0, 0, 0)
     for k in range(page.col0, page.col1 + 1):
-        if (k - off_c) % BOLD_EVERY or k == off_c:
-            continue
         x = x0 + (k - page.col0) * cell
-        lab = str(k - off_c)
-        c.drawCentredString(x, y_top + 1.2 * mm, lab)
-        c.drawCentredString(x, y_top - h_pt - 1.2 * mm - nfs * 0.75, lab)
+        if k % BOLD_EVERY == 0 and k:
+            c.drawCentredString(x, y_top + 1.2 * mm, str(k))
+            if not local:
+                c.drawCentredString(x, y_top - h_pt - 1.2 * mm - nfs * 0.75, str(k))
+        if local and (k - off_c) % BOLD_EVERY == 0 and k != off_c:
+            c.setFillColorRGB(0.45, 0.45, 0.45)
+            c.drawCentredString(x, y_top - h_pt - 1.2 * mm - nfs * 0.75, f"p{k - off_c}")
+            c.setFillColorRGB(0, 0, 0)
     for k in range(page.row0, page.row1 + 1):
-        if (k - off_r) % BOLD_EVERY or k == off_r:
-            continue
         y = y_top - (k - page.row0) * cell - nfs * 0.36
-        lab = str(k - off_r)
-        c.drawRightString(x0 - 1.0 * mm, y, lab)
-        c.drawString(x0 + w_pt + 1.0 * mm, y, lab)
+        if k % BOLD_EVERY == 0 and k:
+            c.drawRightString(x0 - 1.0 * mm, y, str(k))
+            if not local:
+                c.drawString(x0 + w_pt + 1.0 * mm, y, str(k))
+        if local and (k - off_r) % BOLD_EVERY == 0 and k != off_r:
+            c.setFillColorRGB(0.45, 0.45, 0.45)
+            c.drawString(x0 + w_pt + 1.0 * mm, y, f"p{k - off_r}")
+            c.setFillColorRGB(0, 0, 0)
     # 6. centre arrows at the edge midpoints of the whole design
     a = 2.2 * mm
     gap = 4.0 * mm
@@ -675,7 +683,8 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
         if layout.boards:
             kind = "Pegboard" if p.medium == "beads" else "Baseplate"
             left = f"{kind} {page.number}"
-            right = f"{kind} {page.number} of {n} \u00b7 design {cols}, {rows}"
+            right = (f"{kind} {page.number} of {n} \u00b7 design {cols}, {rows} \u00b7 "
+                     f"grey p: {'pegs' if p.medium == 'beads' else 'studs'} on the board")
         else:
             right = f"Chart page {page.number} of {n} \u00b7 {cols}, {rows}"
         y = d.header(right, left)

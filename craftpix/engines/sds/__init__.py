@@ -18,7 +18,7 @@ from craftpix.errors import CraftpixError
 #: The import names the engine needs beyond the core install (the ``diffusion`` extra).
 DIFFUSION_MODULES = ("torch", "diffusers", "transformers", "huggingface_hub", "safetensors",
                      "cv2", "kornia")
-INSTALL_HINT = 'pip install "craftpix[diffusion]"'
+INSTALL_HINT = 'pip install ".[diffusion]"'
 
 
 class DiffusionNotInstalled(CraftpixError):
@@ -32,7 +32,7 @@ def missing_diffusion_modules() -> list[str]:
 
 def require_diffusion() -> None:
     """Raise :class:`DiffusionNotInstalled` (a :class:`CraftpixError`) unless the diffusion
-    stack is importable; the message is one line ending with ``pip install "craftpix[diffusion]"``.
+    stack is importable; the message is one line ending with ``pip install ".[diffusion]"`` (the README's line: the locked CPU torch).
 
     Only looks the modules up (``importlib.util.find_spec``); imports none of them, so an entry
     point can call it first, in milliseconds.
