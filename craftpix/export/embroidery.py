@@ -50,6 +50,7 @@ from pyembroidery import (
 )
 
 from craftpix.errors import CraftpixError, InputError
+from craftpix.export import dst
 from craftpix.export.hoops import DEFAULT_HOOP, Hoop, smallest_fitting_hoop
 from craftpix.fileio import write_bytes
 from craftpix.media import MM_PER_INCH
@@ -614,8 +615,15 @@ def expected_summary(pattern: Pattern, plan: StitchPlan, fmt: str,
 
 
 def read_summary(data: bytes, fmt: str) -> FileSummary:
-    """Read a machine file's bytes with pyembroidery and summarize them (see :class:`FileSummary`)."""
+    """Read a machine file's bytes and summarize them (see :class:`FileSummary`).
+
+    DST is decoded by :mod:`craftpix.export.dst` (linear time; pyembroidery's reader is
+    quadratic in the trims), which also checks that the header's stitch count is the number of
+    records; every other format is read with pyembroidery.
+    """
     spec = FORMATS[fmt]
+    if fmt == "dst":
+        return _read_dst_summary(data, int(spec.reader_settings.get("trim_at", 3)))
     try:
         back = emb.EmbPattern.read_embroidery(spec.reader, io.BytesIO(data),
                                               dict(spec.reader_settings))
@@ -629,6 +637,20 @@ def read_summary(data: bytes, fmt: str) -> FileSummary:
     n_threads = len(back.threadlist) if spec.threads != "none" else 0
     code = struct.unpack_from("<i", data, _JEF_HOOP_OFFSET)[0] if fmt == "jef" else None
     return FileSummary(st, tr, cc, bounds, threads, n_threads, code)
+
+
+def _read_dst_summary(data: bytes, trim_at: int) -> FileSummary:
+    try:
+        records = dst.decode(data)
+        st, tr, cc, bounds = dst.summarize(records, trim_at)
+    except ValueError as exc:
+        raise EmbroideryError(f"the DST file cannot be read back ({exc})") from None
+    if records.header_stitches != records.records:
+        raise EmbroideryError(
+            f"the DST header counts {records.header_stitches} stitches but the file holds "
+            f"{records.records} records; nothing was written"
+        )
+    return FileSummary(st, tr, cc, bounds, (), 0, None)
 
 
 def compare_summaries(fmt: str, plan: FileSummary, got: FileSummary) -> None:
@@ -753,6 +775,8 @@ def render_format(pattern: Pattern, plan: StitchPlan, fmt: str,
     except Exception as exc:  # noqa: BLE001 - a writer failure is a file we cannot make
         raise EmbroideryError(f"the {spec.title} writer failed: {exc}") from None
     data = stream.getvalue()
+    if fmt == "dst":
+        data = dst.with_true_stitch_count(data)
     want = expected_summary(pattern, plan, fmt, hoop)
     if fmt == "jef":
         assert want.hoop_code is not None  # check_format_limits ran first
