@@ -347,6 +347,9 @@ def export_pattern(
             f"{pattern.palette[bs.color].code} {pattern.palette[bs.color].name}, 1 strand, "
             "worked after the crosses; drawn as thick lines on the charts"
         )
+    from craftpix.prices import apply_purchases
+
+    apply_purchases(pattern, bom)  # owned pieces subtracted, prices per pack
     if effective.get("legend_order") == "code":
         bom.rows.sort(key=lambda r: code_key(r.color.code))
     plan = None
