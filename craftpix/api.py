@@ -287,7 +287,7 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     req = request.validated()
     medium = get_medium(req.medium)
     image, placement, size_notes = _plan_size(req, medium)
-    export_kwargs = _export_settings(req.export, req.medium, (placement.width, placement.height))
+    export_kwargs = _export_settings(req.export, req.medium, _sewn_estimate(req, image, placement))
     if req.engine == "sds":
         from craftpix.engines.sds import require_diffusion
 
@@ -413,7 +413,9 @@ def _plan_size(req: PatternRequest, medium: Medium
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
         return None, sizing.Placement(width, height, 0, 0, width, height, (0, 0, 0, 0)), []
     if spec.both and not spec.hoop:  # the grid is known before the image: check the exports
-        _export_settings(req.export, req.medium, sizing.resolve(spec, cell_mm))  # now
+        # (cross-stitch: the hoop is checked once the stitched extent is known)
+        _export_settings(req.export, req.medium,
+                         None if req.medium == "stitch" else sizing.resolve(spec, cell_mm))
     from craftpix.imageio import open_image
 
     image = open_image(req.image)  # transparency kept: it becomes empty cells
@@ -514,8 +516,20 @@ def _apply_stock(
     return choice.labels, choice.palette, dict(choice.meta), choice.notes
 
 
+def _sewn_estimate(req: PatternRequest, image: Any, placement: sizing.Placement
+                   ) -> tuple[int, int] | None:
+    """The cells a hoop must hold, as far as known before the engine: the image's part of the
+    grid (padding is not sewn); None when transparent areas may leave more margin (the hoop is
+    then checked on the pattern's stitched extent, before anything is written)."""
+    if req.medium != "stitch":
+        return placement.width, placement.height
+    if image is not None and ("A" in image.getbands() or "transparency" in image.info):
+        return None
+    return placement.inner_w, placement.inner_h
+
+
 def _export_settings(
-    values: Mapping[str, Any], medium: str, size: tuple[int, int],
+    values: Mapping[str, Any], medium: str, size: tuple[int, int] | None,
 ) -> dict[str, Any]:
     """Export keyword arguments checked against the craft and size before any work."""
     from craftpix.export.options import OPTION_NAMES, export_settings
@@ -524,7 +538,8 @@ def _export_settings(
     if unknown:
         raise InputError(f"unknown export setting {unknown[0]!r}; "
                          f"known: {', '.join(OPTION_NAMES)}")
-    return export_settings({**values, "size": size}, medium=medium)
+    return export_settings({**values, "size": size} if size is not None else dict(values),
+                           medium=medium)
 
 
 def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,

@@ -78,3 +78,36 @@ def test_cli_dst_header_counts_every_record(tmp_path: Path) -> None:
     # and far more than pyembroidery's own command count would say: trims are 3 jumps each
     back = emb.EmbPattern.read_embroidery(emb.DstReader, io.BytesIO(data), {"trim_at": 3})
     assert records > sum(1 for s in back.stitches if s[2] & emb.COMMAND_MASK == emb.STITCH)
+
+
+def test_cli_thread_sequence_lists_each_block_as_sewn(tmp_path: Path) -> None:
+    """`stitch --backstitch auto --formats dst,pes`: the PDF's thread-sequence rows are the
+    machine's blocks — the outline block labelled backstitch with its edge count (issue 21)."""
+    from pypdf import PdfReader
+
+    from craftpix.pattern import Pattern as P
+
+    src = Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg"
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["stitch", "--image", str(src), "--size", "40", "--colors",
+                                   "10", "--backstitch", "auto", "--formats", "dst,pes", "-q",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    page = next(t for t in (pg.extract_text() for pg in PdfReader(out / "pattern.pdf").pages)
+                if "thread sequence" in t)
+    text = " ".join(page.split())
+    p = P.load(out / "pattern.json")
+    outlined, bs = plan_backstitch(p, None)
+    plan = plan_cross_stitch(outlined, 14, bs)
+    kinds = [b.kind for b in plan.blocks]
+    assert kinds[-1] == "backstitch" and kinds.count("backstitch") == 1
+    assert f"backstitch, {plan.blocks[-1].edges:,} edges" in text
+    assert plan.blocks[-1].edges == bs.segments
+    assert " 0 crosses" not in text
+    counts = p.counts()
+    for b in plan.blocks[:-1]:
+        assert b.crosses == counts[[c.code for c in p.palette].index(outlined.palette[b.color].code)]
+        assert f"{b.crosses:,} crosses" in text
+    # one block per thread the DST holds: color changes + 1
+    rec = dst.decode((out / "pattern.dst").read_bytes())
+    assert int((rec.kind == dst.COLOR_CHANGE).sum()) + 1 == len(plan.blocks)

@@ -279,6 +279,16 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
     return out
 
 
+def sewn_size(pattern: Pattern) -> tuple[int, int]:
+    """``(W, H)`` cells the hoop must hold: a cross-stitch pattern's stitched extent (empty
+    margins are not sewn), else the whole grid."""
+    if pattern.medium == "stitch":
+        from craftpix.export.embroidery import stitched_size
+
+        return stitched_size(pattern)
+    return pattern.width, pattern.height
+
+
 def export_pattern(
     pattern: Pattern,
     out_dir: str | os.PathLike[str],
@@ -312,7 +322,7 @@ def export_pattern(
     """
     effective = merged_settings(pattern.settings, overrides)
     opts = {k: v for k, v in effective.items() if k != "preview"}
-    resolved = validate_options(pattern.medium, (pattern.width, pattern.height), **opts)
+    resolved = validate_options(pattern.medium, sewn_size(pattern), **opts)
     settings, fmts, notes, paper, hoop = resolved
     pdf, preview = bool(effective.get("pdf", True)), bool(effective.get("preview", True))
     merge = bool(effective.get("merge", False))

@@ -24,13 +24,13 @@ def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> 
     exports of an earlier run that this one does not write are removed, a pattern.json of
     craftpix's in the folder that these exports were made from stays part of the set.
     """
-    from craftpix.export import export_pattern, validate_options
+    from craftpix.export import export_pattern, sewn_size, validate_options
     from craftpix.fileio import OutputSet
     from craftpix.pattern import Pattern
 
     pattern = Pattern.load(pattern_file)
     kwargs = export_settings(options)
-    validate_options(pattern.medium, (pattern.width, pattern.height), **kwargs)  # before any file
+    validate_options(pattern.medium, sewn_size(pattern), **kwargs)  # before any file
     out = out_dir if out_dir is not None else pattern_file.parent
     with OutputSet(out) as outputs:
         result = export_pattern(pattern, outputs.staging, **kwargs)

@@ -260,6 +260,18 @@ def _edge_path(
     return None
 
 
+@dataclass(frozen=True)
+class ThreadBlock:
+    """One thread block as the machine sews it, in order: between two color changes."""
+
+    color: int  # palette index
+    kind: str  # "crosses" or "backstitch"
+    crosses: int  # cells crossed in this block (0 for backstitch)
+    edges: int  # backstitch cell edges (0 for crosses)
+    parts: int  # separate areas (crosses) or lines (backstitch), each started after a trim
+    stitches: int  # needle-down commands in this block
+
+
 @dataclass
 class StitchPlan:
     """The routed design: commands plus what a read-back must find."""
@@ -276,6 +288,23 @@ class StitchPlan:
     max_stitch_units: float  # longest needle-down stitch
     fabric_count: int
     per_color_regions: dict[int, int] = field(default_factory=dict)
+    blocks: list[ThreadBlock] = field(default_factory=list)  # as sewn, one per color change + 1
+    extent: tuple[int, int] = (0, 0)  # stitched columns × rows (empty margins left out)
+
+
+def stitched_box(pattern: Pattern) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top row, left column), (rows, columns))`` of the smallest box holding every
+    non-empty cell: what a machine sews and a hoop must hold (empty margins sew nothing)."""
+    filled = pattern.cells >= 0
+    rows = np.flatnonzero(filled.any(axis=1))
+    cols = np.flatnonzero(filled.any(axis=0))
+    return (int(rows[0]), int(cols[0])), (int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
+
+
+def stitched_size(pattern: Pattern) -> tuple[int, int]:
+    """``(columns, rows)`` of :func:`stitched_box`: the extent the hoop check measures."""
+    _, (rows, cols) = stitched_box(pattern)
+    return cols, rows
 
 
 def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
@@ -290,8 +319,10 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
     cells = pattern.cells
     h, w = cells.shape
     cu = MM_PER_INCH / fabric_count * UNITS_PER_MM  # cell size in units
-    xs = [int(round(k * cu - w * cu / 2)) for k in range(w + 1)]
-    ys = [int(round(k * cu - h * cu / 2)) for k in range(h + 1)]
+    # the stitched extent (empty margins sew nothing) is centred on the hoop centre
+    (r0, c0), (eh, ew) = stitched_box(pattern)
+    xs = [int(round((k - c0) * cu - ew * cu / 2)) for k in range(w + 1)]
+    ys = [int(round((k - r0) * cu - eh * cu / 2)) for k in range(h + 1)]
     order = color_order(pattern)
     regions = find_regions(cells)
     by_color: dict[int, list[int]] = {}
@@ -337,10 +368,12 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
         """``command`` (trim, color change, end) at the needle's position."""
         cmds.append((command, cmds[-1][1], cmds[-1][2]))
 
+    blocks: list[ThreadBlock] = []
     for ci, color in enumerate(order):
         if ci > 0:
             here(emb.TRIM)
             here(emb.COLOR_CHANGE)
+        start = len(cmds)
         for ri, reg_idx in enumerate(by_color[color]):
             reg = regions[reg_idx]
             if ri > 0:
@@ -380,11 +413,15 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
                     stitch_to(pt)
             # lock at the end: back along the last stitch and forward again
             lock(xy(cur), (cmds[-2][1], cmds[-2][2]))
+        crosses = sum(c1 - c0 + 1 for ri in by_color[color] for _, c0, c1 in regions[ri].runs)
+        blocks.append(ThreadBlock(color, "crosses", crosses, 0, len(by_color[color]),
+                                  sum(1 for c in cmds[start:] if c[0] == emb.STITCH)))
     if backstitch is not None and backstitch.paths:
         order = [*order, backstitch.color]
         if cmds:
             here(emb.TRIM)
             here(emb.COLOR_CHANGE)
+        start = len(cmds)
         for k, path in enumerate(backstitch.paths):
             if k > 0:
                 here(emb.TRIM)
@@ -393,6 +430,10 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
             for pt in path[1:]:
                 stitch_to(pt)
             lock(xy(cur), (cmds[-2][1], cmds[-2][2]))
+        blocks.append(ThreadBlock(backstitch.color, "backstitch", 0,
+                                  sum(len(path) - 1 for path in backstitch.paths),
+                                  len(backstitch.paths),
+                                  sum(1 for c in cmds[start:] if c[0] == emb.STITCH)))
     here(emb.TRIM)
     here(emb.END)
     kinds = Counter(c[0] for c in cmds)
@@ -401,8 +442,8 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
     return StitchPlan(
         commands=cmds,
         color_order=order,
-        width_mm=w * cu / UNITS_PER_MM,
-        height_mm=h * cu / UNITS_PER_MM,
+        width_mm=ew * cu / UNITS_PER_MM,
+        height_mm=eh * cu / UNITS_PER_MM,
         bounds=(min(bx), min(by), max(bx), max(by)),
         stitches=kinds[emb.STITCH],
         regions=len(regions),
@@ -411,6 +452,8 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
         max_stitch_units=longest,
         fabric_count=fabric_count,
         per_color_regions={c: len(v) for c, v in by_color.items()},
+        blocks=blocks,
+        extent=(ew, eh),
     )
 
 
@@ -732,7 +775,7 @@ def check_format_limits(
             if plan is not None:
                 w_mm, h_mm = plan.width_mm, plan.height_mm
             else:
-                w_mm, h_mm = design_size_mm(pattern.width, pattern.height, fabric_count or 14)
+                w_mm, h_mm = design_size_mm(*stitched_size(pattern), fabric_count or 14)
             check_jef_hoop(w_mm, h_mm, hoop)
 
 
@@ -805,7 +848,7 @@ def write_embroidery(
         raise InputError(
             f"embroidery files are made from cross-stitch patterns, and this one is {pattern.medium}"
         )
-    check_hoop(pattern.width, pattern.height, fabric_count, hoop or DEFAULT_HOOP)
+    check_hoop(*stitched_size(pattern), fabric_count, hoop or DEFAULT_HOOP)
     if plan is None:
         plan = plan_cross_stitch(pattern, fabric_count)
     check_format_limits(pattern, fmts, plan, hoop)
