@@ -379,7 +379,7 @@ def export_pattern(
         from craftpix.export.preview import render_preview
 
         craft_img = render_preview(pattern, "craft", fabric_count=settings.fabric_count,
-                                   part=settings.part)
+                                   part=settings.part, backstitch=bs)
     if preview:
         from craftpix.export.preview import save_preview, write_png
 
