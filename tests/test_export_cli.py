@@ -170,7 +170,9 @@ def test_parse_hoop() -> None:
 def test_smallest_fitting_hoop() -> None:
     assert smallest_fitting_hoop(90, 95).name == "4x4"
     assert smallest_fitting_hoop(120, 170).name == "5x7"
-    assert smallest_fitting_hoop(145.1, 108.9).name == "8x8"  # the README's 80x60 at 14 ct
+    # the README's 80x60 at 14 ct: by area and shape the 5x7 holds it turned (not the 8x8)
+    assert smallest_fitting_hoop(145.1, 108.9).name == "5x7"
+    assert smallest_fitting_hoop(108.9, 145.1).name == "5x7"
     assert smallest_fitting_hoop(181, 272).name == "200x280"
     assert smallest_fitting_hoop(500, 500) is None
 
@@ -284,3 +286,23 @@ def test_hoop_check_measures_the_stitched_extent(tmp_path: Path) -> None:
 
     text = " ".join(pg.extract_text() for pg in PdfReader(auto / "pattern.pdf").pages)
     assert "hoop 100 × 100 mm" in " ".join(text.split())  # the 4x4 preset, not 140x140
+
+
+def test_cli_smallest_hoop_by_area_and_shape(tmp_path: Path) -> None:
+    """`stitch --size 80x60 --formats dst` (145 x 109 mm at 14 ct): the 5x7 hoop, the design
+    turned in the file — not the 8x8 (issue 21)."""
+    from craftpix.cli import main
+    from craftpix.export.dst import decode
+
+    a = np.full((60, 80, 3), 230, np.uint8)
+    a[10:50, 10:70] = (200, 30, 40)
+    Image.fromarray(a).save(tmp_path / "land.jpg", quality=95)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "land.jpg"), "--size",
+                                    "80x60", "--formats", "dst", "--out", str(out), "-q",
+                                    "--no-pdf"])
+    assert res.exit_code == 0, res.output
+    assert "turned a quarter turn in the machine files to fit the 5x7" in res.output
+    rec = decode((out / "pattern.dst").read_bytes())
+    assert (rec.x.max() - rec.x.min()) / 10 <= 130 and (rec.y.max() - rec.y.min()) / 10 <= 180
+    assert (rec.y.max() - rec.y.min()) > (rec.x.max() - rec.x.min())  # turned: taller than wide

@@ -34,7 +34,13 @@ from craftpix.export.embroidery import (
     plan_cross_stitch,
     render_embroidery,
 )
-from craftpix.export.hoops import Hoop, hoop_to_setting, parse_hoop, smallest_fitting_hoop
+from craftpix.export.hoops import (
+    Hoop,
+    hoop_to_setting,
+    needs_turn,
+    parse_hoop,
+    smallest_fitting_hoop,
+)
 from craftpix.export.merge import MergeResult, merge_plates
 from craftpix.fileio import ensure_out_dir, write_bytes, write_text
 from craftpix.pattern import Pattern
@@ -199,7 +205,8 @@ def validate_options(
             if "jef" in fmts:
                 from craftpix.export.embroidery import check_jef_hoop
 
-                check_jef_hoop(w_mm, h_mm, chosen)
+                turned = needs_turn(chosen, w_mm, h_mm)
+                check_jef_hoop(*((h_mm, w_mm) if turned else (w_mm, h_mm)), chosen)
         except InputError as exc:
             if formats is not None:
                 raise
@@ -366,7 +373,13 @@ def export_pattern(
     machine_files: dict[str, bytes] = {}
     if fmts:
         assert settings.fabric_count is not None
-        plan = plan_cross_stitch(pattern, settings.fabric_count, backstitch=bs)
+        assert hoop is not None
+        sewn_mm = design_size_mm(*sewn_size(pattern), settings.fabric_count)
+        turn = needs_turn(hoop, *sewn_mm)
+        plan = plan_cross_stitch(pattern, settings.fabric_count, backstitch=bs, turn=turn)
+        if turn:
+            notes.append(f"the design is turned a quarter turn in the machine files to fit the "
+                         f"{hoop.label} hoop (it is {sewn_mm[0]:.1f} x {sewn_mm[1]:.1f} mm)")
         check_format_limits(pattern, fmts, plan, hoop)
         machine_files = render_embroidery(pattern, plan, fmts, hoop)  # read back and checked
         from craftpix.export.embroidery import thread_names

@@ -51,7 +51,7 @@ from pyembroidery import (
 
 from craftpix.errors import CraftpixError, InputError
 from craftpix.export import dst
-from craftpix.export.hoops import DEFAULT_HOOP, Hoop, smallest_fitting_hoop
+from craftpix.export.hoops import DEFAULT_HOOP, Hoop, needs_turn, smallest_fitting_hoop
 from craftpix.fileio import write_bytes
 from craftpix.media import MM_PER_INCH
 from craftpix.pattern import Pattern, usage_order
@@ -290,6 +290,7 @@ class StitchPlan:
     per_color_regions: dict[int, int] = field(default_factory=dict)
     blocks: list[ThreadBlock] = field(default_factory=list)  # as sewn, one per color change + 1
     extent: tuple[int, int] = (0, 0)  # stitched columns × rows (empty margins left out)
+    turned: bool = False  # the design is turned a quarter turn to fit the hoop
 
 
 def stitched_box(pattern: Pattern) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -308,11 +309,13 @@ def stitched_size(pattern: Pattern) -> tuple[int, int]:
 
 
 def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
-                      backstitch: Backstitch | None = None) -> StitchPlan:
+                      backstitch: Backstitch | None = None, turn: bool = False) -> StitchPlan:
     """Route every cell of ``pattern`` as a full cross; see the module docstring.
 
     With ``backstitch``, its outline follows the crosses in its own thread block: each path a
-    run of one-cell-edge stitches, a trim between paths.
+    run of one-cell-edge stitches, a trim between paths. With ``turn`` the design is turned a
+    quarter turn clockwise in the machine's frame (``(x, y) → (-y, x)``, y down), for a hoop
+    that holds it only that way round (:func:`craftpix.export.hoops.needs_turn`).
     """
     if fabric_count <= 0:
         raise InputError(f"fabric count must be positive, got {fabric_count}")
@@ -436,6 +439,9 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
                                   sum(1 for c in cmds[start:] if c[0] == emb.STITCH)))
     here(emb.TRIM)
     here(emb.END)
+    if turn:
+        cmds = [(k, -y, x) for k, x, y in cmds]
+        ew, eh = eh, ew
     kinds = Counter(c[0] for c in cmds)
     bx = [c[1] for c in cmds]
     by = [c[2] for c in cmds]
@@ -454,6 +460,7 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
         per_color_regions={c: len(v) for c, v in by_color.items()},
         blocks=blocks,
         extent=(ew, eh),
+        turned=turn,
     )
 
 
@@ -476,17 +483,16 @@ def check_hoop(
 ) -> tuple[float, float]:
     """Raise :class:`InputError` unless ``width``×``height`` crosses fit the hoop.
 
-    Returns the design size in mm. The design is not turned or cut to make it fit; the
-    message names the smallest preset hoop that would hold it.
+    Returns the design size in mm. A design that fits only turned a quarter turn is accepted
+    (the machine files then hold it turned: ``plan_cross_stitch(..., turn=True)``); it is never
+    cut. The message names the smallest preset hoop that would hold it.
     """
     hw, hh = _hoop_size(hoop)
     dw, dh = design_size_mm(width, height, fabric_count)
-    if dw > hw + 1e-6 or dh > hh + 1e-6:
+    if not Hoop(hw, hh).holds(dw, dh):
         fit = smallest_fitting_hoop(dw, dh)
         hint = ""
-        if dh <= hw + 1e-6 and dw <= hh + 1e-6:
-            hint = f"; it would fit a {_fmt_mm(hh)}x{_fmt_mm(hw)} hoop (turned)"
-        elif fit is not None:
+        if fit is not None:
             hint = f"; it fits the {fit.label} hoop (--hoop {fit.name})"
         else:
             hint = "; no preset hoop is that large"
@@ -848,9 +854,10 @@ def write_embroidery(
         raise InputError(
             f"embroidery files are made from cross-stitch patterns, and this one is {pattern.medium}"
         )
-    check_hoop(*stitched_size(pattern), fabric_count, hoop or DEFAULT_HOOP)
+    dw, dh = check_hoop(*stitched_size(pattern), fabric_count, hoop or DEFAULT_HOOP)
     if plan is None:
-        plan = plan_cross_stitch(pattern, fabric_count)
+        hw, hh = _hoop_size(hoop or DEFAULT_HOOP)
+        plan = plan_cross_stitch(pattern, fabric_count, turn=needs_turn(Hoop(hw, hh), dw, dh))
     check_format_limits(pattern, fmts, plan, hoop)
     files = render_embroidery(pattern, plan, fmts, hoop)
     out = Path(out_dir)

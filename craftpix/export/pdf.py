@@ -422,7 +422,8 @@ def _sequence_page(d: _Doc, plan: StitchPlan, formats: list[str], hoop: tuple[fl
     intro = (
         f"Files: {', '.join('pattern.' + f for f in formats)}. Design {plan.width_mm:.1f} \u00d7 "
         f"{plan.height_mm:.1f} mm ({plan.extent[0]} \u00d7 {plan.extent[1]} stitched cells at "
-        f"{plan.fabric_count} ct, empty margins left out), centred on the hoop centre; hoop {hoop[0]:g} \u00d7 "
+        f"{plan.fabric_count} ct, empty margins left out), centred on the hoop centre"
+        f"{', turned a quarter turn clockwise' if plan.turned else ''}; hoop {hoop[0]:g} \u00d7 "
         f"{hoop[1]:g} mm. {plan.stitches:,} stitches, {len(plan.color_order)} threads, "
         f"{plan.trims} trims. DST and EXP files store no thread colors, and PES/JEF snap them "
         "to the machine's own chart: thread the machine in this order."
