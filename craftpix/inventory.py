@@ -51,6 +51,9 @@ PREFER_CHEAP_WEIGHT = 4.0
 #: owned color is used unless a catalog color is clearly closer (ΔE00 ≈ 2.3 is one just
 #: noticeable difference, Sharma et al. 2005; 6 ≈ two to three of them).
 BUY_PENALTY = 6.0
+#: A budget that raises the mean ΔE00 by more than this is called out: the pattern no longer
+#: looks like the picture (ΔE00 10 ≈ colors of a different name; Sharma et al. 2005 scale).
+BUDGET_WARN_DELTA_E = 10.0
 #: A color you do not own is bought only for at least this many cells (or 1 % of the pattern).
 MIN_BOUGHT_CELLS = 10
 #: The price weight at which every cell takes its cheapest color: the cheapest pattern.
@@ -523,6 +526,15 @@ def constrain(
                 hi, best = mid, trial
             else:
                 lo = mid
+        from craftpix.metrics import mean_delta_e
+
+        before = mean_delta_e(lab, targets.rgb, reference)
+        after = mean_delta_e(best, targets.rgb, reference)
+        n_colors = len(np.unique(best))
+        notes.append(f"to stay within the budget of {budget:.2f} the pattern uses "
+                     f"{n_colors} color{'s' if n_colors != 1 else ''} and its mean ΔE00 goes from {before:.1f} "
+                     f"to {after:.1f}" + (" (it no longer looks like the picture: raise --budget)"
+                                          if after - before > BUDGET_WARN_DELTA_E else ""))
         result, weight = best, hi
     used = sorted(set(int(i) for i in np.unique(result)))
     pos = np.full(len(targets), -1)

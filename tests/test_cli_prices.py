@@ -67,7 +67,7 @@ def test_palette_prices_reach_the_summary_shopping_list_and_pdf(tmp_path: Path, 
     from pypdf import PdfReader
 
     pdf_text = " ".join(p.extract_text() for p in PdfReader(out / "pattern.pdf").pages)
-    assert "20.00 each" in pdf_text
+    assert "20.00 each" in pdf_text and f"Cost to buy: {total:.2f}" in pdf_text
     # the prices travel with the pattern: an export of it prices it again
     assert json.loads((out / "pattern.json").read_text())["meta"]["prices"]["W"] == 20.0
 
@@ -86,6 +86,7 @@ def test_a_budget_below_the_cheapest_pattern_names_the_minimum(tmp_path: Path, c
                      "--no-pdf")
     assert code == 0, text
     assert sum(float(r["price_total"]) for r in shopping(out)) <= 20
+    assert "to stay within the budget of 20.00" in text and "mean ΔE00 goes from" in text
 
 
 def test_own_first_then_buy_the_rest(tmp_path: Path, cat: Path) -> None:

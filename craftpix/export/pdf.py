@@ -388,7 +388,7 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
         d.c.setLineWidth(0.3)
         d.c.line(x0, y + 1, x0 + width, y + 1)
     # totals and notes
-    need = 14 + 11 * len(bom.totals) + 40 * len(bom.notes)
+    need = 25 + 11 * len(bom.totals) + 40 * len(bom.notes)
     if y - need < bottom:
         d.c.showPage()
         y = start()
@@ -398,6 +398,11 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
     d.text(x0 + _BOM_COLS[3], y, f"{len(bom.rows)} colors, {what}:", 9)
     for t in bom.totals:
         d.text(x0 + _BOM_COLS[5], y, t.text(), 8.5, bold=True)
+        y -= 11
+    if bom.cost is not None:
+        owned = any(b.owned for r in bom.rows for b in r.buy)
+        d.text(x0 + _BOM_COLS[5], y, f"Cost to buy{' (owned pieces left out)' if owned else ''}: "
+               f"{bom.cost:.2f}", 8.5, bold=True)
         y -= 11
     y -= 8
     for note in bom.notes:
