@@ -1,6 +1,10 @@
 """Export timings on a real-ish 200×200 pattern, and the piece reduction of --merge.
 
     .venv/bin/python bench/export_bench.py [--size 200] [--colors 20] [--repeat 3]
+    .venv/bin/python bench/export_bench.py --dst 100,150,200,250 [--colors 20]
+
+``--dst`` times only the DST contract (route, write, read back and check) per size, against
+pyembroidery's own DST reader on the same bytes (the read-back craftpix used before).
 
 Patterns are made without any model: the example photo is resized to the grid, the catalog
 colors that best represent it are chosen (``Palette.select``) and every cell takes the
@@ -65,12 +69,36 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return min(times), out
 
 
+def dst_rows(sizes: list[int], colors: int) -> None:
+    """Print the DST table: route, write + check (craftpix's read-back), pyembroidery's read."""
+    import io
+
+    import pyembroidery as emb
+
+    print(f"DST of an NxN pattern, {colors} colors, from examples/{IMAGE.name} (nearest, noisy); "
+          f"single runs; Python {platform.python_version()}, {platform.machine()}\n")
+    print("| size | records | trims | route | write + read back + check | "
+          "pyembroidery's DST read of the same file |\n|---|---|---|---|---|---|")
+    for n in sizes:
+        p = make_pattern("stitch", "dmc", n, colors)
+        t_plan, plan = best(lambda p=p: plan_cross_stitch(p, 14), 1)
+        t_write, data = best(lambda p=p, plan=plan: render_format(p, plan, "dst", (600, 600)), 1)
+        t_old, _ = best(lambda data=data: emb.EmbPattern.read_embroidery(
+            emb.DstReader, io.BytesIO(data), {"trim_at": 3}), 1)
+        print(f"| {n}x{n} | {(len(data) - 512) // 3} | {plan.trims} | {t_plan:.2f} s | "
+              f"{t_write:.2f} s | {t_old:.2f} s |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=200)
     ap.add_argument("--colors", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dst", help="only the DST table, at these comma-separated sizes")
     args = ap.parse_args()
+    if args.dst:
+        dst_rows([int(v) for v in args.dst.split(",")], args.colors)
+        return
     n, k, rep = args.size, args.colors, args.repeat
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmpdir:

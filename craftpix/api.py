@@ -105,9 +105,11 @@ class PatternRequest:
     catalog code or ``#RRGGBB``) when given.
     Colors (:mod:`craftpix.inventory`): ``exclude`` lists codes never to use; ``only`` lists
     the codes allowed (or names a file of them); ``inventory`` names a ``code,count[,price]``
-    CSV: only owned colors, at most ``count`` of each. ``prefer_cheap`` and ``budget`` (in the
-    prices' currency) trade color accuracy for cost, with prices from the inventory or the
-    palette file's ``price`` column.
+    CSV of what you own: owned pieces are used first and, when they do not suffice, the rest
+    comes from the catalog (the shopping list names only what to buy); with ``only_owned``
+    nothing but owned colors, at most ``count`` of each. ``prefer_cheap`` and ``budget`` (in the
+    prices' currency, what the packs to buy cost) trade color accuracy for cost, with prices
+    from the inventory or the palette file's ``price`` column (see :mod:`craftpix.prices`).
     ``export`` holds keyword arguments of :func:`craftpix.export.export_pattern` (paper,
     formats, hoop, merge, part, section, fabric_count, strands, pdf, preview). ``sds`` is an
     ``SDSSettings`` for the diffusion engine (``None`` = its defaults). ``out`` is the output
@@ -140,6 +142,7 @@ class PatternRequest:
     inventory: str | os.PathLike[str] | None = None
     prefer_cheap: bool = False
     budget: float | None = None
+    only_owned: bool = False
     restore: str = "auto"  # restore a poor photo first: auto | on | off (craftpix.restore)
     force: bool = False  # replace a pattern in ``out`` that was edited after it was made
 
@@ -166,6 +169,8 @@ class PatternRequest:
         check_brand(medium, self.brand, self.palette)
         if self.budget is not None and not (math.isfinite(self.budget) and self.budget > 0):
             raise InputError(f"budget must be a positive amount, got {self.budget}")
+        if self.only_owned and self.inventory is None:
+            raise InputError("--only-owned needs --inventory FILE (the list of what you own)")
         if self.image is None and (self.inventory is not None or self.prefer_cheap
                                    or self.budget is not None):
             raise InputError("an inventory, --prefer-cheap and --budget need an image to "
@@ -284,7 +289,7 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     req = request.validated()
     medium = get_medium(req.medium)
     image, placement, size_notes = _plan_size(req, medium)
-    export_kwargs = _export_settings(req.export, req.medium, (placement.width, placement.height))
+    export_kwargs = _export_settings(req.export, req.medium, _sewn_estimate(req, image, placement))
     if req.engine == "sds":
         from craftpix.engines.sds import require_diffusion
 
@@ -330,7 +335,7 @@ def _make_pattern(
     catalog, brand, notes = resolve_palette(medium, req.brand, req.palette, req.all_finishes, part)
     notes += size_notes
     # color step 1 (before the engine): --exclude, --only, the inventory's colors
-    catalog, stock, color_notes = _filter_colors(req, catalog)
+    catalog, stock, color_notes, buyable = _filter_colors(req, catalog)
     notes += color_notes
     ref = None
     if image is not None:
@@ -355,7 +360,7 @@ def _make_pattern(
     seconds = time.perf_counter() - t0
     # color step 2 (after the engine): inventory counts and prices
     indices, palette, choice_meta, choice_notes = _apply_stock(
-        req, indices, palette, catalog, stock, reference, export_kwargs)
+        req, indices, palette, catalog, stock, reference, export_kwargs, buyable)
     notes += choice_notes
 
     meta = {"engine": meta.pop("engine", req.engine), "seed": req.seed, "craftpix": __version__,
@@ -367,6 +372,7 @@ def _make_pattern(
         meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
     meta.update(choice_meta)
+    meta.update(_purchase_meta(medium, palette.codes, buyable, stock))
     if req.size is not None:
         meta["size"] = req.size.text()
     if placement.padded:  # where the image sits; the other cells are empty
@@ -424,7 +430,9 @@ def _plan_size(req: PatternRequest, medium: Medium
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
         return None, sizing.Placement(width, height, 0, 0, width, height, (0, 0, 0, 0)), []
     if spec.both and not spec.hoop:  # the grid is known before the image: check the exports
-        _export_settings(req.export, req.medium, sizing.resolve(spec, cell_mm))  # now
+        # (cross-stitch: the hoop is checked once the stitched extent is known)
+        _export_settings(req.export, req.medium,
+                         None if req.medium == "stitch" else sizing.resolve(spec, cell_mm))
     from craftpix.imageio import open_image
 
     image = open_image(req.image)  # transparency kept: it becomes empty cells
@@ -461,8 +469,32 @@ def _embed(indices: np.ndarray, placement: sizing.Placement) -> np.ndarray:
     return cells
 
 
-def _filter_colors(req: PatternRequest, catalog: Palette) -> tuple[Palette, Any, list[str]]:
-    """Color step 1: the catalog less ``exclude``, limited to ``only`` and the inventory."""
+def _purchase_meta(medium: Medium, codes: list[str], catalog: Palette, stock: Any
+                   ) -> dict[str, Any]:
+    """``meta["prices"]`` (pack prices of the colors used, from the palette file and the
+    inventory) and ``meta["owned"]`` (pieces owned of them), for :mod:`craftpix.prices`."""
+    from craftpix.inventory import _code_map
+    from craftpix.prices import palette_prices
+
+    prices = palette_prices(catalog.codes, catalog.extra or (), medium.name,
+                            medium.pack_size or 1, catalog.name)
+    if stock is not None:
+        prices.update(stock.prices)
+    used = list(codes)
+    out: dict[str, Any] = {}
+    kept = _code_map(prices, used)
+    if kept:
+        out["prices"] = {c: round(float(v), 4) for c, v in kept.items()}  # type: ignore[arg-type]
+    if stock is not None:
+        owned = _code_map(stock.counts, used)
+        out["owned"] = {c: owned[c] for c in used if c in owned}
+    return out
+
+
+def _filter_colors(req: PatternRequest, catalog: Palette
+                   ) -> tuple[Palette, Any, list[str], Palette]:
+    """Color step 1: the catalog less ``exclude``, limited to ``only`` and the inventory; and
+    the catalog less ``exclude`` and limited to ``only`` (what may be bought)."""
     from craftpix import inventory
 
     stock = inventory.read_inventory(req.inventory) if req.inventory is not None else None
@@ -474,14 +506,17 @@ def _filter_colors(req: PatternRequest, catalog: Palette) -> tuple[Palette, Any,
         raise InputError("--prefer-cheap and --budget need prices: a 'price' column in the "
                          "--inventory or --palette file")
     if not req.exclude and only is None and stock is None:
-        return catalog, None, []
+        return catalog, None, [], catalog
     filtered, notes = inventory.filter_catalog(catalog, req.exclude, only, stock)
-    return filtered, stock, notes
+    buyable = filtered
+    if stock is not None:
+        buyable = inventory.filter_catalog(catalog, req.exclude, only, None)[0]
+    return filtered, stock, notes, buyable
 
 
 def _apply_stock(
     req: PatternRequest, indices: np.ndarray, palette: Palette, catalog: Palette, stock: Any,
-    reference: np.ndarray | None, export_kwargs: Mapping[str, Any],
+    reference: np.ndarray | None, export_kwargs: Mapping[str, Any], buyable: Palette,
 ) -> tuple[np.ndarray, Palette, dict[str, Any], list[str]]:
     """Color step 2: inventory counts and price preference on the engine's labels."""
     if stock is None and not req.prefer_cheap and req.budget is None:
@@ -493,12 +528,25 @@ def _apply_stock(
     choice = inventory.constrain(
         indices, reference, palette, catalog, medium=req.medium, stock=stock,
         prefer_cheap=req.prefer_cheap, budget=req.budget, pack_size=medium.pack_size or 1,
-        fabric_count=export_kwargs.get("fabric_count"), strands=export_kwargs.get("strands"))
+        fabric_count=export_kwargs.get("fabric_count"), strands=export_kwargs.get("strands"),
+        buyable=None if req.only_owned else buyable)
     return choice.labels, choice.palette, dict(choice.meta), choice.notes
 
 
+def _sewn_estimate(req: PatternRequest, image: Any, placement: sizing.Placement
+                   ) -> tuple[int, int] | None:
+    """The cells a hoop must hold, as far as known before the engine: the image's part of the
+    grid (padding is not sewn); None when transparent areas may leave more margin (the hoop is
+    then checked on the pattern's stitched extent, before anything is written)."""
+    if req.medium != "stitch":
+        return placement.width, placement.height
+    if image is not None and ("A" in image.getbands() or "transparency" in image.info):
+        return None
+    return placement.inner_w, placement.inner_h
+
+
 def _export_settings(
-    values: Mapping[str, Any], medium: str, size: tuple[int, int],
+    values: Mapping[str, Any], medium: str, size: tuple[int, int] | None,
 ) -> dict[str, Any]:
     """Export keyword arguments checked against the craft and size before any work."""
     from craftpix.export.options import OPTION_NAMES, export_settings
@@ -507,7 +555,8 @@ def _export_settings(
     if unknown:
         raise InputError(f"unknown export setting {unknown[0]!r}; "
                          f"known: {', '.join(OPTION_NAMES)}")
-    return export_settings({**values, "size": size}, medium=medium)
+    return export_settings({**values, "size": size} if size is not None else dict(values),
+                           medium=medium)
 
 
 def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
@@ -520,8 +569,10 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
             f"{pattern.meta.get('isolated_cells', 0.0):.1%} isolated cells")
     if "delta_e00_mean" in pattern.meta:
         text += f", mean ΔE00 {pattern.meta['delta_e00_mean']:.2f}"
-    if "cost" in pattern.meta:
-        text += f", colors cost {pattern.meta['cost']:.2f}"
+    cost = exported.bom.cost if exported is not None else pattern.meta.get("cost")
+    if cost is not None:
+        owned = " beyond what you own" if pattern.meta.get("owned") else ""
+        text += f", to buy{owned}: {cost:.2f}"
     if exported is not None and exported.merged is not None:
         m = exported.merged
         text += f", {m.pieces_after} pieces after merging ({m.pieces_before} plates 1×1)"

@@ -125,7 +125,7 @@ GROUP_OF = {
                      "force"),
                     WHAT),
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
-                     "inventory", "prefer_cheap", "budget", "smooth", "dither",
+                     "inventory", "only_owned", "prefer_cheap", "budget", "smooth", "dither",
                      "background", "restore"), COLORS),
     **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands"),
                     PRINTING),
@@ -198,7 +198,11 @@ def pattern_options(f: Any) -> Any:
         click.option("--only", metavar="CODES|FILE",
                      help="Use only these colors: codes, comma separated, or a file of codes."),
         click.option("--inventory", type=click.Path(path_type=Path, dir_okay=False),
-                     help="A code,count[,price] CSV of what you own: at most that many of each."),
+                     help="A code,count[,price] CSV of what you own: used first; what it "
+                          "lacks is bought (the shopping list says what)."),
+        click.option("--only-owned", is_flag=True,
+                     help="With --inventory: use nothing but what you own, at most that many "
+                          "of each."),
         click.option("--prefer-cheap", is_flag=True,
                      help="Trade a little color accuracy for cheaper colors (needs prices)."),
         click.option("--budget", type=click.FloatRange(min=0, min_open=True), metavar="AMOUNT",
@@ -272,6 +276,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         exclude=tuple(c.strip() for c in exclude), only=opts["only"],
         inventory=opts["inventory"], prefer_cheap=opts["prefer_cheap"], budget=opts["budget"],
         force=opts.get("force", False),
+        only_owned=opts["only_owned"],
     )
 
 

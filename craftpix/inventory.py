@@ -47,12 +47,23 @@ from craftpix.palette import Palette
 #: free one, so a color at half the price wins when it is within half of it (≈ one just
 #: noticeable difference, ΔE00 ≈ 2; Sharma et al. 2005).
 PREFER_CHEAP_WEIGHT = 4.0
+#: "Own first, buy the rest": a bought piece costs this many ΔE00 more than an owned one, so an
+#: owned color is used unless a catalog color is clearly closer (ΔE00 ≈ 2.3 is one just
+#: noticeable difference, Sharma et al. 2005; 6 ≈ two to three of them).
+BUY_PENALTY = 6.0
+#: A budget that raises the mean ΔE00 by more than this is called out: the pattern no longer
+#: looks like the picture (ΔE00 10 ≈ colors of a different name; Sharma et al. 2005 scale).
+BUDGET_WARN_DELTA_E = 10.0
+#: A color you do not own is bought only for at least this many cells (or 1 % of the pattern).
+MIN_BOUGHT_CELLS = 10
+#: The price weight at which every cell takes its cheapest color: the cheapest pattern.
+CHEAPEST_WEIGHT = 1e6
 #: Transportation problems larger than this many (source, color) pairs group reference
 #: colors more coarsely (one bit fewer per channel at a time).
 MAX_PAIRS = 400_000
 
 __all__ = [
-    "PREFER_CHEAP_WEIGHT", "Choice", "Stock", "constrain", "cost_of", "filter_catalog",
+    "BUY_PENALTY", "CHEAPEST_WEIGHT", "PREFER_CHEAP_WEIGHT", "Choice", "Stock", "constrain", "cost_of", "filter_catalog",
     "parse_codes", "read_codes", "read_inventory", "transport", "units_per_price",
 ]
 
@@ -241,26 +252,21 @@ def units_per_price(medium: str, pack_size: int = 1000, fabric_count: int | None
 
 def cost_of(counts: Mapping[str, int], prices: Mapping[str, float], medium: str,
             pack_size: int = 1000, fabric_count: int | None = None,
-            strands: int | None = None) -> float:
+            strands: int | None = None, owned: Mapping[str, int | None] | None = None) -> float:
     """What the pieces cost to buy, in the prices' currency: whole bags (spare included),
     plates plus spares, whole skeins — as the bill of materials counts them
-    (:mod:`craftpix.export.bom`). Colors without a price count 0.
+    (:mod:`craftpix.export.bom`), after the pieces ``owned`` (:func:`craftpix.prices.packs_to_buy`).
+    Colors without a price count 0.
     """
-    from craftpix.export.bom import bags_needed, default_strands, skeins_needed, spare
+    from craftpix.prices import owned_of, packs_to_buy
 
     total = 0.0
     for code, n in counts.items():
         price = prices.get(code)
         if price is None or n <= 0:
             continue
-        if medium == "beads":
-            units = bags_needed(n, pack_size)
-        elif medium == "bricks":
-            units = n + spare(n)
-        else:
-            fc = fabric_count or 14
-            units = skeins_needed(n, fc, strands or default_strands(fc))
-        total += units * price
+        have = owned_of(owned, code, n)
+        total += packs_to_buy(medium, n, have, pack_size, fabric_count, strands) * price
     return total
 
 
@@ -391,7 +397,7 @@ def constrain(
     labels: np.ndarray, reference: np.ndarray, palette: Palette, catalog: Palette, *,
     medium: str, stock: Stock | None = None, prefer_cheap: bool = False,
     budget: float | None = None, pack_size: int = 1000, fabric_count: int | None = None,
-    strands: int | None = None,
+    strands: int | None = None, buyable: Palette | None = None,
 ) -> Choice:
     """Re-assign cells so the pattern respects an inventory and a price preference.
 
@@ -401,18 +407,24 @@ def constrain(
     from ``stock`` and the catalog's ``price`` column. ``prefer_cheap`` weighs price with
     :data:`PREFER_CHEAP_WEIGHT`; ``budget`` (in the prices' currency) finds the smallest
     weight whose pattern costs at most that, by doubling then bisection on the weight (the
-    Lagrangian of the cost constraint). When the engine's colors cannot hold every cell, the
-    whole allowed catalog is used. Returns a :class:`Choice`; ``meta`` gets ``cost`` when
+    Lagrangian of the cost constraint); a budget below the cheapest pattern (every cell in its
+    cheapest color, :data:`CHEAPEST_WEIGHT`) is refused naming that minimum. When the engine's
+    colors cannot hold every cell, every owned color is used. When ``buyable`` (the colors that
+    may be bought) is given, owned pieces are used first and the rest is bought: each color is a sink twice, owned (its count, no price) and bought
+    (unlimited, :data:`BUY_PENALTY` ΔE00 dearer plus its price). Costs count only what is bought. Returns a :class:`Choice`; ``meta`` gets ``cost`` when
     prices are known. Raises :class:`InputError` when the inventory is too small, prices are
     missing for a budget, or the budget cannot be met.
     """
+    from craftpix.prices import palette_prices
+
     notes: list[str] = []
     codes = list(palette.codes)
-    prices = {c: float(v) for c, v in _code_map(
-        {c: e["price"] for c, e in zip(catalog.codes, catalog.extra or (), strict=False)
-         if e.get("price", "") and _is_number(e["price"])}, catalog.codes).items()}
+    every = buyable if buyable is not None else catalog
+    prices = palette_prices(every.codes, every.extra or (), medium, pack_size, every.name)
     if stock is not None:
-        prices.update({c: float(v) for c, v in _code_map(stock.prices, catalog.codes).items()})
+        prices.update({c: float(v) for c, v in _code_map(stock.prices, every.codes).items()})
+    owned_map = ({c: v for c, v in _code_map(stock.counts, every.codes).items()}
+                 if stock is not None else None)
     if (prefer_cheap or budget is not None) and not prices:
         raise InputError("--prefer-cheap and --budget need prices: a 'price' column in the "
                          "--inventory or --palette file")
@@ -425,14 +437,19 @@ def constrain(
                          if c in owned else 0.0 for c in pal.codes])
 
     targets, lab = palette, np.asarray(labels)
-    if stock is not None and limits(palette).sum() < lab.size:
+    complete = stock is not None and buyable is not None  # own first, buy the rest
+    if complete:
+        assert buyable is not None
+        targets = buyable
+        lab = np.array([buyable.codes.index(c) for c in codes])[lab]
+    elif stock is not None and limits(palette).sum() < lab.size:
         targets = catalog
         remap = np.array([catalog.codes.index(c) for c in codes])
         lab = remap[lab]
         notes.append(f"your inventory holds fewer than {lab.size} pieces of the {len(palette)} "
                      "colors chosen first, so any color you own may be used")
     capacity = limits(targets)
-    if capacity.sum() < lab.size:
+    if not complete and capacity.sum() < lab.size:
         raise InputError(f"the pattern needs {lab.size} pieces and the inventory holds only "
                          f"{int(capacity.sum())} of the colors it may use; choose a smaller "
                          "size or add colors")
@@ -449,7 +466,7 @@ def constrain(
     def cost(lbl: np.ndarray) -> float:
         n = np.bincount(lbl.ravel(), minlength=len(targets))
         return cost_of({c: int(k) for c, k in zip(targets.codes, n, strict=True)}, prices,
-                       medium, pack_size, fabric_count, strands)
+                       medium, pack_size, fabric_count, strands, owned_map)
 
     flat = lab.ravel()
     rgb8 = np.clip(np.rint(reference.reshape(-1, 3) * 255), 0, 255).astype(np.int64)
@@ -457,26 +474,51 @@ def constrain(
     over = np.isin(flat, np.flatnonzero(counts > capacity))  # cells of over-used colors
     groups: dict[bool, _Sources] = {}
 
+    n_t = len(targets)
+
     def solve(w: float) -> np.ndarray:
+        if complete:  # each color twice: owned (its count, free) and bought (unlimited)
+            if "complete" not in groups:
+                src = _group(flat, rgb8, np.ones_like(over), targets)
+                groups["complete"] = _Sources(
+                    src.moving, src.inverse, src.label, src.supply,
+                    np.hstack([src.delta_e, src.delta_e + BUY_PENALTY]))
+            cap2 = np.concatenate([capacity, buy_cap])
+            price2 = np.concatenate([np.zeros(n_t), price_cell])
+            return _solve(lab, groups["complete"], cap2, price2, w) % n_t
         every = w > 0  # with a price weight every cell may change; else only over-used ones
         if every not in groups:
             groups[every] = _group(flat, rgb8, np.ones_like(over) if every else over, targets)
         return _solve(lab, groups[every], capacity, price_cell, w)
 
+    buy_cap = np.full(n_t, np.inf)
     weight = PREFER_CHEAP_WEIGHT if prefer_cheap else 0.0
     result = solve(weight)
+    if complete:  # no bag bought for a handful of cells: drop such colors once and solve again
+        n_used = np.bincount(result.ravel(), minlength=n_t)
+        few = (n_used > 0) & (n_used - np.where(np.isfinite(capacity), capacity, n_used)
+                              > 0) & (n_used < max(MIN_BOUGHT_CELLS, lab.size // 100))
+        few &= ~(capacity > 0)  # colors you own keep their bought top-up
+        if few.any():
+            buy_cap[few] = 0.0
+            result = solve(weight)
     if budget is not None and cost(result) > budget:
+        cheapest = cost(solve(CHEAPEST_WEIGHT))
+        if cheapest > budget + 1e-9:
+            raise InputError(
+                f"--budget {budget:.2f} is below the cheapest pattern these colors can make, "
+                f"which costs {cheapest:.2f} ({unit} prices, whole packs, spares included); "
+                f"give --budget {math.ceil(cheapest * 100) / 100:.2f} or more")
         lo, hi, best = weight, max(weight, 0.25), None
-        while hi <= 4096:
+        while hi < CHEAPEST_WEIGHT:
             trial = solve(hi)
             if cost(trial) <= budget:
                 best = trial
                 break
             lo, hi = hi, hi * 2
         if best is None:
-            cheapest = cost(solve(1e6))
-            raise InputError(f"the cheapest pattern of these colors costs {cheapest:.2f}, "
-                             f"over the budget of {budget:.2f}")
+            hi = CHEAPEST_WEIGHT
+            best = solve(hi)
         for _ in range(10):
             mid = (lo + hi) / 2
             trial = solve(mid)
@@ -484,13 +526,34 @@ def constrain(
                 hi, best = mid, trial
             else:
                 lo = mid
+        from craftpix.metrics import mean_delta_e
+
+        before = mean_delta_e(lab, targets.rgb, reference)
+        after = mean_delta_e(best, targets.rgb, reference)
+        n_colors = len(np.unique(best))
+        notes.append(f"to stay within the budget of {budget:.2f} the pattern uses "
+                     f"{n_colors} color{'s' if n_colors != 1 else ''} and its mean ΔE00 goes from {before:.1f} "
+                     f"to {after:.1f}" + (" (it no longer looks like the picture: raise --budget)"
+                                          if after - before > BUDGET_WARN_DELTA_E else ""))
         result, weight = best, hi
     used = sorted(set(int(i) for i in np.unique(result)))
     pos = np.full(len(targets), -1)
     pos[used] = np.arange(len(used))
     choice = Choice(pos[result], targets.subset(used), notes)
     moved = int((np.asarray(targets.codes)[result] != np.asarray(codes)[labels]).sum())
-    if stock is not None and weight == 0:
+    if complete:
+        n = np.bincount(result.ravel(), minlength=n_t)
+        bought = int(sum(max(0, int(k) - (int(c) if np.isfinite(c) else int(k)))
+                         for k, c in zip(n, capacity, strict=True)))
+        choice.meta["bought_cells"] = bought
+        if bought:
+            held = float(capacity.sum())
+            why = (f"your inventory holds {int(held)} pieces and the pattern needs {lab.size}"
+                   if held < lab.size else "what you own runs out or matches poorly there")
+            notes.append(f"{bought} cells use pieces to buy ({why}): the pattern is completed "
+                         f"from the {targets.name} catalog and the shopping list names only "
+                         "what to buy (--only-owned: nothing but what you own)")
+    elif stock is not None and weight == 0:
         choice.meta["inventory_moved_cells"] = moved
         if moved:
             notes.append(f"{moved} cells took their next-best color to stay within your inventory")

@@ -328,12 +328,13 @@ def test_exclude_only_inventory_and_budget_from_the_command_line(photo, tmp_path
     perler = load_palette("perler")
     inv.write_text("code,count,price\n" + "".join(
         f"{c},{40 if c == top else 500},{1 + i % 4}\n" for i, c in enumerate(perler.codes)))
-    res = run(*base, "--out", tmp_path / "c", "--inventory", inv, "--budget", "30")
+    res = run(*base, "--out", tmp_path / "c", "--inventory", inv, "--only-owned",
+              "--budget", "30")
     assert res.exit_code == 0, res.output
     p = _made(tmp_path / "c")
     counts = dict(zip([c.code for c in p.palette], p.counts(), strict=True))
     assert counts.get(top, 0) <= 40
-    assert p.meta["cost"] <= 30 and "colors cost" in res.output
+    assert p.meta["cost"] <= 30 and "to buy beyond what you own: 0.00" in res.output
     res = CliRunner().invoke(main, [str(a) for a in base] + ["--out", str(tmp_path / "d"),
                                                              "--only", "nope"])
     assert res.exit_code == 2 and "'nope' is not in the perler catalog" in res.output

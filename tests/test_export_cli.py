@@ -8,6 +8,7 @@ import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from craftpix.errors import InputError
 from craftpix.export.cli import export_command
@@ -169,7 +170,9 @@ def test_parse_hoop() -> None:
 def test_smallest_fitting_hoop() -> None:
     assert smallest_fitting_hoop(90, 95).name == "4x4"
     assert smallest_fitting_hoop(120, 170).name == "5x7"
-    assert smallest_fitting_hoop(145.1, 108.9).name == "8x8"  # the README's 80x60 at 14 ct
+    # the README's 80x60 at 14 ct: by area and shape the 5x7 holds it turned (not the 8x8)
+    assert smallest_fitting_hoop(145.1, 108.9).name == "5x7"
+    assert smallest_fitting_hoop(108.9, 145.1).name == "5x7"
     assert smallest_fitting_hoop(181, 272).name == "200x280"
     assert smallest_fitting_hoop(500, 500) is None
 
@@ -247,7 +250,59 @@ def test_readme_cross_stitch_example_runs(tmp_path: Path) -> None:
 def test_hoop_too_small_for_named_formats_fails_before_work(tmp_path: Path) -> None:
     from craftpix.cli import main
 
-    res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "none.png"), "--size",
-                                    "80x60", "--formats", "pes", "--hoop", "4x4"])
+    # an opaque photo fills the grid: the hoop is checked before the engine runs
+    Image.new("RGB", (80, 60), (200, 40, 40)).save(tmp_path / "photo.jpg")
+    res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "photo.jpg"), "--size",
+                                    "80x60", "--formats", "pes", "--hoop", "4x4",
+                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "does not fit the 100x100 mm hoop" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_hoop_check_measures_the_stitched_extent(tmp_path: Path) -> None:
+    """A transparent logo: its empty margins are not sewn, so a 4x4 hoop holds it (issue 21)."""
+    from craftpix.cli import main
+    from craftpix.export.dst import decode
+
+    a = np.zeros((60, 60, 4), np.uint8)
+    a[6:48, 4:52] = (200, 30, 40, 255)  # stitched 48x42 of 60x60 cells: 87.1 x 76.2 mm at 14 ct
+    a[15:35, 15:40] = (20, 20, 120, 255)
+    Image.fromarray(a).save(tmp_path / "logo.png")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "logo.png"), "--size",
+                                    "60", "--hoop", "4x4", "--formats", "dst,pes", "--out",
+                                    str(out), "-q", "--no-pdf"])
+    assert res.exit_code == 0, res.output
+    rec = decode((out / "pattern.dst").read_bytes())
+    width = (rec.x.max() - rec.x.min()) / 10
+    assert 86 < width < 88.5  # the stitched extent, centred: not 108.9 mm
+    assert abs(rec.x.max() + rec.x.min()) <= 2  # centred on the hoop centre
+    auto = tmp_path / "auto"
+    res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "logo.png"), "--size",
+                                    "60", "--formats", "dst", "--out", str(auto), "-q"])
+    assert res.exit_code == 0, res.output
+    from pypdf import PdfReader
+
+    text = " ".join(pg.extract_text() for pg in PdfReader(auto / "pattern.pdf").pages)
+    assert "hoop 100 × 100 mm" in " ".join(text.split())  # the 4x4 preset, not 140x140
+
+
+def test_cli_smallest_hoop_by_area_and_shape(tmp_path: Path) -> None:
+    """`stitch --size 80x60 --formats dst` (145 x 109 mm at 14 ct): the 5x7 hoop, the design
+    turned in the file — not the 8x8 (issue 21)."""
+    from craftpix.cli import main
+    from craftpix.export.dst import decode
+
+    a = np.full((60, 80, 3), 230, np.uint8)
+    a[10:50, 10:70] = (200, 30, 40)
+    Image.fromarray(a).save(tmp_path / "land.jpg", quality=95)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "land.jpg"), "--size",
+                                    "80x60", "--formats", "dst", "--out", str(out), "-q",
+                                    "--no-pdf"])
+    assert res.exit_code == 0, res.output
+    assert "turned a quarter turn in the machine files to fit the 5x7" in res.output
+    rec = decode((out / "pattern.dst").read_bytes())
+    assert (rec.x.max() - rec.x.min()) / 10 <= 130 and (rec.y.max() - rec.y.min()) / 10 <= 180
+    assert (rec.y.max() - rec.y.min()) > (rec.x.max() - rec.x.min())  # turned: taller than wide

@@ -173,8 +173,14 @@ def test_hoop_too_small_is_a_clear_error(tmp_path: Path) -> None:
         export_all(p, tmp_path, formats="dst", hoop="5x7")
     assert list(tmp_path.iterdir()) == []  # checked before anything was written
     assert check_hoop(60, 100, 14, (130, 200)) == pytest.approx((60 * 25.4 / 14, 100 * 25.4 / 14))
-    with pytest.raises(InputError, match="turned"):
-        check_hoop(100, 60, 14, (130, 200))
+    # by area and shape: a design that fits only turned is accepted, and sewn turned
+    assert check_hoop(100, 60, 14, (130, 200)) == pytest.approx((100 * 25.4 / 14, 60 * 25.4 / 14))
+    wide = Pattern(np.zeros((60, 100), dtype=np.int64), DMC, "stitch", "dmc")
+    (path,) = write_embroidery(wide, tmp_path, ["dst"], 14, (130, 200))
+    back = emb.read(str(path))
+    xs = [s[0] for s in back.stitches if s[2] == emb.STITCH]
+    ys = [s[1] for s in back.stitches if s[2] == emb.STITCH]
+    assert max(xs) - min(xs) < 1100 < max(ys) - min(ys)  # 108.9 mm across, 181.4 mm down
 
 
 def test_parse_formats() -> None:

@@ -178,9 +178,12 @@ def test_cover_notes_skipped_default_embroidery(tmp_path: Path) -> None:
     assert [q.name for q in res.paths] == ["pattern.pdf", "pattern.json"]
     cover = PdfReader(str(res.paths[0])).pages[0].extract_text()
     assert "No embroidery files written: the design is 145.1 x 54.4 mm" in cover
-    # without a hoop, the smallest preset that holds it is used: 8x8 (200x200 mm)
+    # without a hoop, the smallest preset that holds it, by area and shape: 5x7 (130x180 mm),
+    # the design turned a quarter turn in the machine files
     res = export_pattern(Pattern(blobs(30, 80, 4), DMC, "stitch", "dmc"), tmp_path, preview=False)
-    assert res.formats == ("pes", "dst") and res.hoop is not None and res.hoop.name == "8x8"
+    assert res.formats == ("pes", "dst") and res.hoop is not None and res.hoop.name == "5x7"
+    assert res.stitch_plan is not None and res.stitch_plan.turned
+    assert any("turned a quarter turn" in n for n in res.notes)
 
 
 def test_legend_by_code_and_symbols_pinned(tmp_path: Path) -> None:

@@ -91,3 +91,35 @@ def test_bad_style_or_size() -> None:
         render_preview(pattern(), "oil")
     with pytest.raises(InputError, match="cell size"):
         render_preview(pattern(), cell_px=0)
+
+
+def test_cli_backstitch_outlines_are_in_preview_png(tmp_path: Path) -> None:
+    """`stitch --backstitch auto`: preview.png shows the outline in the thread color (issue 21)."""
+    from click.testing import CliRunner
+
+    from craftpix.cli import main
+    from craftpix.export.backstitch import plan_backstitch
+
+    a = np.full((30, 30, 3), 245, np.uint8)
+    a[8:22, 8:22] = (230, 200, 40)  # a yellow square on white: a strong boundary
+    Image.fromarray(a).save(tmp_path / "sq.png")
+    outs = {}
+    for mode in ("auto", "none"):
+        out = tmp_path / mode
+        res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "sq.png"), "--size",
+                                        "30", "--backstitch", mode, "--formats", "none",
+                                        "--no-pdf", "-q", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        outs[mode] = np.asarray(Image.open(out / "preview.png").convert("RGB"))
+    p = Pattern.load(tmp_path / "auto" / "pattern.json")
+    outlined, bs = plan_backstitch(p, p.settings.get("backstitch_color"))
+    assert bs is not None and bs.segments > 0
+    thread = np.array(outlined.palette[bs.color].rgb8)
+    cell = outs["auto"].shape[1] // p.width
+    changed = np.any(outs["auto"] != outs["none"], axis=-1)
+    assert changed.any()
+    # the middle of every stitched vertical edge is the thread color
+    for r, c in zip(*np.nonzero(bs.v), strict=True):
+        x = min(c * cell, outs["auto"].shape[1] - 1)
+        y = r * cell + cell // 2
+        assert (outs["auto"][y, x] == thread).all()

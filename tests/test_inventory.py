@@ -1,5 +1,7 @@
 """Colors a crafter owns: exclude, only, inventory counts as capacities, prices."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -174,17 +176,25 @@ def test_prefer_cheap_and_budget_lower_the_cost():
     labels, pal = _nearest_labels(ref, PERLER)
     rng = np.random.default_rng(3)
     prices = {c: float(rng.choice([0.05, 0.2, 0.6])) for c in PERLER.codes}
-    stock = Stock({c: None for c in PERLER.codes}, prices)
-    base = constrain(labels, ref, pal, PERLER, medium="bricks", stock=stock)
-    cheap = constrain(labels, ref, pal, PERLER, medium="bricks", stock=stock, prefer_cheap=True)
+    # a price list, not an inventory: the palette file's price column (owned pieces are free)
+    priced = dataclasses.replace(PERLER, extra=tuple({"price": str(prices[c])}
+                                                     for c in PERLER.codes))
+    base = constrain(labels, ref, pal, priced, medium="bricks")
+    cheap = constrain(labels, ref, pal, priced, medium="bricks", prefer_cheap=True)
     assert cheap.meta["cost"] <= base.meta["cost"]
     budget = round(base.meta["cost"] * 0.5, 2)
-    capped = constrain(labels, ref, pal, PERLER, medium="bricks", stock=stock, budget=budget)
+    capped = constrain(labels, ref, pal, priced, medium="bricks", budget=budget)
     assert capped.meta["cost"] <= budget
     counts = dict(zip(capped.palette.codes, np.bincount(capped.labels.ravel()), strict=True))
     assert cost_of(counts, prices, "bricks") == pytest.approx(capped.meta["cost"], abs=0.01)
-    with pytest.raises(InputError, match="over the budget"):
-        constrain(labels, ref, pal, PERLER, medium="bricks", stock=stock, budget=0.01)
+    with pytest.raises(InputError, match="below the cheapest pattern") as err:
+        constrain(labels, ref, pal, priced, medium="bricks", budget=0.01)
+    minimum = float(str(err.value).rsplit("--budget ", 1)[1].split()[0])
+    at_min = constrain(labels, ref, pal, priced, medium="bricks", budget=minimum)
+    assert at_min.meta["cost"] <= minimum  # the named minimum can be met
+    # owned pieces cost nothing to buy
+    stock = Stock({c: None for c in PERLER.codes}, prices)
+    assert constrain(labels, ref, pal, PERLER, medium="bricks", stock=stock).meta["cost"] == 0
     with pytest.raises(InputError, match="need prices"):
         constrain(labels, ref, pal, PERLER, medium="bricks", prefer_cheap=True)
 

@@ -84,7 +84,8 @@ def workdir(tmp_path_factory):
 def test_the_readme_has_examples_of_each_new_control():
     text = " ".join(COMMANDS)
     for piece in ("--size 48", "--size x60", "30cmx", "4inx5in",
-                  "--boards 2x2", "--exclude", "--only", "--inventory", "craftpix edit",
+                  "--boards 2x2", "--exclude", "--only", "--inventory", "--only-owned", "--budget",
+                  "craftpix edit",
                   "--replace", "--set", "board 4, row 5, column 7", "--fill", "--clean",
                   "craftpix convert",
                   "craftpix import", "--formats oxs", "--formats ldr"):

@@ -34,7 +34,13 @@ from craftpix.export.embroidery import (
     plan_cross_stitch,
     render_embroidery,
 )
-from craftpix.export.hoops import Hoop, hoop_to_setting, parse_hoop, smallest_fitting_hoop
+from craftpix.export.hoops import (
+    Hoop,
+    hoop_to_setting,
+    needs_turn,
+    parse_hoop,
+    smallest_fitting_hoop,
+)
 from craftpix.export.merge import MergeResult, merge_plates
 from craftpix.fileio import ensure_out_dir, write_bytes, write_text
 from craftpix.pattern import Pattern
@@ -199,7 +205,8 @@ def validate_options(
             if "jef" in fmts:
                 from craftpix.export.embroidery import check_jef_hoop
 
-                check_jef_hoop(w_mm, h_mm, chosen)
+                turned = needs_turn(chosen, w_mm, h_mm)
+                check_jef_hoop(*((h_mm, w_mm) if turned else (w_mm, h_mm)), chosen)
         except InputError as exc:
             if formats is not None:
                 raise
@@ -279,6 +286,16 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
     return out
 
 
+def sewn_size(pattern: Pattern) -> tuple[int, int]:
+    """``(W, H)`` cells the hoop must hold: a cross-stitch pattern's stitched extent (empty
+    margins are not sewn), else the whole grid."""
+    if pattern.medium == "stitch":
+        from craftpix.export.embroidery import stitched_size
+
+        return stitched_size(pattern)
+    return pattern.width, pattern.height
+
+
 def export_pattern(
     pattern: Pattern,
     out_dir: str | os.PathLike[str],
@@ -312,7 +329,7 @@ def export_pattern(
     """
     effective = merged_settings(pattern.settings, overrides)
     opts = {k: v for k, v in effective.items() if k != "preview"}
-    resolved = validate_options(pattern.medium, (pattern.width, pattern.height), **opts)
+    resolved = validate_options(pattern.medium, sewn_size(pattern), **opts)
     settings, fmts, notes, paper, hoop = resolved
     pdf, preview = bool(effective.get("pdf", True)), bool(effective.get("preview", True))
     merge = bool(effective.get("merge", False))
@@ -347,13 +364,22 @@ def export_pattern(
             f"{pattern.palette[bs.color].code} {pattern.palette[bs.color].name}, 1 strand, "
             "worked after the crosses; drawn as thick lines on the charts"
         )
+    from craftpix.prices import apply_purchases
+
+    apply_purchases(pattern, bom)  # owned pieces subtracted, prices per pack
     if effective.get("legend_order") == "code":
         bom.rows.sort(key=lambda r: code_key(r.color.code))
     plan = None
     machine_files: dict[str, bytes] = {}
     if fmts:
         assert settings.fabric_count is not None
-        plan = plan_cross_stitch(pattern, settings.fabric_count, backstitch=bs)
+        assert hoop is not None
+        sewn_mm = design_size_mm(*sewn_size(pattern), settings.fabric_count)
+        turn = needs_turn(hoop, *sewn_mm)
+        plan = plan_cross_stitch(pattern, settings.fabric_count, backstitch=bs, turn=turn)
+        if turn:
+            notes.append(f"the design is turned a quarter turn in the machine files to fit the "
+                         f"{hoop.label} hoop (it is {sewn_mm[0]:.1f} x {sewn_mm[1]:.1f} mm)")
         check_format_limits(pattern, fmts, plan, hoop)
         machine_files = render_embroidery(pattern, plan, fmts, hoop)  # read back and checked
         from craftpix.export.embroidery import thread_names
@@ -366,7 +392,7 @@ def export_pattern(
         from craftpix.export.preview import render_preview
 
         craft_img = render_preview(pattern, "craft", fabric_count=settings.fabric_count,
-                                   part=settings.part)
+                                   part=settings.part, backstitch=bs)
     if preview:
         from craftpix.export.preview import save_preview, write_png
 

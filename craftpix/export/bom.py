@@ -85,13 +85,25 @@ class BuyLine:
     plural: str = ""  # for a unit such as "skein"/"skeins": read "2 skeins", not "2 × skein"
     part: str = ""  # bricks: the BrickLink part number (ITEMID), e.g. "3024"
     needed: int = 0  # pieces the design uses (cells, crosses, parts), before spares and packs
+    owned: int = 0  # of ``needed``, pieces you own (bought: ``quantity`` for the rest)
+    price_per_pack: float | None = None  # price of one ``item``, in the prices' currency
+
+    @property
+    def price_total(self) -> float | None:
+        """What ``quantity`` packs cost (None without a price)."""
+        return None if self.price_per_pack is None else round(self.price_per_pack * self.quantity, 2)
 
     def text(self) -> str:
         if self.plural:
             s = f"{self.quantity} {self.item if self.quantity == 1 else self.plural}"
         else:
             s = f"{self.quantity} \u00d7 {self.item}"
-        return f"{s} ({self.note})" if self.note else s
+        bits = [self.note] if self.note else []
+        if self.owned:
+            bits.append(f"{self.owned:,} owned")
+        if self.price_per_pack is not None and self.quantity:
+            bits.append(f"{self.price_per_pack:.2f} each, {self.price_total:.2f}")
+        return f"{s} ({'; '.join(bits)})" if bits else s
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,9 @@ class Bom:
     total_cells: int
     totals: list[BuyLine]
     notes: list[str] = field(default_factory=list)
+    fabric_count: int | None = None  # stitch: what the skein counts assume
+    strands: int | None = None
+    cost: float | None = None  # what the packs to buy cost (see craftpix.prices.apply_purchases)
 
 
 @dataclass(frozen=True)
@@ -248,7 +263,8 @@ def build_bom(
             f"{thread_cm_per_cross(fc, st):.2f} cm of floss per cross, "
             f"about {crosses_per_skein(fc, st):.0f} crosses per skein."
         )
-    return Bom(pattern.medium, rows, total_cells, totals, notes)
+    return Bom(pattern.medium, rows, total_cells, totals, notes, settings.fabric_count,
+               settings.strands)
 
 
 def section_counts(pattern: Pattern, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:

@@ -25,14 +25,14 @@ def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> 
     rewrite (other machine formats, the PDF after --no-pdf) is kept, and said so; into another
     folder, the exports of an earlier run there that this one does not write are removed.
     """
-    from craftpix.export import export_pattern, validate_options
+    from craftpix.export import export_pattern, sewn_size, validate_options
     from craftpix.fileio import OutputSet, settle
     from craftpix.pattern import Pattern
 
     settle(pattern_file.parent)  # never read half of an interrupted publish
     pattern = Pattern.load(pattern_file)
     kwargs = export_settings(options)
-    validate_options(pattern.medium, (pattern.width, pattern.height), **kwargs)  # before any file
+    validate_options(pattern.medium, sewn_size(pattern), **kwargs)  # before any file
     out = out_dir if out_dir is not None else pattern_file.parent
     with OutputSet(out) as outputs:
         result = export_pattern(pattern, outputs.staging, **kwargs)

@@ -50,7 +50,8 @@ from pyembroidery import (
 )
 
 from craftpix.errors import CraftpixError, InputError
-from craftpix.export.hoops import DEFAULT_HOOP, Hoop, smallest_fitting_hoop
+from craftpix.export import dst
+from craftpix.export.hoops import DEFAULT_HOOP, Hoop, needs_turn, smallest_fitting_hoop
 from craftpix.fileio import write_bytes
 from craftpix.media import MM_PER_INCH
 from craftpix.pattern import Pattern, usage_order
@@ -259,6 +260,18 @@ def _edge_path(
     return None
 
 
+@dataclass(frozen=True)
+class ThreadBlock:
+    """One thread block as the machine sews it, in order: between two color changes."""
+
+    color: int  # palette index
+    kind: str  # "crosses" or "backstitch"
+    crosses: int  # cells crossed in this block (0 for backstitch)
+    edges: int  # backstitch cell edges (0 for crosses)
+    parts: int  # separate areas (crosses) or lines (backstitch), each started after a trim
+    stitches: int  # needle-down commands in this block
+
+
 @dataclass
 class StitchPlan:
     """The routed design: commands plus what a read-back must find."""
@@ -275,22 +288,44 @@ class StitchPlan:
     max_stitch_units: float  # longest needle-down stitch
     fabric_count: int
     per_color_regions: dict[int, int] = field(default_factory=dict)
+    blocks: list[ThreadBlock] = field(default_factory=list)  # as sewn, one per color change + 1
+    extent: tuple[int, int] = (0, 0)  # stitched columns × rows (empty margins left out)
+    turned: bool = False  # the design is turned a quarter turn to fit the hoop
+
+
+def stitched_box(pattern: Pattern) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top row, left column), (rows, columns))`` of the smallest box holding every
+    non-empty cell: what a machine sews and a hoop must hold (empty margins sew nothing)."""
+    filled = pattern.cells >= 0
+    rows = np.flatnonzero(filled.any(axis=1))
+    cols = np.flatnonzero(filled.any(axis=0))
+    return (int(rows[0]), int(cols[0])), (int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
+
+
+def stitched_size(pattern: Pattern) -> tuple[int, int]:
+    """``(columns, rows)`` of :func:`stitched_box`: the extent the hoop check measures."""
+    _, (rows, cols) = stitched_box(pattern)
+    return cols, rows
 
 
 def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
-                      backstitch: Backstitch | None = None) -> StitchPlan:
+                      backstitch: Backstitch | None = None, turn: bool = False) -> StitchPlan:
     """Route every cell of ``pattern`` as a full cross; see the module docstring.
 
     With ``backstitch``, its outline follows the crosses in its own thread block: each path a
-    run of one-cell-edge stitches, a trim between paths.
+    run of one-cell-edge stitches, a trim between paths. With ``turn`` the design is turned a
+    quarter turn clockwise in the machine's frame (``(x, y) → (-y, x)``, y down), for a hoop
+    that holds it only that way round (:func:`craftpix.export.hoops.needs_turn`).
     """
     if fabric_count <= 0:
         raise InputError(f"fabric count must be positive, got {fabric_count}")
     cells = pattern.cells
     h, w = cells.shape
     cu = MM_PER_INCH / fabric_count * UNITS_PER_MM  # cell size in units
-    xs = [int(round(k * cu - w * cu / 2)) for k in range(w + 1)]
-    ys = [int(round(k * cu - h * cu / 2)) for k in range(h + 1)]
+    # the stitched extent (empty margins sew nothing) is centred on the hoop centre
+    (r0, c0), (eh, ew) = stitched_box(pattern)
+    xs = [int(round((k - c0) * cu - ew * cu / 2)) for k in range(w + 1)]
+    ys = [int(round((k - r0) * cu - eh * cu / 2)) for k in range(h + 1)]
     order = color_order(pattern)
     regions = find_regions(cells)
     by_color: dict[int, list[int]] = {}
@@ -336,10 +371,12 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
         """``command`` (trim, color change, end) at the needle's position."""
         cmds.append((command, cmds[-1][1], cmds[-1][2]))
 
+    blocks: list[ThreadBlock] = []
     for ci, color in enumerate(order):
         if ci > 0:
             here(emb.TRIM)
             here(emb.COLOR_CHANGE)
+        start = len(cmds)
         for ri, reg_idx in enumerate(by_color[color]):
             reg = regions[reg_idx]
             if ri > 0:
@@ -379,11 +416,15 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
                     stitch_to(pt)
             # lock at the end: back along the last stitch and forward again
             lock(xy(cur), (cmds[-2][1], cmds[-2][2]))
+        crosses = sum(c1 - c0 + 1 for ri in by_color[color] for _, c0, c1 in regions[ri].runs)
+        blocks.append(ThreadBlock(color, "crosses", crosses, 0, len(by_color[color]),
+                                  sum(1 for c in cmds[start:] if c[0] == emb.STITCH)))
     if backstitch is not None and backstitch.paths:
         order = [*order, backstitch.color]
         if cmds:
             here(emb.TRIM)
             here(emb.COLOR_CHANGE)
+        start = len(cmds)
         for k, path in enumerate(backstitch.paths):
             if k > 0:
                 here(emb.TRIM)
@@ -392,16 +433,23 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
             for pt in path[1:]:
                 stitch_to(pt)
             lock(xy(cur), (cmds[-2][1], cmds[-2][2]))
+        blocks.append(ThreadBlock(backstitch.color, "backstitch", 0,
+                                  sum(len(path) - 1 for path in backstitch.paths),
+                                  len(backstitch.paths),
+                                  sum(1 for c in cmds[start:] if c[0] == emb.STITCH)))
     here(emb.TRIM)
     here(emb.END)
+    if turn:
+        cmds = [(k, -y, x) for k, x, y in cmds]
+        ew, eh = eh, ew
     kinds = Counter(c[0] for c in cmds)
     bx = [c[1] for c in cmds]
     by = [c[2] for c in cmds]
     return StitchPlan(
         commands=cmds,
         color_order=order,
-        width_mm=w * cu / UNITS_PER_MM,
-        height_mm=h * cu / UNITS_PER_MM,
+        width_mm=ew * cu / UNITS_PER_MM,
+        height_mm=eh * cu / UNITS_PER_MM,
         bounds=(min(bx), min(by), max(bx), max(by)),
         stitches=kinds[emb.STITCH],
         regions=len(regions),
@@ -410,6 +458,9 @@ def plan_cross_stitch(pattern: Pattern, fabric_count: int = 14,
         max_stitch_units=longest,
         fabric_count=fabric_count,
         per_color_regions={c: len(v) for c, v in by_color.items()},
+        blocks=blocks,
+        extent=(ew, eh),
+        turned=turn,
     )
 
 
@@ -432,17 +483,16 @@ def check_hoop(
 ) -> tuple[float, float]:
     """Raise :class:`InputError` unless ``width``×``height`` crosses fit the hoop.
 
-    Returns the design size in mm. The design is not turned or cut to make it fit; the
-    message names the smallest preset hoop that would hold it.
+    Returns the design size in mm. A design that fits only turned a quarter turn is accepted
+    (the machine files then hold it turned: ``plan_cross_stitch(..., turn=True)``); it is never
+    cut. The message names the smallest preset hoop that would hold it.
     """
     hw, hh = _hoop_size(hoop)
     dw, dh = design_size_mm(width, height, fabric_count)
-    if dw > hw + 1e-6 or dh > hh + 1e-6:
+    if not Hoop(hw, hh).holds(dw, dh):
         fit = smallest_fitting_hoop(dw, dh)
         hint = ""
-        if dh <= hw + 1e-6 and dw <= hh + 1e-6:
-            hint = f"; it would fit a {_fmt_mm(hh)}x{_fmt_mm(hw)} hoop (turned)"
-        elif fit is not None:
+        if fit is not None:
             hint = f"; it fits the {fit.label} hoop (--hoop {fit.name})"
         else:
             hint = "; no preset hoop is that large"
@@ -614,8 +664,15 @@ def expected_summary(pattern: Pattern, plan: StitchPlan, fmt: str,
 
 
 def read_summary(data: bytes, fmt: str) -> FileSummary:
-    """Read a machine file's bytes with pyembroidery and summarize them (see :class:`FileSummary`)."""
+    """Read a machine file's bytes and summarize them (see :class:`FileSummary`).
+
+    DST is decoded by :mod:`craftpix.export.dst` (linear time; pyembroidery's reader is
+    quadratic in the trims), which also checks that the header's stitch count is the number of
+    records; every other format is read with pyembroidery.
+    """
     spec = FORMATS[fmt]
+    if fmt == "dst":
+        return _read_dst_summary(data, int(spec.reader_settings.get("trim_at", 3)))
     try:
         back = emb.EmbPattern.read_embroidery(spec.reader, io.BytesIO(data),
                                               dict(spec.reader_settings))
@@ -629,6 +686,20 @@ def read_summary(data: bytes, fmt: str) -> FileSummary:
     n_threads = len(back.threadlist) if spec.threads != "none" else 0
     code = struct.unpack_from("<i", data, _JEF_HOOP_OFFSET)[0] if fmt == "jef" else None
     return FileSummary(st, tr, cc, bounds, threads, n_threads, code)
+
+
+def _read_dst_summary(data: bytes, trim_at: int) -> FileSummary:
+    try:
+        records = dst.decode(data)
+        st, tr, cc, bounds = dst.summarize(records, trim_at)
+    except ValueError as exc:
+        raise EmbroideryError(f"the DST file cannot be read back ({exc})") from None
+    if records.header_stitches != records.records:
+        raise EmbroideryError(
+            f"the DST header counts {records.header_stitches} stitches but the file holds "
+            f"{records.records} records; nothing was written"
+        )
+    return FileSummary(st, tr, cc, bounds, (), 0, None)
 
 
 def compare_summaries(fmt: str, plan: FileSummary, got: FileSummary) -> None:
@@ -710,7 +781,7 @@ def check_format_limits(
             if plan is not None:
                 w_mm, h_mm = plan.width_mm, plan.height_mm
             else:
-                w_mm, h_mm = design_size_mm(pattern.width, pattern.height, fabric_count or 14)
+                w_mm, h_mm = design_size_mm(*stitched_size(pattern), fabric_count or 14)
             check_jef_hoop(w_mm, h_mm, hoop)
 
 
@@ -753,6 +824,8 @@ def render_format(pattern: Pattern, plan: StitchPlan, fmt: str,
     except Exception as exc:  # noqa: BLE001 - a writer failure is a file we cannot make
         raise EmbroideryError(f"the {spec.title} writer failed: {exc}") from None
     data = stream.getvalue()
+    if fmt == "dst":
+        data = dst.with_true_stitch_count(data)
     want = expected_summary(pattern, plan, fmt, hoop)
     if fmt == "jef":
         assert want.hoop_code is not None  # check_format_limits ran first
@@ -781,9 +854,10 @@ def write_embroidery(
         raise InputError(
             f"embroidery files are made from cross-stitch patterns, and this one is {pattern.medium}"
         )
-    check_hoop(pattern.width, pattern.height, fabric_count, hoop or DEFAULT_HOOP)
+    dw, dh = check_hoop(*stitched_size(pattern), fabric_count, hoop or DEFAULT_HOOP)
     if plan is None:
-        plan = plan_cross_stitch(pattern, fabric_count)
+        hw, hh = _hoop_size(hoop or DEFAULT_HOOP)
+        plan = plan_cross_stitch(pattern, fabric_count, turn=needs_turn(Hoop(hw, hh), dw, dh))
     check_format_limits(pattern, fmts, plan, hoop)
     files = render_embroidery(pattern, plan, fmts, hoop)
     out = Path(out_dir)

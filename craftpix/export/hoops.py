@@ -51,6 +51,10 @@ class Hoop:
         """True when a ``width_mm`` × ``height_mm`` design fits unturned (0.001 mm slack)."""
         return width_mm <= self.width_mm + 1e-3 and height_mm <= self.height_mm + 1e-3
 
+    def holds(self, width_mm: float, height_mm: float) -> bool:
+        """True when the design fits as it is or turned a quarter turn (see :func:`needs_turn`)."""
+        return self.fits(width_mm, height_mm) or self.fits(height_mm, width_mm)
+
 
 # name -> sewing field (width, height) in mm; ordered by area, smallest first
 HOOP_PRESETS: dict[str, tuple[float, float]] = {
@@ -134,12 +138,21 @@ def parse_hoop(value: str | Sequence[float] | Hoop | None) -> Hoop | None:
 
 
 def smallest_fitting_hoop(width_mm: float, height_mm: float) -> Hoop | None:
-    """The preset with the smallest sewing area that holds the design unturned, or None."""
+    """The preset with the smallest sewing area that holds the design — by area and shape: as
+    it is or turned a quarter turn (a 145 × 109 mm design goes in the 5x7 hoop, 130 × 180 mm,
+    turned; not in the 8x8). Ties: the one that needs no turn, then the shorter. None if none."""
     fitting = [Hoop(w, h, n) for n, (w, h) in HOOP_PRESETS.items()
-               if Hoop(w, h).fits(width_mm, height_mm)]
+               if Hoop(w, h).holds(width_mm, height_mm)]
     if not fitting:
         return None
-    return min(fitting, key=lambda hp: (hp.width_mm * hp.height_mm, hp.height_mm))
+    return min(fitting, key=lambda hp: (hp.width_mm * hp.height_mm,
+                                        needs_turn(hp, width_mm, height_mm), hp.height_mm))
+
+
+def needs_turn(hoop: Hoop, width_mm: float, height_mm: float) -> bool:
+    """True when the design fits ``hoop`` only turned a quarter turn: the machine files then hold
+    it turned (hoops clamp onto the machine one way round, so the file turns, not the hoop)."""
+    return not hoop.fits(width_mm, height_mm) and hoop.fits(height_mm, width_mm)
 
 
 def hoop_to_setting(hoop: Hoop | None) -> str | None:

@@ -13,11 +13,13 @@ Merged plates are their own items (3020 Plate 2×4, 3023 Plate 1×2, ...).
 LEGO's Pick a Brick.
 
 ``shopping-list.csv`` has one row per thing to buy:
-``code,name,item,count,packs,pack_size,price_per_pack,price_total`` — ``count`` is the pieces
-the design uses (beads, crosses, parts), ``packs`` what to buy (bags, skeins, parts with
-spares), ``pack_size`` pieces per pack where packs hold a fixed number. Prices come from a
-``price`` column of the catalog (price of one pack as sold: a bag, a skein, one part) and are
-left empty when the catalog has none.
+``code,name,item,count,packs,pack_size,price_per_pack,price_total,owned`` — ``count`` is the
+pieces the design uses (beads, crosses, parts), ``owned`` how many of those you own (from
+``--inventory``), ``packs`` what to buy for the rest (bags, skeins, parts with spares),
+``pack_size`` pieces per pack where packs hold a fixed number. A color you own enough of is not
+listed. Prices are per pack (see :mod:`craftpix.prices`: the pattern's own prices from its
+palette or inventory file, else the built-in catalog's ``price`` column) and left empty
+when there is none.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from craftpix.media import get_medium
 from craftpix.pattern import Pattern
 
 SHOPPING_HEADER = ("code", "name", "item", "count", "packs", "pack_size", "price_per_pack",
-                   "price_total")
+                   "price_total", "owned")
 
 
 @dataclass(frozen=True)
@@ -109,16 +111,19 @@ def shopping_csv(pattern: Pattern, bom: Bom, facts: CatalogFacts) -> str:
     for row in bom.rows:
         price = facts.price.get(row.color.code)
         for line in row.buy:
+            if line.quantity == 0:  # all owned: nothing to buy
+                continue
             if pattern.medium == "beads":
                 pack_size = str(medium.pack_size)
             elif pattern.medium == "bricks":
                 pack_size = "1"
             else:
                 pack_size = ""
-            per = "" if price is None else f"{price:.2f}"
-            total = "" if price is None else f"{price * line.quantity:.2f}"
+            each = line.price_per_pack if line.price_per_pack is not None else price
+            per = "" if each is None else f"{each:.2f}"
+            total = "" if each is None else f"{each * line.quantity:.2f}"
             w.writerow((row.color.code, row.color.name, line.item, line.needed, line.quantity,
-                        pack_size, per, total))
+                        pack_size, per, total, line.owned))
     return buf.getvalue()
 
 

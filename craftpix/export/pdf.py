@@ -28,7 +28,7 @@ from craftpix.errors import InputError
 from craftpix.export import fonts
 from craftpix.export.backstitch import Backstitch
 from craftpix.export.bom import PARTS, Bom, ExportSettings, section_counts
-from craftpix.export.embroidery import StitchPlan
+from craftpix.export.embroidery import StitchPlan, ThreadBlock
 from craftpix.export.layout import ChartPage, page_plan, section_plan
 from craftpix.export.merge import MergeResult
 from craftpix.fileio import atomic_path
@@ -388,7 +388,7 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
         d.c.setLineWidth(0.3)
         d.c.line(x0, y + 1, x0 + width, y + 1)
     # totals and notes
-    need = 14 + 11 * len(bom.totals) + 40 * len(bom.notes)
+    need = 25 + 11 * len(bom.totals) + 40 * len(bom.notes)
     if y - need < bottom:
         d.c.showPage()
         y = start()
@@ -399,10 +399,22 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
     for t in bom.totals:
         d.text(x0 + _BOM_COLS[5], y, t.text(), 8.5, bold=True)
         y -= 11
+    if bom.cost is not None:
+        owned = any(b.owned for r in bom.rows for b in r.buy)
+        d.text(x0 + _BOM_COLS[5], y, f"Cost to buy{' (owned pieces left out)' if owned else ''}: "
+               f"{bom.cost:.2f}", 8.5, bold=True)
+        y -= 11
     y -= 8
     for note in bom.notes:
         y = d.para(x0, y, note, width, 8) - 4
     d.c.showPage()
+
+
+def sews_text(block: ThreadBlock) -> str:
+    """What a block sews, e.g. ``"261 crosses"`` or ``"backstitch, 369 edges"``."""
+    if block.kind == "backstitch":
+        return f"backstitch, {block.edges:,} edges"
+    return f"{block.crosses:,} crosses"
 
 
 def _sequence_page(d: _Doc, plan: StitchPlan, formats: list[str], hoop: tuple[float, float],
@@ -414,29 +426,32 @@ def _sequence_page(d: _Doc, plan: StitchPlan, formats: list[str], hoop: tuple[fl
     y -= 30
     intro = (
         f"Files: {', '.join('pattern.' + f for f in formats)}. Design {plan.width_mm:.1f} \u00d7 "
-        f"{plan.height_mm:.1f} mm ({d.p.width} \u00d7 {d.p.height} crosses at "
-        f"{plan.fabric_count} ct), centred on the hoop centre; hoop {hoop[0]:g} \u00d7 "
+        f"{plan.height_mm:.1f} mm ({plan.extent[0]} \u00d7 {plan.extent[1]} stitched cells at "
+        f"{plan.fabric_count} ct, empty margins left out), centred on the hoop centre"
+        f"{', turned a quarter turn clockwise' if plan.turned else ''}; hoop {hoop[0]:g} \u00d7 "
         f"{hoop[1]:g} mm. {plan.stitches:,} stitches, {len(plan.color_order)} threads, "
         f"{plan.trims} trims. DST and EXP files store no thread colors, and PES/JEF snap them "
         "to the machine's own chart: thread the machine in this order."
     )
     y = d.para(x0, y, intro, width, 9) - 6
-    cols = (0, 10 * mm, 22 * mm, 44 * mm, 120 * mm, 150 * mm)
-    for col, label in zip(cols, ("#", "Color", "Code", "Name", "Crosses", "Areas"), strict=True):
+    cols = (0, 10 * mm, 22 * mm, 44 * mm, 108 * mm, 148 * mm)
+    for col, label in zip(cols, ("#", "Color", "Code", "Name", "Sews", "Areas / lines"),
+                          strict=True):
         d.text(x0 + col, y, label, 8, bold=True)
     y -= 6
     bottom = MARGIN + FOOTER_H + 4 * mm
-    for k, idx in enumerate(plan.color_order):
+    for k, block in enumerate(plan.blocks):  # as the machine sews them
         if y - 7 * mm < bottom:
             d.c.showPage()
             y = d.header("Machine embroidery: thread sequence") - 10
+        idx = block.color
         d.text(x0, y - 12, str(k + 1), 9, bold=True)
         d.swatch(x0 + cols[1], y - 5.8 * mm, 5 * mm, idx)
         col = d.p.palette[idx]
         d.text(x0 + cols[2], y - 12, col.code, 9, bold=True)
-        d.text(x0 + cols[3], y - 12, col.name[:48], 9)
-        d.text(x0 + cols[4], y - 12, f"{int(counts[idx]):,}", 9)
-        d.text(x0 + cols[5], y - 12, str(plan.per_color_regions.get(idx, 0)), 9)
+        d.text(x0 + cols[3], y - 12, col.name[:40], 9)
+        d.text(x0 + cols[4], y - 12, sews_text(block), 9)
+        d.text(x0 + cols[5], y - 12, str(block.parts), 9)
         y -= 7 * mm
     d.c.showPage()
 

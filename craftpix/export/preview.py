@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -17,6 +18,9 @@ from craftpix.errors import InputError
 from craftpix.fileio import atomic_path
 from craftpix.media import MM_PER_INCH, get_medium
 from craftpix.pattern import Pattern
+
+if TYPE_CHECKING:
+    from craftpix.export.backstitch import Backstitch
 
 STYLES = ("craft", "pixels")
 TARGET_PX = 1200  # default long side of a preview
@@ -153,14 +157,33 @@ def empty_sprite(kind: str, p: int) -> np.ndarray | None:
     return np.round(np.clip(bg, 0, 1) * 255).astype(np.uint8)
 
 
+def draw_backstitch(img: np.ndarray, bs: Backstitch, rgb8: tuple[int, int, int], p: int) -> None:
+    """Paint the outline ``bs`` onto ``img`` ((H·p, W·p, C) uint8, cells of ``p`` px) in place:
+    a line of ``max(1, p // 6)`` px centred on each stitched cell edge."""
+    t = max(1, p // 6)
+    half = t // 2
+    color = np.array([*rgb8, 255][: img.shape[-1]], dtype=np.uint8)
+    hh, ww = img.shape[:2]
+    for r, c in zip(*np.nonzero(bs.h), strict=True):  # row line r, cells c..c+1
+        y0 = min(max(0, r * p - half), hh - t)
+        img[y0:y0 + t, c * p: (c + 1) * p + half] = color
+    for r, c in zip(*np.nonzero(bs.v), strict=True):  # column line c, rows r..r+1
+        x0 = min(max(0, c * p - half), ww - t)
+        img[r * p: (r + 1) * p + half, x0:x0 + t] = color
+
+
 def render_preview(
     pattern: Pattern,
     style: str = "craft",
     cell_px: int | None = None,
     fabric_count: int | None = None,
     part: str = "plate",
+    backstitch: Backstitch | None = None,
 ) -> Image.Image:
     """Render the pattern as an RGB image (RGBA for ``pixels`` with empty cells).
+
+    With ``backstitch`` its outline is drawn over the cells in its thread color, along the cell
+    edges it stitches, about a sixth of a cell wide (at least 1 px), as on the PDF charts.
 
     ``style="craft"`` looks like the made object (fused bead rings with holes, brick plates
     with studs — or round plates / tiles with ``part`` — and cross stitches on Aida);
@@ -196,6 +219,8 @@ def render_preview(
     tiles = sprites[pattern.cells]  # (H, W, p, p, C)
     ch = tiles.shape[-1]
     img = np.ascontiguousarray(tiles.transpose(0, 2, 1, 3, 4)).reshape(h * p, w * p, ch)
+    if backstitch is not None:
+        draw_backstitch(img, backstitch, pattern.palette[backstitch.color].rgb8, p)
     image = Image.fromarray(img, mode)
     medium = get_medium(pattern.medium)
     cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None) / MM_PER_INCH
