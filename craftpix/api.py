@@ -280,9 +280,10 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     """
     progress = on_progress or _noop
     req = request.validated()
-    medium = get_medium(req.medium)
+    medium = get_medium(req.medium, req.brand)
     image, placement, size_notes = _plan_size(req, medium)
-    export_kwargs = _export_settings(req.export, req.medium, (placement.width, placement.height))
+    export_kwargs = _export_settings(req.export, req.medium, (placement.width, placement.height),
+                                     req.brand)
     if req.engine == "sds":
         from craftpix.engines.sds import require_diffusion
 
@@ -305,7 +306,7 @@ def _make_pattern(
     from craftpix.metrics import isolated_cell_rate, mean_delta_e
     from craftpix.pattern import pattern_from_indices
 
-    medium = get_medium(req.medium)
+    medium = get_medium(req.medium, req.brand)
     progress("load", 0.0)
     # The diffusion engine keeps its checkpoints (for --resume) in the output folder itself.
     out = outputs.out if outputs is not None else None
@@ -407,7 +408,8 @@ def _plan_size(req: PatternRequest, medium: Medium
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
         return None, sizing.Placement(width, height, 0, 0, width, height, (0, 0, 0, 0)), []
     if spec.both and not spec.hoop:  # the grid is known before the image: check the exports
-        _export_settings(req.export, req.medium, sizing.resolve(spec, cell_mm))  # now
+        _export_settings(req.export, req.medium, sizing.resolve(spec, cell_mm),  # now
+                         req.brand)
     from craftpix.imageio import open_image
 
     image = open_image(req.image)  # transparency kept: it becomes empty cells
@@ -481,7 +483,7 @@ def _apply_stock(
 
 
 def _export_settings(
-    values: Mapping[str, Any], medium: str, size: tuple[int, int],
+    values: Mapping[str, Any], medium: str, size: tuple[int, int], brand: str | None = None,
 ) -> dict[str, Any]:
     """Export keyword arguments checked against the craft and size before any work."""
     from craftpix.export.options import OPTION_NAMES, export_settings
@@ -490,7 +492,7 @@ def _export_settings(
     if unknown:
         raise InputError(f"unknown export setting {unknown[0]!r}; "
                          f"known: {', '.join(OPTION_NAMES)}")
-    return export_settings({**values, "size": size}, medium=medium)
+    return export_settings({**values, "size": size}, medium=medium, brand=brand)
 
 
 def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
@@ -711,14 +713,14 @@ def make_sizes(
     from craftpix.resize import target_size
 
     req = request.validated()
-    medium = get_medium(req.medium)
+    medium = get_medium(req.medium, req.brand)
     done: list[PatternResult] = []
     base = (result.pattern.width, result.pattern.height)
     for size in sizes:
         w, h = target_size(base, size)
         if (w, h) == base:
             continue
-        export_kwargs = _export_settings(req.export, req.medium, (w, h))
+        export_kwargs = _export_settings(req.export, req.medium, (w, h), req.brand)
         sub = Path(req.out) / f"{w}x{h}" if req.out is not None else None
         notes: list[str] = []
         t0 = time.perf_counter()

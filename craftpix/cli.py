@@ -126,8 +126,8 @@ GROUP_OF = {
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
                      "inventory", "prefer_cheap", "budget", "smooth", "dither",
                      "background", "restore"), COLORS),
-    **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands"),
-                    PRINTING),
+    **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands",
+                     "mirror"), PRINTING),
     **dict.fromkeys(("formats", "hoop"), MACHINE),
     **dict.fromkeys(("engine", "steps", "clean_up"), DIFFUSION),
     "help": OTHER,
@@ -136,7 +136,7 @@ GROUP_OF = {
 NOT_FOR = {
     "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands"},
     "bricks": {"hoop", "fabric_count", "strands"},
-    "stitch": {"merge", "part", "section", "boards"},
+    "stitch": {"merge", "part", "section", "boards", "mirror"},
 }
 
 

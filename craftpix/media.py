@@ -6,7 +6,7 @@ and how a large design is split into the boards, baseplates or chart pages a mak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from craftpix.errors import InputError
 
@@ -33,6 +33,7 @@ class Medium:
     fabric_counts: tuple[int, ...] = ()  # stitch only: cells per inch
     default_fabric_count: int | None = None
     pack_size: int = 0  # pieces per bag (beads); 0 when not sold by bag
+    mirror: bool = False  # whether the chart may be printed mirrored (--mirror)
 
     @property
     def default_brand(self) -> str:
@@ -52,6 +53,14 @@ class Medium:
             raise InputError(f"fabric count {count} is not one of {allowed}")
         return MM_PER_INCH / count
 
+    def for_brand(self, brand: str | None) -> Medium:
+        """This craft as made with catalog ``brand``: a bead line of its own size (mini beads,
+        :data:`BEAD_LINES`) has its own pitch and boards; other brands change nothing."""
+        line = BEAD_LINES.get((brand or "").lower()) if self.name == "beads" else None
+        if line is None:
+            return self
+        return replace(self, title=line.title, pitch_mm=line.pitch_mm, sections=line.boards)
+
     def finished_size_mm(
         self, width: int, height: int, fabric_count: int | None = None
     ) -> tuple[float, float]:
@@ -60,15 +69,37 @@ class Medium:
         return width * cell, height * cell
 
 
+@dataclass(frozen=True)
+class BeadLine:
+    """A fuse-bead line whose beads are not the 5 mm midi size: pitch and square boards."""
+
+    title: str  # the craft's title with this line ("mini fuse beads")
+    pitch_mm: float  # peg pitch of its board
+    boards: tuple[int, ...]  # square pegboard sizes, in pegs; first is the default
+
+
+#: Mini bead catalogs (palettes/*-mini.csv; each file's header cites its colors). Sizes: mini
+#: beads are about 2.5-2.6 mm. Boards: Artkal mini square pegboard 50 x 50 pegs (about 137 mm),
+#: Perler Mini 56 x 56 (about 147 mm, so 147 / 56 = 2.625 mm a peg), Hama mini 57 x 57
+#: (2.5 mm beads). The pitch of the Artkal and Hama boards is the bead size (2.6 / 2.5 mm):
+#: their overall board sizes include a rim. Bags are counted as for midi beads (1 000); a
+#: price or inventory file gives the bag you buy.
+BEAD_LINES: dict[str, BeadLine] = {
+    "perler-mini": BeadLine("mini fuse beads", 147 / 56, (56,)),
+    "hama-mini": BeadLine("mini fuse beads", 2.5, (57,)),
+    "artkal-mini": BeadLine("mini fuse beads", 2.6, (50,)),
+}
+
 MEDIA: dict[str, Medium] = {
     "beads": Medium(
         name="beads",
         title="fuse beads",
         piece="bead",
-        brands=("perler", "hama", "artkal"),
+        brands=("perler", "hama", "artkal", "perler-mini", "hama-mini", "artkal-mini"),
         pitch_mm=5.0,  # midi beads on a square pegboard (measured Perler pitch ≈ 4.99 mm)
-        sections=(29,),  # the common large square pegboard
+        sections=(29,),  # the common large square pegboard (mini lines: BEAD_LINES)
         pack_size=1000,
+        mirror=True,
     ),
     "bricks": Medium(
         name="bricks",
@@ -77,6 +108,7 @@ MEDIA: dict[str, Medium] = {
         brands=("lego",),
         pitch_mm=8.0,  # one stud
         sections=(16, 32, 48),
+        mirror=True,
     ),
     "stitch": Medium(
         name="stitch",
@@ -91,11 +123,13 @@ MEDIA: dict[str, Medium] = {
 }
 
 
-def get_medium(name: str) -> Medium:
-    """Look up a medium by name, with a plain error for unknown names."""
+def get_medium(name: str, brand: str | None = None) -> Medium:
+    """Look up a medium by name (as made with catalog ``brand``: :meth:`Medium.for_brand`),
+    with a plain error for unknown names."""
     try:
-        return MEDIA[name]
+        medium = MEDIA[name]
     except KeyError:
         raise InputError(
             f"unknown medium {name!r}; choose one of: {', '.join(MEDIA)}"
         ) from None
+    return medium.for_brand(brand)

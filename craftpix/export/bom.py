@@ -125,10 +125,12 @@ class ExportSettings:
     section: int | None = None  # beads/bricks: board size in cells
     fabric_count: int | None = None  # stitch only
     strands: int | None = None  # stitch only
+    brand: str | None = None  # the catalog: mini bead lines have their own pitch and boards
+    mirror: bool = False  # beads/bricks: charts drawn mirrored (built from the back)
 
     @property
     def cell_mm(self) -> float:
-        return get_medium(self.medium).cell_mm(self.fabric_count)
+        return get_medium(self.medium, self.brand).cell_mm(self.fabric_count)
 
 
 def resolve_settings(
@@ -139,9 +141,17 @@ def resolve_settings(
     fabric_count: int | None = None,
     strands: int | None = None,
     merge: bool = False,
+    brand: str | None = None,
+    mirror: bool = False,
 ) -> ExportSettings:
-    """Fill in medium defaults and reject options that do not apply, with one plain line."""
-    medium = get_medium(medium_name)
+    """Fill in medium defaults and reject options that do not apply, with one plain line.
+
+    ``brand`` (the catalog) picks a bead line's own pitch and boards (mini beads,
+    :data:`craftpix.media.BEAD_LINES`); ``mirror`` applies to bead and brick charts only.
+    """
+    medium = get_medium(medium_name, brand)
+    if mirror and not medium.mirror:
+        raise InputError(f"--mirror applies to bead and brick charts, not to {medium.title}")
     if part not in PARTS:
         raise InputError(f"unknown part {part!r}; choose one of: {', '.join(PARTS)}")
     if merge and medium.name != "bricks":
@@ -164,12 +174,12 @@ def resolve_settings(
         n = default_strands(count) if strands is None else strands
         if not 1 <= n <= 6:
             raise InputError(f"--strands {n} is out of range; floss has 1 to 6 strands")
-        return ExportSettings(medium.name, part, None, count, n)
+        return ExportSettings(medium.name, part, None, count, n, brand)
     if fabric_count is not None:
         raise InputError(f"--fabric-count applies to cross-stitch, not to {medium.title}")
     if strands is not None:
         raise InputError(f"--strands applies to cross-stitch, not to {medium.title}")
-    return ExportSettings(medium.name, part, sec, None, None)
+    return ExportSettings(medium.name, part, sec, None, None, brand, bool(mirror))
 
 
 def build_bom(
@@ -178,7 +188,7 @@ def build_bom(
     merged: MergeResult | None = None,
 ) -> Bom:
     """Count every color and say what to buy for it."""
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     counts = pattern.counts()
     symbols = pattern.symbols()
     order = usage_order(counts)

@@ -53,6 +53,7 @@ CELL_UNITS = {"beads": "beads", "bricks": "studs", "stitch": "stitches"}
 
 BRAND_TITLES = {
     "perler": "Perler", "hama": "Hama", "artkal": "Artkal", "lego": "LEGO", "dmc": "DMC",
+    "perler-mini": "Perler Mini", "hama-mini": "Hama mini", "artkal-mini": "Artkal mini",
 }
 
 
@@ -135,7 +136,7 @@ def chart_layout(
     """Decide the page split: boards for beads/bricks, overlapping pages for cross-stitch."""
     size = PAPERS[paper]
     aw, ah = _chart_area(size)
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     w, h = pattern.width, pattern.height
     if settings.section:
         s = settings.section
@@ -199,6 +200,7 @@ class _Doc:
         self.fill = [(r / 255, g / 255, b / 255) for r, g, b in self.rgb]
         self.ink = [symbol_ink(x) for x in self.rgb]
         self.backstitch: Backstitch | None = None
+        self.chart_note = ""  # added to each chart page's header (" · mirrored")
 
     # small helpers
     def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
@@ -254,7 +256,7 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
            emb_plan: StitchPlan | None, formats: list[str], hoop: tuple[float, float],
            notes: list[str]) -> None:
     p, c = d.p, d.c
-    medium = get_medium(p.medium)
+    medium = get_medium(p.medium, p.brand)
     brand = BRAND_TITLES.get(p.brand.lower(), p.brand)
     x, y = MARGIN, d.ph - MARGIN - 20
     width = d.pw - 2 * MARGIN
@@ -289,7 +291,9 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
         ("Colors", str(len(bom.rows))),
     ]
     if p.medium == "beads":
-        facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + ", 5 mm midi beads")
+        bead = ("5 mm midi beads" if medium.pitch_mm == 5.0
+                else f"mini beads, {medium.pitch_mm:.2f} mm pegs")
+        facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + f", {bead}")
         facts.append(("Beads", f"{bom.total_cells:,}"))
         facts.append(("Pegboards", f"{len(layout.pages)} square boards of "
                       f"{layout.section}\u00d7{layout.section} pegs"))
@@ -675,9 +679,9 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
         if layout.boards:
             kind = "Pegboard" if p.medium == "beads" else "Baseplate"
             left = f"{kind} {page.number}"
-            right = f"{kind} {page.number} of {n} \u00b7 design {cols}, {rows}"
+            right = f"{kind} {page.number} of {n} \u00b7 design {cols}, {rows}{d.chart_note}"
         else:
-            right = f"Chart page {page.number} of {n} \u00b7 {cols}, {rows}"
+            right = f"Chart page {page.number} of {n} \u00b7 {cols}, {rows}{d.chart_note}"
         y = d.header(right, left)
         _mini_map(d, layout, page, d.pw - MARGIN, y + 0.5 * mm - 1.5 * mm)
         cell = layout.cell
@@ -775,8 +779,13 @@ def write_pdf(
     hoop: tuple[float, float] = (100.0, 100.0),
     notes: list[str] | None = None,
     backstitch: Backstitch | None = None,
+    chart: Pattern | None = None,
 ) -> Path:
     """Write the instructions PDF atomically (``backstitch``: outlines drawn on the charts).
+
+    ``chart``: the grid the board map and chart pages show, when it is not ``pattern`` itself
+    (``--mirror``: :func:`craftpix.export.mirrored`, same palette and size); ``merged`` then
+    belongs to it. The cover, bill of materials and picture show ``pattern``.
 
     Pages: cover, bill of materials, the machine thread sequence (when ``embroidery`` is
     given), the page or board map (when there is more than one), and the chart pages.
@@ -791,11 +800,12 @@ def write_pdf(
             cnt = section_counts(pattern, pg.row0, pg.row1, pg.col0, pg.col1)
             max_colors = max(max_colors, int((cnt > 0).sum()))
     layout = chart_layout(pattern, settings, paper, max_colors, merged is not None)
+    shown = chart if chart is not None else pattern
     if thumbnail is None:
         from craftpix.export.preview import render_preview
 
         k = min(64, max(1, 600 // max(pattern.width, pattern.height)))
-        thumbnail = render_preview(pattern, "pixels", cell_px=k)
+        thumbnail = render_preview(shown, "pixels", cell_px=k)
     out = Path(path)
     with atomic_path(out) as tmp:
         c = _Canvas(str(tmp), pagesize=size, invariant=1, pageCompression=1, initialFontName=FONT,
@@ -811,6 +821,9 @@ def write_pdf(
         _bom_pages(d, bom)
         if embroidery is not None and formats:
             _sequence_page(d, embroidery, list(formats), hoop, pattern.counts())
+        if chart is not None and settings.mirror:
+            d.chart_note = " \u00b7 mirrored"
+        d.p = shown  # same palette, symbols and size: the charts of the grid as built
         if len(layout.pages) > 1:
             _map_page(d, layout, thumbnail)
         _chart_pages(d, layout, merged)

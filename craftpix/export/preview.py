@@ -197,7 +197,7 @@ def render_preview(
     ch = tiles.shape[-1]
     img = np.ascontiguousarray(tiles.transpose(0, 2, 1, 3, 4)).reshape(h * p, w * p, ch)
     image = Image.fromarray(img, mode)
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None) / MM_PER_INCH
     dpi = p / cell_in
     image.info["dpi"] = (dpi, dpi)

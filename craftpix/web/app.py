@@ -278,7 +278,7 @@ def _catalog(session: Session, form: PatternForm, request: api.PatternRequest) -
 def pattern_state(session: Session) -> dict[str, Any]:
     """The current pattern for the browser: cells, legend (with counts), undo state."""
     pattern = current(session)
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     counts = pattern.counts()
     symbols = pattern.symbols()
     fabric = session.export.get("fabric_count") if pattern.medium == "stitch" else None
