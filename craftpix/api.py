@@ -389,8 +389,7 @@ def _plan_size(req: PatternRequest, medium: Medium
     else:
         assert isinstance(req.size, SizeSpec)
         spec = req.size
-    cell_mm = medium.cell_mm(req.export.get("fabric_count")) if medium.fabric_counts \
-        else medium.pitch_mm
+    cell_mm = medium.cell_mm(req.export.get("fabric_count"), req.export.get("drill"))
     hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
     if spec.hoop and medium.name != "stitch":
         raise InputError("--size hoop is for cross-stitch machine files")

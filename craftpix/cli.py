@@ -127,16 +127,18 @@ GROUP_OF = {
                      "inventory", "prefer_cheap", "budget", "smooth", "dither",
                      "background", "restore"), COLORS),
     **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands",
-                     "mirror"), PRINTING),
+                     "mirror", "drill"), PRINTING),
     **dict.fromkeys(("formats", "hoop"), MACHINE),
     **dict.fromkeys(("engine", "steps", "clean_up"), DIFFUSION),
     "help": OTHER,
 }
 # Options another craft has and this one does not (they are not offered, not just rejected).
 NOT_FOR = {
-    "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands"},
-    "bricks": {"hoop", "fabric_count", "strands"},
-    "stitch": {"merge", "part", "section", "boards", "mirror"},
+    "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands", "drill"},
+    "bricks": {"hoop", "fabric_count", "strands", "drill"},
+    "stitch": {"merge", "part", "section", "boards", "mirror", "drill"},
+    "diamond": {"formats", "hoop", "merge", "part", "section", "boards", "fabric_count",
+                "strands", "mirror", "backstitch", "backstitch_color"},
 }
 
 

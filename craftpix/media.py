@@ -1,4 +1,4 @@
-"""The three crafts craftpix designs for, and their physical facts.
+"""The four crafts craftpix designs for, and their physical facts.
 
 A :class:`Medium` says which catalogs a craft uses, how big one cell is in the real world,
 and how a large design is split into the boards, baseplates or chart pages a maker works on.
@@ -11,6 +11,16 @@ from dataclasses import dataclass, replace
 from craftpix.errors import InputError
 
 MM_PER_INCH = 25.4
+
+#: Diamond-painting drills (resin, named by DMC floss code): ``--drill`` value → drill pitch in
+#: mm. Square drills are 2.5 mm and sit edge to edge; round drills are about 2.8 mm across and
+#: their canvas cells are charted 2.8 mm apart (issue facts: square ≈ 2.5 mm, round ≈ 2.8 mm;
+#: diamondpainting.art "How to choose round or square drills": 2.5 mm drills).
+DRILLS: dict[str, float] = {"square": 2.5, "round": 2.8}
+DEFAULT_DRILL = "square"
+#: Blank canvas around a diamond painting's drill area, each side (mm): room to frame or tape
+#: it, as for cross-stitch fabric (5 cm).
+CANVAS_MARGIN_MM = 50.0
 
 # The 1×1 LEGO elements a mosaic can be built from: option value → (part ids, name).
 BRICK_PARTS: dict[str, tuple[str, str]] = {
@@ -43,8 +53,14 @@ class Medium:
     def default_section(self) -> int:
         return self.sections[0]
 
-    def cell_mm(self, fabric_count: int | None = None) -> float:
-        """Size of one cell in millimetres (for stitch, at ``fabric_count`` stitches per inch)."""
+    def cell_mm(self, fabric_count: int | None = None, drill: str | None = None) -> float:
+        """Size of one cell in millimetres (for stitch, at ``fabric_count`` stitches per inch;
+        for diamond painting, of the ``drill`` shape: :data:`DRILLS`)."""
+        if self.name == "diamond":
+            shape = drill or DEFAULT_DRILL
+            if shape not in DRILLS:
+                raise InputError(f"unknown drill {shape!r}; choose one of: {', '.join(DRILLS)}")
+            return DRILLS[shape]
         if not self.fabric_counts:
             return self.pitch_mm
         count = fabric_count if fabric_count is not None else self.default_fabric_count
@@ -62,10 +78,11 @@ class Medium:
         return replace(self, title=line.title, pitch_mm=line.pitch_mm, sections=line.boards)
 
     def finished_size_mm(
-        self, width: int, height: int, fabric_count: int | None = None
+        self, width: int, height: int, fabric_count: int | None = None,
+        drill: str | None = None,
     ) -> tuple[float, float]:
         """Physical width and height of a ``width``×``height`` design, in millimetres."""
-        cell = self.cell_mm(fabric_count)
+        cell = self.cell_mm(fabric_count, drill)
         return width * cell, height * cell
 
 
@@ -119,6 +136,15 @@ MEDIA: dict[str, Medium] = {
         sections=(),
         fabric_counts=(11, 14, 16, 18),
         default_fabric_count=14,
+    ),
+    "diamond": Medium(
+        name="diamond",
+        title="diamond painting",
+        piece="drill",
+        brands=("dmc",),  # drills are named by DMC floss code
+        pitch_mm=DRILLS[DEFAULT_DRILL],
+        sections=(),
+        pack_size=200,  # drills counted in bags of 200 per color (export/bom.py DRILL_FORMULA)
     ),
 }
 

@@ -56,7 +56,7 @@ PAPERS = ("a4", "letter")
 # color or "none"); it is stored so that edits and re-exports know it, exports draw the cells.
 SETTING_KEYS = ("pdf", "preview", "orders", "paper", "formats", "hoop", "merge", "part",
                 "section", "fabric_count", "strands", "legend_order", "backstitch",
-                "backstitch_color", "background", "mirror")
+                "backstitch_color", "background", "mirror", "drill")
 LEGEND_ORDERS = ("usage", "code")
 
 #: Files for other programs, by their ``--formats`` name: the craft they are made from and the
@@ -141,6 +141,7 @@ def validate_options(
     backstitch_color: str | None = None,
     background: str | None = None,
     mirror: bool = False,
+    drill: str | None = None,
     brand: str | None = None,
 ) -> ResolvedOptions:
     """Check export options against a medium (and a ``(W, H)`` size in cells for the hoop).
@@ -166,7 +167,8 @@ def validate_options(
     if paper not in PAPERS:
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
     settings = resolve_settings(medium, part=part, section=section, fabric_count=fabric_count,
-                                strands=strands, merge=merge, brand=brand, mirror=mirror)
+                                strands=strands, merge=merge, brand=brand, mirror=mirror,
+                                drill=drill)
     if formats is None:
         fmts: tuple[str, ...] = DEFAULT_FORMATS if medium == "stitch" else ()
     else:
@@ -270,6 +272,8 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
             out["formats"] = list(parse_export_formats(effective["formats"]))
     elif s.medium == "beads":
         out.update(section=s.section)
+    elif s.medium == "diamond":
+        out.update(drill=s.drill)
     else:
         out.update(fabric_count=s.fabric_count, strands=s.strands,
                    backstitch=str(effective.get("backstitch", "none")))

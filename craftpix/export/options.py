@@ -17,7 +17,7 @@ from craftpix.errors import InputError
 from craftpix.export import PAPERS, parse_export_formats, validate_options
 from craftpix.export.embroidery import FORMATS
 from craftpix.export.hoops import Hoop, parse_hoop, preset_names
-from craftpix.media import BRICK_PARTS, MEDIA
+from craftpix.media import BRICK_PARTS, DRILLS, MEDIA
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +30,7 @@ __all__ = ["export_options", "export_settings", "parse_hoop", "OPTION_NAMES"]
 # parameter names the decorator adds, in the order export_all takes them
 OPTION_NAMES = ("pdf", "paper", "formats", "hoop", "merge", "part", "section",
                 "fabric_count", "strands", "legend_order", "orders", "backstitch",
-                "backstitch_color", "mirror")
+                "backstitch_color", "mirror", "drill")
 
 def _hoop_cb(ctx: click.Context, param: click.Parameter, value: Any) -> Hoop | None:
     try:
@@ -92,6 +92,10 @@ def export_options(f: F) -> F:
         click.option("--mirror/--no-mirror", default=None,
                      help="Beads and bricks: print the charts mirrored, left to right (to iron "
                           "from the back or build face down on a transparent board)."),
+        click.option("--drill", type=click.Choice(tuple(DRILLS), case_sensitive=False),
+                     default=None,
+                     help="Diamond painting: square (2.5 mm) or round (2.8 mm) drills "
+                          "(default square)."),
         click.option("--orders/--no-orders", default=None,
                      help="Write shopping-list.csv (and bricklink.xml for bricks); default yes."),
     ]
@@ -123,6 +127,8 @@ def export_settings(
         out["paper"] = out["paper"].lower()
     if isinstance(out.get("part"), str):
         out["part"] = out["part"].lower()
+    if isinstance(out.get("drill"), str):
+        out["drill"] = out["drill"].lower()
     if "hoop" in out:
         out["hoop"] = parse_hoop(out["hoop"])
     if "formats" in out:

@@ -49,7 +49,7 @@ MAX_CELL = 7.0 * mm  # largest chart cell (small designs)
 BOLD_EVERY = 10
 
 # what one cell of the chart is called when counted
-CELL_UNITS = {"beads": "beads", "bricks": "studs", "stitch": "stitches"}
+CELL_UNITS = {"beads": "beads", "bricks": "studs", "stitch": "stitches", "diamond": "drills"}
 
 BRAND_TITLES = {
     "perler": "Perler", "hama": "Hama", "artkal": "Artkal", "lego": "LEGO", "dmc": "DMC",
@@ -148,6 +148,13 @@ def chart_layout(
         cell = max(cell, 2.4 * mm)
         return ChartLayout(section_plan(w, h, s), cell, True, s,
                            abs(cell - true_cell) < 1e-6, bom_h)
+    if medium.name == "diamond":  # the canvas is printed at true scale: one cell = one drill
+        cell = settings.cell_mm * mm
+        aw_t, ah_t = aw, ah - 8 * mm  # room for the ruler under the chart
+        if w * cell <= aw_t and h * cell <= ah_t:
+            return ChartLayout(page_plan(w, h, w, h, overlap=0), cell, False, None, True, 0.0)
+        cols, rows = int(aw_t // cell), int(ah_t // cell)
+        return ChartLayout(page_plan(w, h, cols, rows, overlap=1), cell, False, None, True, 0.0)
     # one page if the whole chart fits at a readable size
     if w * MIN_CELL <= aw and h * MIN_CELL <= ah:
         cell = min(MAX_CELL, aw / w, ah / h)
@@ -283,7 +290,8 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
         c.rect(ix, iy, iw, ih, stroke=1, fill=0)
         y = iy - 16
     # facts
-    w_mm, h_mm = medium.finished_size_mm(p.width, p.height, settings.fabric_count)
+    w_mm, h_mm = medium.finished_size_mm(p.width, p.height, settings.fabric_count,
+                                         settings.drill)
     unit = CELL_UNITS[p.medium]
     facts: list[tuple[str, str]] = [
         ("Finished size", finished_size_text(w_mm, h_mm)),
@@ -310,6 +318,18 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
             facts.append(("Pieces", f"{merged.pieces_after:,} parts instead of "
                           f"{merged.pieces_before:,} 1\u00d71 plates "
                           f"({merged.reduction:.0%} fewer, merged plates)"))
+    elif p.medium == "diamond":
+        from craftpix.media import CANVAS_MARGIN_MM
+
+        shape = settings.drill or "square"
+        facts[0] = ("Finished size", finished_size_text(w_mm, h_mm)
+                    + f", {shape} drills {settings.cell_mm:g} mm apart")
+        facts.append(("Drills", f"{bom.total_cells:,} {shape} drills; "
+                      + "; ".join(t.text() for t in bom.totals)))
+        m = CANVAS_MARGIN_MM
+        facts.append(("Canvas", f"{(w_mm + 2 * m) / 10:.1f} \u00d7 {(h_mm + 2 * m) / 10:.1f} cm "
+                      f"({m / 10:.0f} cm blank margin each side); the chart pages print the "
+                      "symbol grid at true size"))
     else:
         fc = settings.fabric_count
         facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + f" on {fc} ct Aida")
@@ -347,7 +367,8 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
     p = d.p
     x0 = MARGIN
     width = d.pw - 2 * MARGIN
-    heading = {"beads": "Beads", "bricks": "Parts", "stitch": "Floss"}[p.medium]
+    heading = {"beads": "Beads", "bricks": "Parts", "stitch": "Floss",
+               "diamond": "Drills"}[p.medium]
     what = CELL_UNITS[p.medium]
 
     def start() -> float:
@@ -701,6 +722,8 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
             x0 = MARGIN + LABEL_W
             y_top = y - LABEL_W
         draw_chart(d, page, x0, y_top, cell, local=layout.boards, merged=merged)
+        if layout.true_scale and not layout.boards:
+            _ruler(d, x0, y_top - page.rows * cell - LABEL_W - 4 * mm)
         if layout.boards:
             sec = layout.section or page.rows
             _board_bom(d, page, y - LABEL_W - sec * cell - LABEL_W - 3.5 * mm, layout, merged)

@@ -114,6 +114,18 @@ def _layers(style: str, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         holes = 1 - 0.35 * _smooth_step(0.09 - hole, 2 * aa)
         fabric = weave * holes
         bg = np.stack([0.96 * fabric, 0.945 * fabric, 0.90 * fabric], axis=-1)
+    elif style == "diamond":
+        # a square resin drill: four facets sloping to a flat table, lit from the top left
+        gap = 0.04
+        alpha = (_smooth_step(np.minimum(u, 1 - u) - gap, 2 * aa)
+                 * _smooth_step(np.minimum(v, 1 - v) - gap, 2 * aa))
+        table = (np.abs(dx) < 0.18) & (np.abs(dy) < 0.18)
+        facet = np.where(np.abs(dx) > np.abs(dy), np.where(dx < 0, 1.18, 0.78),
+                         np.where(dy < 0, 1.28, 0.70))
+        shade = np.where(table, 1.0, facet)
+        highlight = 0.30 * np.exp(-(((dx + 0.22) ** 2 + (dy + 0.22) ** 2) / 0.004))
+        bg = np.empty((n, n, 3))
+        bg[...] = (0.95, 0.95, 0.93)  # the canvas between drills
     else:  # pragma: no cover - internal
         raise ValueError(style)
     return _pool(alpha, s), _pool(shade, s), _pool(highlight, s), _pool(bg, s)
@@ -176,7 +188,7 @@ def render_preview(
     if p < 1 or p > 256:
         raise InputError(f"preview cell size {p} px is out of range (1 to 256)")
     if style == "craft" and p >= 3:
-        kind = {"beads": "beads", "stitch": "stitch"}.get(pattern.medium)
+        kind = {"beads": "beads", "stitch": "stitch", "diamond": "diamond"}.get(pattern.medium)
         if kind is None:
             kind = {"plate": "bricks", "round": "round", "tile": "tile"}.get(part, "bricks")
     else:
@@ -198,7 +210,9 @@ def render_preview(
     img = np.ascontiguousarray(tiles.transpose(0, 2, 1, 3, 4)).reshape(h * p, w * p, ch)
     image = Image.fromarray(img, mode)
     medium = get_medium(pattern.medium, pattern.brand)
-    cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None) / MM_PER_INCH
+    drill = pattern.settings.get("drill") if pattern.medium == "diamond" else None
+    cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None,
+                             drill) / MM_PER_INCH
     dpi = p / cell_in
     image.info["dpi"] = (dpi, dpi)
     return image
