@@ -130,3 +130,14 @@ def test_options_of_other_crafts_are_refused(tmp_path: Path) -> None:
               "--out", tmp_path / "p")
     assert res.exit_code == 2 and "perler" in res.output
     assert not (tmp_path / "o").exists() and not (tmp_path / "p").exists()
+
+
+def test_batch_makes_a_diamond_painting(tmp_path: Path) -> None:
+    _photo(tmp_path / "garden.jpg")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("craft,image,size,colors,seed,drill\ndiamond,garden.jpg,30,8,0,round\n")
+    res = run("batch", jobs, "--out", tmp_path / "res")
+    assert res.exit_code == 0, res.output
+    [found] = list((tmp_path / "res").rglob("pattern.json"))
+    data = json.loads(found.read_text())
+    assert data["medium"] == "diamond" and data["settings"]["drill"] == "round"
