@@ -141,3 +141,25 @@ def test_batch_makes_a_diamond_painting(tmp_path: Path) -> None:
     [found] = list((tmp_path / "res").rglob("pattern.json"))
     data = json.loads(found.read_text())
     assert data["medium"] == "diamond" and data["settings"]["drill"] == "round"
+
+
+@pytest.mark.parametrize("form", [
+    {"medium": "diamond", "brand": "dmc", "width": 20, "height": 16, "colors": 4, "seed": 1},
+    {"medium": "beads", "brand": "artkal-mini", "width": 20, "height": 16, "colors": 4,
+     "seed": 1, "section": 29},  # the page offers the midi board: the mini line's is used
+])
+def test_web_app_makes_diamond_and_mini_bead_patterns(tmp_path: Path, form: dict) -> None:
+    from fastapi.testclient import TestClient
+
+    from craftpix.web import WebSettings, create_app
+
+    with TestClient(create_app(WebSettings(work_dir=tmp_path / "work"))) as client:
+        crafts = {c["name"] for c in client.get("/api/options").json()["crafts"]}
+        assert "diamond" in crafts
+        photo = _photo(tmp_path / "photo.jpg")
+        r = client.post("/api/image", files={"file": ("photo.jpg", photo.read_bytes(),
+                                                      "application/octet-stream")})
+        assert r.status_code == 200, r.text
+        r = client.post("/api/generate", json=form)
+        assert r.status_code == 200, r.text
+        assert r.json()["medium"] == form["medium"]
