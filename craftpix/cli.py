@@ -65,7 +65,8 @@ SIZE = SizeType()
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="craftpix")
 def main() -> None:
-    """Turn a prompt or a photo into a bead, brick or cross-stitch pattern in real catalog colors."""
+    """Turn a prompt or a photo into a bead, brick, cross-stitch or diamond-painting pattern in
+    real catalog colors."""
 
 
 # --- palettes ---------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def palettes_show(name: str, fmt: str, swatch: Path | None) -> None:
         click.echo(f"wrote {swatch}", err=True)
 
 
-# --- the three crafts -------------------------------------------------------------------------
+# --- the four crafts ---------------------------------------------------------------------------
 WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER = (
     "What to make", "Colors", "Printing", "Machine files", "Diffusion model", "Other")
 GROUP_ORDER = (WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER)
