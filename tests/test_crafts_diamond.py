@@ -67,6 +67,9 @@ def test_diamond_journey_prints_the_canvas_at_true_scale(tmp_path: Path, drill: 
     cw, ch = (w * DRILLS[drill] + 100) / 10, (h * DRILLS[drill] + 100) / 10
     assert f"{cw:.1f} × {ch:.1f} cm (5 cm blank margin each side)" in text
     assert f"{drill} drills" in text
+    img = Image.open(out / "preview.png")  # prints at the finished size: one drill per pitch
+    cell_px = img.width / w
+    assert img.info["dpi"][0] * DRILLS[drill] / 25.4 == pytest.approx(cell_px, rel=1e-3)
 
 
 def test_size_in_cm_follows_the_drill(tmp_path: Path) -> None:

@@ -382,6 +382,7 @@ def export_pattern(
         from craftpix.export.preview import render_preview
 
         craft_img = render_preview(pattern, "craft", fabric_count=settings.fabric_count,
+                                   drill=settings.drill,
                                    part=settings.part)
     if preview:
         from craftpix.export.preview import save_preview, write_png

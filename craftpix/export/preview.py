@@ -114,11 +114,15 @@ def _layers(style: str, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         holes = 1 - 0.35 * _smooth_step(0.09 - hole, 2 * aa)
         fabric = weave * holes
         bg = np.stack([0.96 * fabric, 0.945 * fabric, 0.90 * fabric], axis=-1)
-    elif style == "diamond":
-        # a square resin drill: four facets sloping to a flat table, lit from the top left
+    elif style in ("diamond", "diamond-round"):
+        # a resin drill (square, or round with ``diamond-round``): facets sloping to a flat
+        # table, lit from the top left
         gap = 0.04
-        alpha = (_smooth_step(np.minimum(u, 1 - u) - gap, 2 * aa)
-                 * _smooth_step(np.minimum(v, 1 - v) - gap, 2 * aa))
+        if style == "diamond-round":
+            alpha = _smooth_step(0.47 - r, 2 * aa)
+        else:
+            alpha = (_smooth_step(np.minimum(u, 1 - u) - gap, 2 * aa)
+                     * _smooth_step(np.minimum(v, 1 - v) - gap, 2 * aa))
         table = (np.abs(dx) < 0.18) & (np.abs(dy) < 0.18)
         facet = np.where(np.abs(dx) > np.abs(dy), np.where(dx < 0, 1.18, 0.78),
                          np.where(dy < 0, 1.28, 0.70))
@@ -171,8 +175,12 @@ def render_preview(
     cell_px: int | None = None,
     fabric_count: int | None = None,
     part: str = "plate",
+    drill: str | None = None,
 ) -> Image.Image:
     """Render the pattern as an RGB image (RGBA for ``pixels`` with empty cells).
+
+    ``drill`` (diamond painting: ``square``/``round``; default the pattern's setting) sets the
+    drills' look and the print resolution.
 
     ``style="craft"`` looks like the made object (fused bead rings with holes, brick plates
     with studs — or round plates / tiles with ``part`` — and cross stitches on Aida);
@@ -189,6 +197,8 @@ def render_preview(
         raise InputError(f"preview cell size {p} px is out of range (1 to 256)")
     if style == "craft" and p >= 3:
         kind = {"beads": "beads", "stitch": "stitch", "diamond": "diamond"}.get(pattern.medium)
+        if kind == "diamond" and (drill or pattern.settings.get("drill")) == "round":
+            kind = "diamond-round"
         if kind is None:
             kind = {"plate": "bricks", "round": "round", "tile": "tile"}.get(part, "bricks")
     else:
@@ -210,7 +220,7 @@ def render_preview(
     img = np.ascontiguousarray(tiles.transpose(0, 2, 1, 3, 4)).reshape(h * p, w * p, ch)
     image = Image.fromarray(img, mode)
     medium = get_medium(pattern.medium, pattern.brand)
-    drill = pattern.settings.get("drill") if pattern.medium == "diamond" else None
+    drill = (drill or pattern.settings.get("drill")) if pattern.medium == "diamond" else None
     cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None,
                              drill) / MM_PER_INCH
     dpi = p / cell_in
