@@ -244,7 +244,8 @@ def _brand(name: str | None) -> str | None:
 def _export_settings(form: PatternForm) -> dict[str, Any]:
     """The export keyword arguments the CLI passes for the same options."""
     section = form.section
-    if section is not None and section not in get_medium(form.medium, form.brand).sections:
+    if (form.medium in MEDIA and section in MEDIA[form.medium].sections
+            and section not in get_medium(form.medium, form.brand).sections):
         section = None  # the page offers the midi board; a mini bead line has its own
     settings = {"pdf": True, "paper": form.paper, "formats": form.formats, "hoop": form.hoop,
                 "merge": form.merge, "part": form.part, "section": section,
