@@ -655,7 +655,9 @@ def convert_pattern(
     one color per color (:func:`craftpix.edit.convert`).
 
     Another craft's catalog is refused unless given as ``palette``
-    (:func:`check_brand`). Raises :class:`InputError` (one line).
+    (:func:`check_brand`). A stored board size that the new catalog's bead line has no board
+    of (midi 29 → a mini line) is dropped from the settings, so the new line's board is used.
+    Raises :class:`InputError` (one line).
     """
     if (brand is None) == (palette is None):
         raise InputError("give a catalog to convert to: --brand NAME or --palette FILE")
@@ -666,7 +668,12 @@ def convert_pattern(
     if "finish" in catalog.columns:  # plain finishes, as for new patterns
         catalog = catalog.subset([i for i, e in enumerate(catalog.extra)
                                   if e.get("finish", "").lower() in STANDARD_FINISHES])
-    return convert(pattern, catalog, name)
+    converted = convert(pattern, catalog, name)
+    section = converted.settings.get("section")
+    if section is not None and section not in get_medium(converted.medium, name).sections:
+        converted.settings = {k: v for k, v in converted.settings.items() if k != "section"}
+    return converted
+
 
 # --- size change (craftpix.resize) ------------------------------------------------------------
 def resize(

@@ -346,7 +346,7 @@ def _cell(text: str, option: str) -> tuple[int, int, str | None]:
 
 
 def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
-    medium = MEDIA[pattern.medium]
+    medium = MEDIA[pattern.medium].for_brand(pattern.brand)
     counts = pattern.counts()
     click.echo(f"{pattern.width}×{pattern.height} {medium.title}, {len(pattern.palette)} "
                f"{pattern.brand} colors, {int(counts.sum())} {medium.piece}s")
@@ -408,8 +408,8 @@ def convert_command(pattern_file: Path, brand: str | None, palette_file: str | N
                     out_dir: Path | None) -> None:
     """Re-map a saved pattern to another catalog, one color per color, and write its files."""
     pattern = api.load(pattern_file)
-    settings = api.stored_settings(pattern)
     converted = api.convert_pattern(pattern, brand, palette_file)
+    settings = api.stored_settings(converted)
     if out_dir is None:  # owl/pattern.json → owl-hama/; ./owl.json → owl-hama/
         folder = pattern_file.resolve().parent
         if folder == Path.cwd().resolve():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -173,3 +174,16 @@ def test_mirror_is_refused_for_cross_stitch(tmp_path: Path) -> None:
                   "stitch", "dmc")
     with pytest.raises(Exception, match="mirror applies to bead and brick"):
         export_pattern(dmc, tmp_path / "s", mirror=True, formats="none")
+
+
+def test_convert_midi_to_mini_uses_the_mini_board(tmp_path: Path) -> None:
+    image = _photo(tmp_path / "photo.jpg")
+    out = tmp_path / "midi"
+    assert CliRunner().invoke(main, ["beads", "--image", str(image), "--size", "30",
+                                     "--out", str(out), "-q"]).exit_code == 0
+    res = CliRunner().invoke(main, ["convert", str(out / "pattern.json"), "--brand", "hama-mini",
+                                    "--out", str(tmp_path / "mini")])
+    assert res.exit_code == 0, res.output
+    assert "mini fuse beads" in res.output
+    data = json.loads((tmp_path / "mini" / "pattern.json").read_text())
+    assert data["brand"] == "hama-mini" and data["settings"]["section"] == 57
