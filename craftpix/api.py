@@ -287,9 +287,10 @@ def make_pattern(request: PatternRequest, on_progress: Progress | None = None) -
     """
     progress = on_progress or _noop
     req = request.validated()
-    medium = get_medium(req.medium)
+    medium = get_medium(req.medium, req.brand)
     image, placement, size_notes = _plan_size(req, medium)
-    export_kwargs = _export_settings(req.export, req.medium, _sewn_estimate(req, image, placement))
+    export_kwargs = _export_settings(req.export, req.medium, _sewn_estimate(req, image, placement),
+                                     req.brand)
     if req.engine == "sds":
         from craftpix.engines.sds import require_diffusion
 
@@ -327,7 +328,7 @@ def _make_pattern(
     from craftpix.metrics import isolated_cell_rate, mean_delta_e
     from craftpix.pattern import pattern_from_indices
 
-    medium = get_medium(req.medium)
+    medium = get_medium(req.medium, req.brand)
     progress("load", 0.0)
     # The diffusion engine keeps its checkpoints (for --resume) in the output folder itself.
     out = outputs.out if outputs is not None else None
@@ -411,8 +412,7 @@ def _plan_size(req: PatternRequest, medium: Medium
     else:
         assert isinstance(req.size, SizeSpec)
         spec = req.size
-    cell_mm = medium.cell_mm(req.export.get("fabric_count")) if medium.fabric_counts \
-        else medium.pitch_mm
+    cell_mm = medium.cell_mm(req.export.get("fabric_count"), req.export.get("drill"))
     hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
     if spec.hoop and medium.name != "stitch":
         raise InputError("--size hoop is for cross-stitch machine files")
@@ -432,7 +432,8 @@ def _plan_size(req: PatternRequest, medium: Medium
     if spec.both and not spec.hoop:  # the grid is known before the image: check the exports
         # (cross-stitch: the hoop is checked once the stitched extent is known)
         _export_settings(req.export, req.medium,
-                         None if req.medium == "stitch" else sizing.resolve(spec, cell_mm))
+                         None if req.medium == "stitch" else sizing.resolve(spec, cell_mm),
+                         req.brand)
     from craftpix.imageio import open_image
 
     image = open_image(req.image)  # transparency kept: it becomes empty cells
@@ -547,6 +548,7 @@ def _sewn_estimate(req: PatternRequest, image: Any, placement: sizing.Placement
 
 def _export_settings(
     values: Mapping[str, Any], medium: str, size: tuple[int, int] | None,
+    brand: str | None = None,
 ) -> dict[str, Any]:
     """Export keyword arguments checked against the craft and size before any work."""
     from craftpix.export.options import OPTION_NAMES, export_settings
@@ -556,7 +558,7 @@ def _export_settings(
         raise InputError(f"unknown export setting {unknown[0]!r}; "
                          f"known: {', '.join(OPTION_NAMES)}")
     return export_settings({**values, "size": size} if size is not None else dict(values),
-                           medium=medium)
+                           medium=medium, brand=brand)
 
 
 def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
@@ -766,7 +768,9 @@ def convert_pattern(
     one color per color (:func:`craftpix.edit.convert`).
 
     Another craft's catalog is refused unless given as ``palette``
-    (:func:`check_brand`). Raises :class:`InputError` (one line).
+    (:func:`check_brand`). A stored board size that the new catalog's bead line has no board
+    of (midi 29 → a mini line) is dropped from the settings, so the new line's board is used.
+    Raises :class:`InputError` (one line).
     """
     if (brand is None) == (palette is None):
         raise InputError("give a catalog to convert to: --brand NAME or --palette FILE")
@@ -777,7 +781,12 @@ def convert_pattern(
     if "finish" in catalog.columns:  # plain finishes, as for new patterns
         catalog = catalog.subset([i for i, e in enumerate(catalog.extra)
                                   if e.get("finish", "").lower() in STANDARD_FINISHES])
-    return convert(pattern, catalog, name)
+    converted = convert(pattern, catalog, name)
+    section = converted.settings.get("section")
+    if section is not None and section not in get_medium(converted.medium, name).sections:
+        converted.settings = {k: v for k, v in converted.settings.items() if k != "section"}
+    return converted
+
 
 # --- size change (craftpix.resize) ------------------------------------------------------------
 def resize(
@@ -823,14 +832,14 @@ def make_sizes(
     from craftpix.resize import target_size
 
     req = request.validated()
-    medium = get_medium(req.medium)
+    medium = get_medium(req.medium, req.brand)
     done: list[PatternResult] = []
     base = (result.pattern.width, result.pattern.height)
     for size in sizes:
         w, h = target_size(base, size)
         if (w, h) == base:
             continue
-        export_kwargs = _export_settings(req.export, req.medium, (w, h))
+        export_kwargs = _export_settings(req.export, req.medium, (w, h), req.brand)
         sub = Path(req.out) / f"{w}x{h}" if req.out is not None else None
         notes: list[str] = []
         t0 = time.perf_counter()

@@ -65,7 +65,8 @@ SIZE = SizeType()
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="craftpix")
 def main() -> None:
-    """Turn a prompt or a photo into a bead, brick or cross-stitch pattern in real catalog colors."""
+    """Turn a prompt or a photo into a bead, brick, cross-stitch or diamond-painting pattern in
+    real catalog colors."""
 
 
 # --- palettes ---------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def palettes_show(name: str, fmt: str, swatch: Path | None) -> None:
         click.echo(f"wrote {swatch}", err=True)
 
 
-# --- the three crafts -------------------------------------------------------------------------
+# --- the four crafts ---------------------------------------------------------------------------
 WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER = (
     "What to make", "Colors", "Printing", "Machine files", "Diffusion model", "Other")
 GROUP_ORDER = (WHAT, COLORS, PRINTING, MACHINE, DIFFUSION, OTHER)
@@ -127,8 +128,8 @@ GROUP_OF = {
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
                      "inventory", "only_owned", "prefer_cheap", "budget", "smooth", "dither",
                      "background", "restore"), COLORS),
-    **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands"),
-                    PRINTING),
+    **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands",
+                     "mirror", "drill"), PRINTING),
     **dict.fromkeys(("formats", "hoop"), MACHINE),
     **dict.fromkeys(("engine", "steps", "clean_up"), DIFFUSION),
     "help": OTHER,
@@ -136,9 +137,11 @@ GROUP_OF = {
 # Options another craft has and this one does not (they are not offered, not just rejected).
 NOT_FOR = {
     "beads": {"formats", "hoop", "merge", "part", "fabric_count", "strands", "backstitch",
-              "backstitch_color"},
-    "bricks": {"hoop", "fabric_count", "strands", "backstitch", "backstitch_color"},
-    "stitch": {"merge", "part", "section", "boards"},
+              "backstitch_color", "drill"},
+    "bricks": {"hoop", "fabric_count", "strands", "backstitch", "backstitch_color", "drill"},
+    "stitch": {"merge", "part", "section", "boards", "mirror", "drill"},
+    "diamond": {"formats", "hoop", "merge", "part", "section", "boards", "fabric_count",
+                "strands", "mirror", "backstitch", "backstitch_color"},
 }
 
 
@@ -373,7 +376,7 @@ def _cell(text: str, option: str, pattern: Any = None,
 
 
 def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
-    medium = MEDIA[pattern.medium]
+    medium = MEDIA[pattern.medium].for_brand(pattern.brand)
     counts = pattern.counts()
     n = len(pattern.palette)
     click.echo(f"{pattern.width}×{pattern.height} {medium.title}, {n} "
@@ -437,8 +440,8 @@ def convert_command(pattern_file: Path, brand: str | None, palette_file: str | N
                     out_dir: Path | None) -> None:
     """Re-map a saved pattern to another catalog, one color per color, and write its files."""
     pattern = api.load(pattern_file)
-    settings = api.stored_settings(pattern)
     converted = api.convert_pattern(pattern, brand, palette_file)
+    settings = api.stored_settings(converted)
     if out_dir is None:  # owl/pattern.json → owl-hama/; ./owl.json → owl-hama/
         folder = pattern_file.resolve().parent
         if folder == Path.cwd().resolve():

@@ -240,7 +240,7 @@ def units_per_price(medium: str, pack_size: int = 1000, fabric_count: int | None
     Skein yield is :func:`craftpix.export.bom.crosses_per_skein` (Danish method, ≈1 750
     crosses at 14 ct with 2 strands).
     """
-    if medium == "beads":
+    if medium in ("beads", "diamond"):
         return float(pack_size), f"bag of {pack_size}"
     if medium == "bricks":
         return 1.0, "plate"

@@ -43,6 +43,9 @@ TITLES = {
     "perler": "Perler fuse beads (midi, 5 mm)",
     "hama": "Hama fuse beads (midi, 5 mm)",
     "artkal": "Artkal S-series fuse beads (5 mm)",
+    "perler-mini": "Perler Mini fuse beads (2.6 mm)",
+    "hama-mini": "Hama mini fuse beads (2.5 mm)",
+    "artkal-mini": "Artkal C-series mini fuse beads (2.6 mm)",
     "lego": "LEGO plates, round plates and tiles 1x1",
 }
 

@@ -4,7 +4,7 @@
 
     {
       "format": "craftpix.pattern", "version": 2,
-      "medium": "beads" | "bricks" | "stitch",
+      "medium": "beads" | "bricks" | "stitch" | "diamond",
       "brand": "perler",                       # catalog the colors come from
       "width": W, "height": H,
       "palette": [{"code": "80-19001", "name": "White", "hex": "#F1F1F1"}, ...],

@@ -101,6 +101,10 @@ def packs_to_buy(medium: str, count: int, owned: int, pack_size: int,
         return 0
     if medium == "beads":
         return bags_needed(need, pack_size)
+    if medium == "diamond":
+        from craftpix.export.bom import drill_bags
+
+        return drill_bags(need, pack_size)
     if medium == "bricks":
         return need + spare(need)
     fc = fabric_count or 14

@@ -289,7 +289,8 @@ def test_each_craft_shows_only_its_own_options_in_groups():
     assert "Machine files:" in stitch and "--hoop" in stitch and "--fabric-count" in stitch
     for option in ("--merge", "--part", "--section", "--boards"):
         assert option not in stitch
-    assert "perler, hama, artkal (default perler)" in beads
+    assert ("perler, hama, artkal, perler-mini, hama-mini, artkal-mini (default perler)"
+            in " ".join(beads.split()))
     assert "Catalog: dmc" in stitch and "Catalog: lego" in bricks
 
 

@@ -9,8 +9,8 @@ from craftpix.media import MEDIA, MM_PER_INCH, Medium, get_medium
 from craftpix.palette import available_palettes
 
 
-def test_three_media():
-    assert set(MEDIA) == {"beads", "bricks", "stitch"}
+def test_four_media():
+    assert set(MEDIA) == {"beads", "bricks", "stitch", "diamond"}
     for name, medium in MEDIA.items():
         assert isinstance(medium, Medium)
         assert medium.name == name
@@ -25,7 +25,8 @@ def test_catalogs_exist_and_defaults():
         assert set(medium.brands) <= installed
         assert medium.default_brand == medium.brands[0]
     assert MEDIA["beads"].default_brand == "perler"
-    assert set(MEDIA["beads"].brands) == {"perler", "hama", "artkal"}
+    assert set(MEDIA["beads"].brands) == {"perler", "hama", "artkal", "perler-mini", "hama-mini",
+                                          "artkal-mini"}
     assert MEDIA["bricks"].brands == ("lego",)
     assert MEDIA["stitch"].brands == ("dmc",)
 

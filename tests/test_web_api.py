@@ -83,7 +83,7 @@ def test_index_static_and_options(work):
             text = c.get(f"/static/{asset}").text
             assert "http://" not in text and "https://" not in text and "//cdn" not in text
         opts = c.get("/api/options").json()
-        assert [m["name"] for m in opts["crafts"]] == ["beads", "bricks", "stitch"]
+        assert [m["name"] for m in opts["crafts"]] == ["beads", "bricks", "stitch", "diamond"]
         assert opts["limits"]["max_side"] == 500 and "dmc" in opts["catalogs"]
         cat = c.get("/api/catalog", params={"brand": "hama"}).json()
         assert cat["name"] == "hama" and len(cat["colors"]) > 20

@@ -88,7 +88,7 @@ def test_photo_to_pdf_in_a_browser(server, photo, tmp_path):
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(server)
-            expect(page.locator("#medium option")).to_have_count(3)
+            expect(page.locator("#medium option")).to_have_count(4)
             page.fill("#width", "16")
             page.fill("#height", "16")
             page.fill("#colors", "4")

@@ -65,7 +65,7 @@ POTTS = 1.9
 #: Price of one blob of 1–3 cells per unit of ``smooth``, in ΔE00 summed over the blob.
 BLOB_PENALTY = 3.0
 #: Most colors chosen automatically (``colors=None``), per medium.
-COLOR_CAPS = {"beads": 16, "bricks": 16, "stitch": 30}
+COLOR_CAPS = {"beads": 16, "bricks": 16, "stitch": 30, "diamond": 30}
 DEFAULT_CAP = 16
 #: Mean ΔE00 per cell that one more color must save to be added (``colors=None``).
 COLOR_GAIN = 0.15

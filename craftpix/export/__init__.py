@@ -51,6 +51,7 @@ __all__ = [
     "export_all",
     "export_pattern",
     "merged_settings",
+    "mirrored",
     "validate_options",
 ]
 
@@ -61,7 +62,7 @@ PAPERS = ("a4", "letter")
 # color or "none"); it is stored so that edits and re-exports know it, exports draw the cells.
 SETTING_KEYS = ("pdf", "preview", "orders", "paper", "formats", "hoop", "merge", "part",
                 "section", "fabric_count", "strands", "legend_order", "backstitch",
-                "backstitch_color", "background")
+                "backstitch_color", "background", "mirror", "drill")
 LEGEND_ORDERS = ("usage", "code")
 
 #: Files for other programs, by their ``--formats`` name: the craft they are made from and the
@@ -145,6 +146,9 @@ def validate_options(
     backstitch: str = "none",
     backstitch_color: str | None = None,
     background: str | None = None,
+    mirror: bool = False,
+    drill: str | None = None,
+    brand: str | None = None,
 ) -> ResolvedOptions:
     """Check export options against a medium (and a ``(W, H)`` size in cells for the hoop).
 
@@ -169,7 +173,8 @@ def validate_options(
     if paper not in PAPERS:
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
     settings = resolve_settings(medium, part=part, section=section, fabric_count=fabric_count,
-                                strands=strands, merge=merge)
+                                strands=strands, merge=merge, brand=brand, mirror=mirror,
+                                drill=drill)
     if formats is None:
         fmts: tuple[str, ...] = DEFAULT_FORMATS if medium == "stitch" else ()
     else:
@@ -266,12 +271,16 @@ def _settings_to_store(effective: Mapping[str, Any], resolved: ResolvedOptions) 
         "paper": resolved.paper,
         "legend_order": str(effective.get("legend_order", "usage")),
     }
+    if s.mirror:
+        out["mirror"] = True
     if s.medium == "bricks":
         out.update(part=s.part, section=s.section, merge=bool(effective.get("merge", False)))
         if effective.get("formats") is not None:
             out["formats"] = list(parse_export_formats(effective["formats"]))
     elif s.medium == "beads":
         out.update(section=s.section)
+    elif s.medium == "diamond":
+        out.update(drill=s.drill)
     else:
         out.update(fabric_count=s.fabric_count, strands=s.strands,
                    backstitch=str(effective.get("backstitch", "none")))
@@ -329,7 +338,8 @@ def export_pattern(
     """
     effective = merged_settings(pattern.settings, overrides)
     opts = {k: v for k, v in effective.items() if k != "preview"}
-    resolved = validate_options(pattern.medium, sewn_size(pattern), **opts)
+    resolved = validate_options(pattern.medium, sewn_size(pattern), **opts,
+                                brand=pattern.brand)
     settings, fmts, notes, paper, hoop = resolved
     pdf, preview = bool(effective.get("pdf", True)), bool(effective.get("preview", True))
     merge = bool(effective.get("merge", False))
@@ -339,7 +349,7 @@ def export_pattern(
         from craftpix.export.layout import board_notes
         from craftpix.media import get_medium
 
-        m = get_medium(pattern.medium)
+        m = get_medium(pattern.medium, pattern.brand)
         notes += board_notes(pattern.width, pattern.height, settings.section,
                              "pegboard" if m.name == "beads" else "baseplate", m.piece)
     if merge:
@@ -355,7 +365,13 @@ def export_pattern(
         outlined, bs = plan_backstitch(pattern, effective.get("backstitch_color"))
         pattern.palette = outlined.palette  # the thread joins the palette
     pattern.palette = pattern.with_symbols().palette  # symbols stick from now on
-    bom = build_bom(pattern, settings, merged)
+    chart, chart_merged = pattern, merged
+    if settings.mirror:
+        chart, chart_merged = mirrored(pattern, merged)
+        notes.append("charts are mirrored left to right: lay the beads or plates face down as "
+                     "charted (iron from the back, or build on a transparent board), then turn "
+                     "the piece over")
+    bom = build_bom(pattern, settings, chart_merged)
     if bs is not None:
         assert settings.fabric_count is not None
         _add_backstitch_to_bom(pattern, bom, bs, settings.fabric_count)
@@ -392,6 +408,7 @@ def export_pattern(
         from craftpix.export.preview import render_preview
 
         craft_img = render_preview(pattern, "craft", fabric_count=settings.fabric_count,
+                                   drill=settings.drill,
                                    part=settings.part, backstitch=bs)
     if preview:
         from craftpix.export.preview import save_preview, write_png
@@ -405,8 +422,9 @@ def export_pattern(
 
         hoop_mm = hoop.size if hoop is not None else (0.0, 0.0)
         written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
-                                 merged=merged, preview=craft_img, embroidery=plan,
-                                 formats=list(fmts), hoop=hoop_mm, notes=notes, backstitch=bs))
+                                 merged=chart_merged, preview=craft_img, embroidery=plan,
+                                 formats=list(fmts), hoop=hoop_mm, notes=notes, backstitch=bs,
+                                 chart=chart if chart is not pattern else None))
     for fmt, data in machine_files.items():
         written.append(write_bytes(out / f"pattern.{fmt}", data))
     for fmt in interchange_formats(effective.get("formats")):
@@ -460,6 +478,25 @@ def _interchange_text(fmt: str, pattern: Pattern, settings: ExportSettings,
                                     title=pattern_title(pattern))
     notes += ldraw_notes
     return text
+
+
+def mirrored(pattern: Pattern, merged: MergeResult | None = None
+             ) -> tuple[Pattern, MergeResult | None]:
+    """The pattern seen from the back (columns reversed: left and right swap) for ``--mirror``,
+    and its merged plates laid out again on the mirrored grid (``None`` when ``merged`` is).
+
+    The plates are merged anew, not flipped, because the boards of the mirrored chart start
+    at its own left edge: flipped plates could cross a baseplate border there.
+    """
+    flipped = Pattern(pattern.cells[:, ::-1].copy(), list(pattern.palette), pattern.medium,
+                      pattern.brand, dict(pattern.meta), dict(pattern.settings))
+    if merged is None:
+        return flipped, None
+    from craftpix.export.layout import board_origin
+
+    return flipped, merge_plates(flipped.cells, merged.section,
+                                 origin=board_origin(flipped.width, flipped.height,
+                                                     merged.section))
 
 
 def export_all(pattern: Pattern, out_dir: str | os.PathLike[str], **options: Any) -> list[Path]:

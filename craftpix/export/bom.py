@@ -3,7 +3,8 @@
 * beads: bags of ``medium.pack_size`` (1 000) beads, with a spare margin;
 * bricks: LEGO elements (1×1 plate 3024, round plate 4073/6141 or tile 3070b; with ``--merge``
   also the larger plates) with a spare margin on 1×1 parts;
-* stitch: DMC skeins from the thread length per cross (formula in :data:`SKEIN_FORMULA`).
+* stitch: DMC skeins from the thread length per cross (formula in :data:`SKEIN_FORMULA`);
+* diamond: drills per DMC color plus spares, in bags (:data:`DRILL_FORMULA`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from craftpix.errors import InputError
 from craftpix.export.merge import MergeResult, plate_id, plate_name
-from craftpix.media import BRICK_PARTS, get_medium
+from craftpix.media import BRICK_PARTS, DEFAULT_DRILL, get_medium
 from craftpix.pattern import Color, Pattern, usage_order
 
 SPARE_FRACTION = 0.05
@@ -66,6 +67,32 @@ def skeins_needed(crosses: int, fabric_count: int, strands: int) -> int:
     if crosses <= 0:
         return 0
     return math.ceil(crosses / crosses_per_skein(fabric_count, strands))
+
+
+# --- diamond painting drills --------------------------------------------------------------
+#: Spare drills per color: kits add spares because drills are lost and some are misshapen;
+#: craftpix adds 10 % of each color, at least 20 (its own choice, printed with the counts).
+DRILL_SPARE_FRACTION = 0.10
+DRILL_SPARE_MIN = 20
+DRILL_FORMULA = (
+    f"Drills: the cells of each color plus {DRILL_SPARE_FRACTION:.0%} spare (at least "
+    f"{DRILL_SPARE_MIN}), counted in bags of {{pack}} drills per color (loose drills are sold "
+    "in small bags by DMC code; check your seller's bag size)."
+)
+
+
+def drill_spare(count: int) -> int:
+    """Spare drills for ``count`` drills of one color (none for an unused color)."""
+    if count <= 0:
+        return 0
+    return max(DRILL_SPARE_MIN, math.ceil(count * DRILL_SPARE_FRACTION))
+
+
+def drill_bags(count: int, pack_size: int) -> int:
+    """Bags of ``pack_size`` drills for ``count`` drills plus :func:`drill_spare`."""
+    if count <= 0:
+        return 0
+    return math.ceil((count + drill_spare(count)) / pack_size)
 
 
 def bags_needed(count: int, pack_size: int) -> int:
@@ -140,10 +167,13 @@ class ExportSettings:
     section: int | None = None  # beads/bricks: board size in cells
     fabric_count: int | None = None  # stitch only
     strands: int | None = None  # stitch only
+    brand: str | None = None  # the catalog: mini bead lines have their own pitch and boards
+    mirror: bool = False  # beads/bricks: charts drawn mirrored (built from the back)
+    drill: str | None = None  # diamond only: "square" or "round"
 
     @property
     def cell_mm(self) -> float:
-        return get_medium(self.medium).cell_mm(self.fabric_count)
+        return get_medium(self.medium, self.brand).cell_mm(self.fabric_count, self.drill)
 
 
 def resolve_settings(
@@ -154,9 +184,20 @@ def resolve_settings(
     fabric_count: int | None = None,
     strands: int | None = None,
     merge: bool = False,
+    brand: str | None = None,
+    mirror: bool = False,
+    drill: str | None = None,
 ) -> ExportSettings:
-    """Fill in medium defaults and reject options that do not apply, with one plain line."""
-    medium = get_medium(medium_name)
+    """Fill in medium defaults and reject options that do not apply, with one plain line.
+
+    ``brand`` (the catalog) picks a bead line's own pitch and boards (mini beads,
+    :data:`craftpix.media.BEAD_LINES`); ``mirror`` applies to bead and brick charts only.
+    """
+    medium = get_medium(medium_name, brand)
+    if mirror and not medium.mirror:
+        raise InputError(f"--mirror applies to bead and brick charts, not to {medium.title}")
+    if drill is not None and medium.name != "diamond":
+        raise InputError(f"--drill applies to diamond painting, not to {medium.title}")
     if part not in PARTS:
         raise InputError(f"unknown part {part!r}; choose one of: {', '.join(PARTS)}")
     if merge and medium.name != "bricks":
@@ -179,12 +220,16 @@ def resolve_settings(
         n = default_strands(count) if strands is None else strands
         if not 1 <= n <= 6:
             raise InputError(f"--strands {n} is out of range; floss has 1 to 6 strands")
-        return ExportSettings(medium.name, part, None, count, n)
+        return ExportSettings(medium.name, part, None, count, n, brand)
     if fabric_count is not None:
         raise InputError(f"--fabric-count applies to cross-stitch, not to {medium.title}")
     if strands is not None:
         raise InputError(f"--strands applies to cross-stitch, not to {medium.title}")
-    return ExportSettings(medium.name, part, sec, None, None)
+    if medium.name == "diamond":
+        shape = drill or DEFAULT_DRILL
+        medium.cell_mm(drill=shape)  # validates the shape
+        return ExportSettings(medium.name, part, None, None, None, brand, False, shape)
+    return ExportSettings(medium.name, part, sec, None, None, brand, bool(mirror))
 
 
 def build_bom(
@@ -193,7 +238,7 @@ def build_bom(
     merged: MergeResult | None = None,
 ) -> Bom:
     """Count every color and say what to buy for it."""
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     counts = pattern.counts()
     symbols = pattern.symbols()
     order = usage_order(counts)
@@ -216,6 +261,19 @@ def build_bom(
             f"Bags: beads plus a spare margin of {SPARE_FRACTION:.0%} (at least {SPARE_MIN}), "
             f"in bags of {pack}."
         )
+    elif pattern.medium == "diamond":
+        pack = medium.pack_size
+        shape = settings.drill or DEFAULT_DRILL
+        for i in order:
+            n = int(counts[i])
+            extra = drill_spare(n)
+            rows.append(BomRow(i, pattern.palette[i], symbols[i], n,
+                               (BuyLine(f"bag of {pack}", drill_bags(n, pack),
+                                        f"{n} + {extra} spare {shape} drills",
+                                        plural=f"bags of {pack}", needed=n),)))
+        totals.append(BuyLine(f"bag of {pack} drills", sum(r.buy[0].quantity for r in rows),
+                              plural=f"bags of {pack} drills"))
+        notes.append(DRILL_FORMULA.format(pack=pack))
     elif pattern.medium == "bricks":
         one_id, one_name = PARTS[settings.part]
         # parts per color, counted in one pass over the placements

@@ -32,7 +32,8 @@ def export_command(pattern_file: Path, out_dir: Path | None, **options: Any) -> 
     settle(pattern_file.parent)  # never read half of an interrupted publish
     pattern = Pattern.load(pattern_file)
     kwargs = export_settings(options)
-    validate_options(pattern.medium, sewn_size(pattern), **kwargs)  # before any file
+    validate_options(pattern.medium, sewn_size(pattern), **kwargs,
+                     brand=pattern.brand)  # before any file
     out = out_dir if out_dir is not None else pattern_file.parent
     with OutputSet(out) as outputs:
         result = export_pattern(pattern, outputs.staging, **kwargs)

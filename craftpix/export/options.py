@@ -17,7 +17,7 @@ from craftpix.errors import InputError
 from craftpix.export import PAPERS, parse_export_formats, validate_options
 from craftpix.export.embroidery import FORMATS
 from craftpix.export.hoops import Hoop, parse_hoop, preset_names
-from craftpix.media import BRICK_PARTS, MEDIA
+from craftpix.media import BRICK_PARTS, DRILLS, MEDIA
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +30,7 @@ __all__ = ["export_options", "export_settings", "parse_hoop", "OPTION_NAMES"]
 # parameter names the decorator adds, in the order export_all takes them
 OPTION_NAMES = ("pdf", "paper", "formats", "hoop", "merge", "part", "section",
                 "fabric_count", "strands", "legend_order", "orders", "backstitch",
-                "backstitch_color")
+                "backstitch_color", "mirror", "drill")
 
 def _hoop_cb(ctx: click.Context, param: click.Parameter, value: Any) -> Hoop | None:
     try:
@@ -89,6 +89,13 @@ def export_options(f: F) -> F:
         click.option("--backstitch-color", default=None, metavar="CODE",
                      help="Cross-stitch: backstitch thread, a catalog code (default: the "
                           "darkest, e.g. DMC 310)."),
+        click.option("--mirror/--no-mirror", default=None,
+                     help="Beads and bricks: print the charts mirrored, left to right (to iron "
+                          "from the back or build face down on a transparent board)."),
+        click.option("--drill", type=click.Choice(tuple(DRILLS), case_sensitive=False),
+                     default=None,
+                     help="Diamond painting: square (2.5 mm) or round (2.8 mm) drills "
+                          "(default square)."),
         click.option("--orders/--no-orders", default=None,
                      help="Write shopping-list.csv (and bricklink.xml for bricks); default yes."),
     ]
@@ -98,13 +105,15 @@ def export_options(f: F) -> F:
 
 
 def export_settings(
-    values: Mapping[str, Any], medium: str | None = None, pop: bool = False
+    values: Mapping[str, Any], medium: str | None = None, pop: bool = False,
+    brand: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for :func:`craftpix.export.export_pattern` from parsed option values.
 
     Options that were not given (None) are left out, so that stored settings apply. With ``medium`` known (the craft commands), options that do not apply to it are rejected
     now, before any long computation; if ``values`` also holds a ``size`` of ``(W, H)``
-    cells, the embroidery hoop is checked too. ``pop=True`` removes the export options from
+    cells, the embroidery hoop is checked too; ``brand`` (the catalog) gives a mini bead
+    line its own boards. ``pop=True`` removes the export options from
     ``values`` (a mutable mapping) so the rest can be passed on.
     """
     out: dict[str, Any] = {}
@@ -118,6 +127,8 @@ def export_settings(
         out["paper"] = out["paper"].lower()
     if isinstance(out.get("part"), str):
         out["part"] = out["part"].lower()
+    if isinstance(out.get("drill"), str):
+        out["drill"] = out["drill"].lower()
     if "hoop" in out:
         out["hoop"] = parse_hoop(out["hoop"])
     if "formats" in out:
@@ -127,5 +138,5 @@ def export_settings(
     if medium is not None:
         size = values.get("size")
         dims = tuple(size) if isinstance(size, (tuple, list)) and len(size) == 2 else None
-        validate_options(medium, dims, **out)
+        validate_options(medium, dims, **out, brand=brand)
     return out

@@ -104,7 +104,7 @@ def bricklink_xml(bom: Bom, facts: CatalogFacts) -> tuple[str, list[str]]:
 
 def shopping_csv(pattern: Pattern, bom: Bom, facts: CatalogFacts) -> str:
     """The shopping list as CSV text (header :data:`SHOPPING_HEADER`, rows most-used first)."""
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(SHOPPING_HEADER)
@@ -113,7 +113,7 @@ def shopping_csv(pattern: Pattern, bom: Bom, facts: CatalogFacts) -> str:
         for line in row.buy:
             if line.quantity == 0:  # all owned: nothing to buy
                 continue
-            if pattern.medium == "beads":
+            if pattern.medium in ("beads", "diamond"):
                 pack_size = str(medium.pack_size)
             elif pattern.medium == "bricks":
                 pack_size = "1"

@@ -49,10 +49,11 @@ MAX_CELL = 7.0 * mm  # largest chart cell (small designs)
 BOLD_EVERY = 10
 
 # what one cell of the chart is called when counted
-CELL_UNITS = {"beads": "beads", "bricks": "studs", "stitch": "stitches"}
+CELL_UNITS = {"beads": "beads", "bricks": "studs", "stitch": "stitches", "diamond": "drills"}
 
 BRAND_TITLES = {
     "perler": "Perler", "hama": "Hama", "artkal": "Artkal", "lego": "LEGO", "dmc": "DMC",
+    "perler-mini": "Perler Mini", "hama-mini": "Hama mini", "artkal-mini": "Artkal mini",
 }
 
 
@@ -135,7 +136,7 @@ def chart_layout(
     """Decide the page split: boards for beads/bricks, overlapping pages for cross-stitch."""
     size = PAPERS[paper]
     aw, ah = _chart_area(size)
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     w, h = pattern.width, pattern.height
     if settings.section:
         s = settings.section
@@ -147,6 +148,13 @@ def chart_layout(
         cell = max(cell, 2.4 * mm)
         return ChartLayout(section_plan(w, h, s), cell, True, s,
                            abs(cell - true_cell) < 1e-6, bom_h)
+    if medium.name == "diamond":  # the canvas is printed at true scale: one cell = one drill
+        cell = settings.cell_mm * mm
+        aw_t, ah_t = aw, ah - 8 * mm  # room for the ruler under the chart
+        if w * cell <= aw_t and h * cell <= ah_t:
+            return ChartLayout(page_plan(w, h, w, h, overlap=0), cell, False, None, True, 0.0)
+        cols, rows = int(aw_t // cell), int(ah_t // cell)
+        return ChartLayout(page_plan(w, h, cols, rows, overlap=1), cell, False, None, True, 0.0)
     # one page if the whole chart fits at a readable size
     if w * MIN_CELL <= aw and h * MIN_CELL <= ah:
         cell = min(MAX_CELL, aw / w, ah / h)
@@ -199,6 +207,7 @@ class _Doc:
         self.fill = [(r / 255, g / 255, b / 255) for r, g, b in self.rgb]
         self.ink = [symbol_ink(x) for x in self.rgb]
         self.backstitch: Backstitch | None = None
+        self.chart_note = ""  # added to each chart page's header (" · mirrored")
 
     # small helpers
     def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
@@ -254,7 +263,7 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
            emb_plan: StitchPlan | None, formats: list[str], hoop: tuple[float, float],
            notes: list[str]) -> None:
     p, c = d.p, d.c
-    medium = get_medium(p.medium)
+    medium = get_medium(p.medium, p.brand)
     brand = BRAND_TITLES.get(p.brand.lower(), p.brand)
     x, y = MARGIN, d.ph - MARGIN - 20
     width = d.pw - 2 * MARGIN
@@ -281,7 +290,8 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
         c.rect(ix, iy, iw, ih, stroke=1, fill=0)
         y = iy - 16
     # facts
-    w_mm, h_mm = medium.finished_size_mm(p.width, p.height, settings.fabric_count)
+    w_mm, h_mm = medium.finished_size_mm(p.width, p.height, settings.fabric_count,
+                                         settings.drill)
     unit = CELL_UNITS[p.medium]
     facts: list[tuple[str, str]] = [
         ("Finished size", finished_size_text(w_mm, h_mm)),
@@ -289,7 +299,9 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
         ("Colors", str(len(bom.rows))),
     ]
     if p.medium == "beads":
-        facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + ", 5 mm midi beads")
+        bead = ("5 mm midi beads" if medium.pitch_mm == 5.0
+                else f"mini beads, {medium.pitch_mm:.2f} mm pegs")
+        facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + f", {bead}")
         facts.append(("Beads", f"{bom.total_cells:,}"))
         facts.append(("Pegboards", f"{len(layout.pages)} square boards of "
                       f"{layout.section}\u00d7{layout.section} pegs"))
@@ -306,6 +318,18 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
             facts.append(("Pieces", f"{merged.pieces_after:,} parts instead of "
                           f"{merged.pieces_before:,} 1\u00d71 plates "
                           f"({merged.reduction:.0%} fewer, merged plates)"))
+    elif p.medium == "diamond":
+        from craftpix.media import CANVAS_MARGIN_MM
+
+        shape = settings.drill or "square"
+        facts[0] = ("Finished size", finished_size_text(w_mm, h_mm)
+                    + f", {shape} drills {settings.cell_mm:g} mm apart")
+        facts.append(("Drills", f"{bom.total_cells:,} {shape} drills; "
+                      + "; ".join(t.text() for t in bom.totals)))
+        m = CANVAS_MARGIN_MM
+        facts.append(("Canvas", f"{(w_mm + 2 * m) / 10:.1f} \u00d7 {(h_mm + 2 * m) / 10:.1f} cm "
+                      f"({m / 10:.0f} cm blank margin each side); the chart pages print the "
+                      "symbol grid at true size"))
     else:
         fc = settings.fabric_count
         facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + f" on {fc} ct Aida")
@@ -343,7 +367,8 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
     p = d.p
     x0 = MARGIN
     width = d.pw - 2 * MARGIN
-    heading = {"beads": "Beads", "bricks": "Parts", "stitch": "Floss"}[p.medium]
+    heading = {"beads": "Beads", "bricks": "Parts", "stitch": "Floss",
+               "diamond": "Drills"}[p.medium]
     what = CELL_UNITS[p.medium]
 
     def start() -> float:
@@ -699,9 +724,10 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
             kind = "Pegboard" if p.medium == "beads" else "Baseplate"
             left = f"{kind} {page.number}"
             right = (f"{kind} {page.number} of {n} \u00b7 design {cols}, {rows} \u00b7 "
-                     f"grey p: {'pegs' if p.medium == 'beads' else 'studs'} on the board")
+                     f"grey p: {'pegs' if p.medium == 'beads' else 'studs'} on the board"
+                     f"{d.chart_note}")
         else:
-            right = f"Chart page {page.number} of {n} \u00b7 {cols}, {rows}"
+            right = f"Chart page {page.number} of {n} \u00b7 {cols}, {rows}{d.chart_note}"
         y = d.header(right, left)
         _mini_map(d, layout, page, d.pw - MARGIN, y + 0.5 * mm - 1.5 * mm)
         cell = layout.cell
@@ -721,6 +747,8 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
             x0 = MARGIN + LABEL_W
             y_top = y - LABEL_W
         draw_chart(d, page, x0, y_top, cell, local=layout.boards, merged=merged)
+        if layout.true_scale and not layout.boards:
+            _ruler(d, x0, y_top - page.rows * cell - LABEL_W - 4 * mm)
         if layout.boards:
             sec = layout.section or page.rows
             _board_bom(d, page, y - LABEL_W - sec * cell - LABEL_W - 3.5 * mm, layout, merged)
@@ -799,8 +827,13 @@ def write_pdf(
     hoop: tuple[float, float] = (100.0, 100.0),
     notes: list[str] | None = None,
     backstitch: Backstitch | None = None,
+    chart: Pattern | None = None,
 ) -> Path:
     """Write the instructions PDF atomically (``backstitch``: outlines drawn on the charts).
+
+    ``chart``: the grid the board map and chart pages show, when it is not ``pattern`` itself
+    (``--mirror``: :func:`craftpix.export.mirrored`, same palette and size); ``merged`` then
+    belongs to it. The cover, bill of materials and picture show ``pattern``.
 
     Pages: cover, bill of materials, the machine thread sequence (when ``embroidery`` is
     given), the page or board map (when there is more than one), and the chart pages.
@@ -815,11 +848,12 @@ def write_pdf(
             cnt = section_counts(pattern, pg.row0, pg.row1, pg.col0, pg.col1)
             max_colors = max(max_colors, int((cnt > 0).sum()))
     layout = chart_layout(pattern, settings, paper, max_colors, merged is not None)
+    shown = chart if chart is not None else pattern
     if thumbnail is None:
         from craftpix.export.preview import render_preview
 
         k = min(64, max(1, 600 // max(pattern.width, pattern.height)))
-        thumbnail = render_preview(pattern, "pixels", cell_px=k)
+        thumbnail = render_preview(shown, "pixels", cell_px=k)
     out = Path(path)
     with atomic_path(out) as tmp:
         c = _Canvas(str(tmp), pagesize=size, invariant=1, pageCompression=1, initialFontName=FONT,
@@ -835,6 +869,9 @@ def write_pdf(
         _bom_pages(d, bom)
         if embroidery is not None and formats:
             _sequence_page(d, embroidery, list(formats), hoop, pattern.counts())
+        if chart is not None and settings.mirror:
+            d.chart_note = " \u00b7 mirrored"
+        d.p = shown  # same palette, symbols and size: the charts of the grid as built
         if len(layout.pages) > 1:
             _map_page(d, layout, thumbnail)
         _chart_pages(d, layout, merged)

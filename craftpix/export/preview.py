@@ -118,6 +118,22 @@ def _layers(style: str, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         holes = 1 - 0.35 * _smooth_step(0.09 - hole, 2 * aa)
         fabric = weave * holes
         bg = np.stack([0.96 * fabric, 0.945 * fabric, 0.90 * fabric], axis=-1)
+    elif style in ("diamond", "diamond-round"):
+        # a resin drill (square, or round with ``diamond-round``): facets sloping to a flat
+        # table, lit from the top left
+        gap = 0.04
+        if style == "diamond-round":
+            alpha = _smooth_step(0.47 - r, 2 * aa)
+        else:
+            alpha = (_smooth_step(np.minimum(u, 1 - u) - gap, 2 * aa)
+                     * _smooth_step(np.minimum(v, 1 - v) - gap, 2 * aa))
+        table = (np.abs(dx) < 0.18) & (np.abs(dy) < 0.18)
+        facet = np.where(np.abs(dx) > np.abs(dy), np.where(dx < 0, 1.18, 0.78),
+                         np.where(dy < 0, 1.28, 0.70))
+        shade = np.where(table, 1.0, facet)
+        highlight = 0.30 * np.exp(-(((dx + 0.22) ** 2 + (dy + 0.22) ** 2) / 0.004))
+        bg = np.empty((n, n, 3))
+        bg[...] = (0.95, 0.95, 0.93)  # the canvas between drills
     else:  # pragma: no cover - internal
         raise ValueError(style)
     return _pool(alpha, s), _pool(shade, s), _pool(highlight, s), _pool(bg, s)
@@ -179,11 +195,14 @@ def render_preview(
     fabric_count: int | None = None,
     part: str = "plate",
     backstitch: Backstitch | None = None,
+    drill: str | None = None,
 ) -> Image.Image:
     """Render the pattern as an RGB image (RGBA for ``pixels`` with empty cells).
 
     With ``backstitch`` its outline is drawn over the cells in its thread color, along the cell
     edges it stitches, about a sixth of a cell wide (at least 1 px), as on the PDF charts.
+    ``drill`` (diamond painting: ``square``/``round``; default the pattern's setting) sets the
+    drills' look and the print resolution.
 
     ``style="craft"`` looks like the made object (fused bead rings with holes, brick plates
     with studs — or round plates / tiles with ``part`` — and cross stitches on Aida);
@@ -199,7 +218,9 @@ def render_preview(
     if p < 1 or p > 256:
         raise InputError(f"preview cell size {p} px is out of range (1 to 256)")
     if style == "craft" and p >= 3:
-        kind = {"beads": "beads", "stitch": "stitch"}.get(pattern.medium)
+        kind = {"beads": "beads", "stitch": "stitch", "diamond": "diamond"}.get(pattern.medium)
+        if kind == "diamond" and (drill or pattern.settings.get("drill")) == "round":
+            kind = "diamond-round"
         if kind is None:
             kind = {"plate": "bricks", "round": "round", "tile": "tile"}.get(part, "bricks")
     else:
@@ -222,8 +243,10 @@ def render_preview(
     if backstitch is not None:
         draw_backstitch(img, backstitch, pattern.palette[backstitch.color].rgb8, p)
     image = Image.fromarray(img, mode)
-    medium = get_medium(pattern.medium)
-    cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None) / MM_PER_INCH
+    medium = get_medium(pattern.medium, pattern.brand)
+    drill = (drill or pattern.settings.get("drill")) if pattern.medium == "diamond" else None
+    cell_in = medium.cell_mm(fabric_count if pattern.medium == "stitch" else None,
+                             drill) / MM_PER_INCH
     dpi = p / cell_in
     image.info["dpi"] = (dpi, dpi)
     return image

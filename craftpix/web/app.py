@@ -243,8 +243,12 @@ def _brand(name: str | None) -> str | None:
 
 def _export_settings(form: PatternForm) -> dict[str, Any]:
     """The export keyword arguments the CLI passes for the same options."""
+    section = form.section
+    if (form.medium in MEDIA and section in MEDIA[form.medium].sections
+            and section not in get_medium(form.medium, form.brand).sections):
+        section = None  # the page offers the midi board; a mini bead line has its own
     settings = {"pdf": True, "paper": form.paper, "formats": form.formats, "hoop": form.hoop,
-                "merge": form.merge, "part": form.part, "section": form.section,
+                "merge": form.merge, "part": form.part, "section": section,
                 "fabric_count": form.fabric_count, "strands": form.strands}
     return {k: v for k, v in settings.items() if v is not None}
 
@@ -278,7 +282,7 @@ def _catalog(session: Session, form: PatternForm, request: api.PatternRequest) -
 def pattern_state(session: Session) -> dict[str, Any]:
     """The current pattern for the browser: cells, legend (with counts), undo state."""
     pattern = current(session)
-    medium = get_medium(pattern.medium)
+    medium = get_medium(pattern.medium, pattern.brand)
     counts = pattern.counts()
     symbols = pattern.symbols()
     fabric = session.export.get("fabric_count") if pattern.medium == "stitch" else None
