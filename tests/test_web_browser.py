@@ -186,7 +186,7 @@ def test_non_square_photo_at_the_defaults_draws_every_cell(server, tmp_path):
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(server)
-            expect(page.locator("#medium option")).to_have_count(3)
+            expect(page.locator("#medium option")).to_have_count(4)
             page.set_input_files("#photo", str(wide))
             expect(page.locator("#legend li").first).to_be_visible()
             expect(page.locator("#error")).to_be_hidden()
