@@ -22,6 +22,7 @@ import csv
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import os
 import re
@@ -98,10 +99,11 @@ class JobsFile:
 
 # --- reading rows ------------------------------------------------------------------------------
 def _iter_csv(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    # CSV rows end at CR/LF only (a form feed or other separator inside a cell is data)
+    first = next((ln for ln in re.split(r"\r\n|\r|\n", text) if ln.strip()), "")
     # Spreadsheets in many locales save CSV with semicolons (or tabs) between cells.
     delimiter = max((",", ";", "\t"), key=first.count)
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     start = 1
     for row in reader:
