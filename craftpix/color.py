@@ -1,4 +1,16 @@
-"""Color science for craftpix: sRGB <-> XYZ <-> CIELAB and CIEDE2000.
+"""Color science for craftpix: sRGB <-> XYZ <-> CIELAB, CIEDE2000, IPT, and the one color decision.
+
+**The one color decision** is :func:`pairwise_match_cost` (and :func:`nearest_color_indices`,
+its argmin): the cost of showing a source color with a catalog color. It is CIEDE2000 while
+the match is close (ΔE00 <= 5, where CIEDE2000 was fitted and is the best formula we have) and
+adds a hue-faithfulness term as the match gets far (fully at ΔE00 >= 10, the gamut edge, where
+CIEDE2000's blue region bends toward purple): pure blue then picks a blue, not a violet. The
+term and its weights were chosen on human data (the XKCD color survey's names, see
+``bench/color_measure.py`` and docs/BENCHMARKS.md). Every place that *chooses which catalog
+color stands for a source color* goes through it: the photo engine's color choice, flat art's
+mapping, inventory/``--only``, ``convert``, edits, SDS init. Labelling cells among the colors so
+chosen (Potts data term, dithering) and reported fidelity (mean ΔE00) stay plain CIEDE2000, the
+formula fitted for those small differences.
 
 Every array function accepts either a numpy array (anything ``np.asarray`` takes) or a
 ``torch.Tensor`` and returns the same kind.  The torch path is differentiable and its
@@ -38,6 +50,7 @@ if TYPE_CHECKING:
     Array: TypeAlias = np.ndarray | torch.Tensor
 
 __all__ = [
+    "CLOSE_MATCH_DE00",
     "D65_WHITE",
     "delta_e_2000",
     "hex_to_rgb8",
@@ -45,8 +58,11 @@ __all__ = [
     "lab_to_xyz",
     "linear_rgb_to_xyz",
     "linear_to_srgb",
+    "lab_to_ipt",
+    "match_cost_weight",
     "nearest_color_indices",
     "pairwise_delta_e_2000",
+    "pairwise_match_cost",
     "rgb8_to_hex",
     "rgb8_to_lab",
     "rgb_to_lab",
@@ -486,31 +502,92 @@ def pairwise_delta_e_2000(a: Array, b: Array, chunk_size: int | None = None) -> 
     return out
 
 
+# --------------------------------------------------------------------------------------
+# IPT and the one color decision
+# --------------------------------------------------------------------------------------
+
+#: XYZ (D65, Y = 1) -> LMS and L'M'S' -> IPT, Ebner & Fairchild, "Development and testing of a
+#: color space (IPT) with improved hue uniformity", IS&T/SID 6th Color Imaging Conf. (1998).
+_XYZ_TO_LMS = np.array([[0.4002, 0.7075, -0.0807], [-0.2280, 1.1500, 0.0612],
+                        [0.0, 0.0, 0.9184]])
+_LMS_TO_IPT = np.array([[0.4000, 0.4000, 0.2000], [4.4550, -4.8510, 0.3960],
+                        [0.8056, 0.3572, -1.1628]])
+
+#: The match is "close" below this CIEDE2000 (pure CIEDE2000) and "far" above ``_FAR`` (full
+#: hue term); linear in between. Chosen with ``bench/color_measure.py`` (docs/BENCHMARKS.md).
+CLOSE_MATCH_DE00, _FAR = 5.0, 10.0
+#: Weight of the hue term (ΔE00 units per IPT chroma x 100) and the IPT chroma under which a
+#: catalog color counts as grey (hue lost). Same source.
+_HUE_WEIGHT = 0.75
+_GREY_CHROMA = 0.02
+
+
+def lab_to_ipt(lab: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) (..., 3) -> IPT (..., 3): I in ~[0, 1], P and T in ~[-1, 1].
+
+    IPT (Ebner & Fairchild 1998) was built for constant perceived hue along straight lines from
+    its neutral axis, which CIELAB lacks in the blue region. Numpy only.
+    """
+    xyz = np.asarray(lab_to_xyz(np.asarray(lab, dtype=np.float64)), dtype=np.float64)
+    lms = xyz @ _XYZ_TO_LMS.T
+    return (np.sign(lms) * np.abs(lms) ** 0.43) @ _LMS_TO_IPT.T
+
+
+def match_cost_weight(delta_e: np.ndarray) -> np.ndarray:
+    """How much of the hue term a match of CIEDE2000 ``delta_e`` gets: 0 up to 5, 1 from 10."""
+    return np.clip((np.asarray(delta_e, dtype=np.float64) - CLOSE_MATCH_DE00)
+                   / (_FAR - CLOSE_MATCH_DE00), 0.0, 1.0)
+
+
+def pairwise_match_cost(a: np.ndarray, b: np.ndarray, chunk_size: int | None = None) -> np.ndarray:
+    """The cost of showing each source color ``a`` (N, 3 Lab) with each catalog color ``b``
+    (M, 3 Lab) -> (N, M), in ΔE00 units. Numpy only (torch input is converted).
+
+    ``cost = ΔE00 + w(ΔE00) · 0.75 · 100 · C_a · |û_a − u_b|`` where ``C_a`` is the source's
+    IPT chroma, ``û_a`` its IPT hue direction (unit vector in the P-T plane) and ``u_b`` the
+    catalog color's P-T vector divided by ``max(C_b, 0.02)`` (so a grey catalog color, whose hue
+    is lost, costs as a 90° hue turn). ``|û_a − u_b| = 2 sin(Δh/2)`` for chromatic pairs.
+    ``w`` is 0 for ΔE00 <= 5 (close matches are plain CIEDE2000, Sharma et al. 2005) and 1 for
+    ΔE00 >= 10. Raises ValueError for shapes other than (N, 3), (M, 3).
+    """
+    na = np.asarray(a.detach().cpu().numpy() if _is_torch(a) else a, dtype=np.float64)
+    nb = np.asarray(b.detach().cpu().numpy() if _is_torch(b) else b, dtype=np.float64)
+    if na.ndim != 2 or na.shape[1] != 3 or nb.ndim != 2 or nb.shape[1] != 3:
+        raise ValueError("pairwise_match_cost expects a (N, 3) and b (M, 3)")
+    d = pairwise_delta_e_2000(na, nb, chunk_size)
+    w = match_cost_weight(d)
+    far = w > 0.0
+    if not far.any():
+        return d
+    rows = np.flatnonzero(far.any(axis=1))
+    pa = lab_to_ipt(na[rows])[:, 1:]
+    pb = lab_to_ipt(nb)[:, 1:]
+    ca = np.hypot(pa[:, 0], pa[:, 1])
+    ua = pa / np.maximum(ca, 1e-12)[:, None]
+    ub = pb / np.maximum(np.hypot(pb[:, 0], pb[:, 1]), _GREY_CHROMA)[:, None]
+    turn = np.sqrt(np.maximum(0.0, (ua * ua).sum(1)[:, None] - 2.0 * ua @ ub.T
+                              + (ub * ub).sum(1)[None, :]))
+    d[rows] += w[rows] * (_HUE_WEIGHT * 100.0) * ca[:, None] * turn
+    return d
+
+
 def nearest_color_indices(lab: Array, palette_lab: Array, chunk_size: int | None = None) -> Array:
-    """Index of the CIEDE2000-nearest palette entry for every Lab color.
+    """Index of the best catalog entry for every Lab color by :func:`pairwise_match_cost`.
 
     lab (..., 3), palette_lab (n, 3) -> int64 indices (...).  Ties go to the lowest index.
-    Memory is bounded: distances are computed ``chunk_size`` colors at a time and repeated
-    colors are evaluated once.  Torch input gives a torch int64 tensor (no gradient).
+    Memory is bounded: costs are computed ``chunk_size`` colors at a time and repeated colors
+    are evaluated once.  Torch input gives a torch int64 tensor (no gradient).
+    Raises ValueError for a palette that is not (n >= 1, 3).
     """
     if _is_torch(lab) or _is_torch(palette_lab):
         import torch
 
-        ref = _t_float(lab if _is_torch(lab) else palette_lab)
-        tl = torch.as_tensor(lab, dtype=ref.dtype, device=ref.device)
-        tp = torch.as_tensor(palette_lab, dtype=ref.dtype, device=ref.device)
-        _check_last3(tl, "lab")
-        if tp.ndim != 2 or tp.shape[1] != 3 or tp.shape[0] == 0:
-            raise ValueError("palette_lab must have shape (n, 3) with n >= 1")
-        flat = tl.reshape(-1, 3)
-        step = _chunk_rows(tp.shape[0], chunk_size)
-        with torch.no_grad():
-            idx = [
-                torch.argmin(delta_e_2000(flat[i : i + step, None, :], tp[None, :, :]), dim=1)
-                for i in range(0, flat.shape[0], step)
-            ]
-        out = torch.cat(idx) if idx else torch.zeros(0, dtype=torch.int64, device=tl.device)
-        return out.reshape(tl.shape[:-1])
+        ref = lab if _is_torch(lab) else palette_lab
+        idx = nearest_color_indices(
+            lab.detach().cpu().numpy() if _is_torch(lab) else lab,
+            palette_lab.detach().cpu().numpy() if _is_torch(palette_lab) else palette_lab,
+            chunk_size)
+        return torch.as_tensor(idx, dtype=torch.int64, device=ref.device)
     nl, npal = _np_float(lab), _np_float(palette_lab)
     _check_last3(nl, "lab")
     if npal.ndim != 2 or npal.shape[1] != 3 or npal.shape[0] == 0:
@@ -522,8 +599,7 @@ def nearest_color_indices(lab: Array, palette_lab: Array, chunk_size: int | None
     step = _chunk_rows(npal.shape[0], chunk_size)
     idx = np.empty(flat.shape[0], dtype=np.int64)
     for i in range(0, flat.shape[0], step):
-        d = _ciede2000(flat[i : i + step, None, :], npal[None, :, :], 1.0, 1.0, 1.0, _NumpyOps)
-        idx[i : i + step] = np.argmin(d, axis=1)
+        idx[i : i + step] = np.argmin(pairwise_match_cost(flat[i : i + step], npal), axis=1)
     if inverse is not None:
         idx = idx[inverse.reshape(-1)]
     return idx.reshape(nl.shape[:-1])

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from craftpix.color import pairwise_delta_e_2000, rgb8_to_lab
+from craftpix.color import pairwise_delta_e_2000, pairwise_match_cost, rgb8_to_lab
 from craftpix.errors import InputError
 from craftpix.palette import Palette, load_palette
 from craftpix.pattern import Color, Pattern
@@ -265,7 +265,7 @@ def convert(pattern: Pattern, catalog: Palette, brand: str | None = None) -> Pat
     from scipy.optimize import linear_sum_assignment
 
     src = rgb8_to_lab(np.array([c.rgb8 for c in pattern.palette], dtype=np.float64))
-    dist = pairwise_delta_e_2000(src, catalog.lab)
+    dist = pairwise_match_cost(src, catalog.lab)
     if len(catalog) >= len(pattern.palette):
         rows, cols = linear_sum_assignment(dist)
         target = cols[np.argsort(rows)]

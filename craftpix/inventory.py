@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from craftpix.color import pairwise_delta_e_2000, rgb_to_lab
+from craftpix.color import pairwise_match_cost, rgb_to_lab
 from craftpix.errors import InputError
 from craftpix.palette import Palette
 
@@ -358,7 +358,7 @@ class _Sources:
 
 def _group(flat: np.ndarray, rgb8: np.ndarray, moving: np.ndarray, targets: Palette) -> _Sources:
     inverse, centre, src_label, _ = _sources(flat, rgb8, moving, len(targets))
-    de = pairwise_delta_e_2000(rgb_to_lab(centre / 255.0), targets.lab)
+    de = pairwise_match_cost(rgb_to_lab(centre / 255.0), targets.lab)
     de[np.arange(len(centre)), src_label] = de.min(axis=1)  # the engine's choice is kept
     supply = np.bincount(inverse, minlength=len(centre)).astype(np.float64)
     return _Sources(np.flatnonzero(moving), inverse, src_label, supply, de)

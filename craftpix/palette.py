@@ -23,6 +23,7 @@ from craftpix.color import (
     hex_to_rgb8,
     nearest_color_indices,
     pairwise_delta_e_2000,
+    pairwise_match_cost,
     rgb8_to_hex,
     rgb_to_lab,
 )
@@ -139,7 +140,7 @@ class Palette:
             rng = np.random.default_rng(seed)
             pick = rng.choice(len(q), size=max_samples, replace=False, p=weights / weights.sum())
             q, weights = q[pick], weights[pick]
-        d = pairwise_delta_e_2000(rgb_to_lab(q / 255.0), self.lab)  # (N, M)
+        d = pairwise_match_cost(rgb_to_lab(q / 255.0), self.lab)  # (N, M)
         w = weights.astype(np.float64)
         chosen = _greedy_facility_location(d, w, n)
         chosen = _refine_medoids(d, w, chosen)
@@ -165,7 +166,7 @@ class Palette:
         if n is not None and n < 1:
             raise InputError("the number of colors must be at least 1")
         colors, w = unique_colors(image_rgb, weights, max_colors)
-        d = pairwise_delta_e_2000(rgb_to_lab(colors), self.lab)
+        d = pairwise_match_cost(rgb_to_lab(colors), self.lab)
         return self.subset(sorted(choose_indices(d, w, self.lab, n, cap, gain)))
 
 

@@ -41,7 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from craftpix.color import linear_to_srgb, pairwise_delta_e_2000, rgb_to_lab, srgb_to_linear
+from craftpix.color import (
+    linear_to_srgb,
+    pairwise_delta_e_2000,
+    pairwise_match_cost,
+    rgb_to_lab,
+    srgb_to_linear,
+)
 from craftpix.errors import InputError
 from craftpix.pattern import Pattern
 
@@ -316,7 +322,7 @@ def resize_sds(
                                 total, work, image, fit, quiet, components)
     # Palette rows → the pattern's colors (the nearest one for a row it does not hold).
     pal_lab = rgb_to_lab(_pattern_rgb(pattern))
-    to_pattern = np.argmin(pairwise_delta_e_2000(rgb_to_lab(palette), pal_lab), axis=1)
+    to_pattern = np.argmin(pairwise_match_cost(rgb_to_lab(palette), pal_lab), axis=1)
     cells = to_pattern[np.asarray(indices, dtype=np.int64)]
     return _resized_pattern(pattern, cells, "sds", {"steps": int(steps), "from_step": start})
 

@@ -23,6 +23,7 @@ from craftpix.color import (
     linear_to_srgb,
     nearest_color_indices,
     pairwise_delta_e_2000,
+    pairwise_match_cost,
     rgb8_to_hex,
     rgb8_to_lab,
     rgb_to_lab,
@@ -409,7 +410,7 @@ def test_nearest_matches_brute_force() -> None:
     lab = _random_lab(1000, seed=20).reshape(20, 50, 3)
     lab[0, :10] = palette[:10]  # exact palette colors map to themselves
     lab[1] = lab[2]  # repeated colors (exercises de-duplication)
-    brute = np.argmin(delta_e_2000(lab[..., None, :], palette), axis=-1)
+    brute = np.argmin(pairwise_match_cost(lab.reshape(-1, 3), palette), axis=-1).reshape(20, 50)
     idx = nearest_color_indices(lab, palette)
     assert idx.shape == (20, 50) and idx.dtype == np.int64
     np.testing.assert_array_equal(idx, brute)
@@ -527,3 +528,63 @@ def test_rgb8_to_hex_range(r: int, g: int, b: int) -> None:
     else:
         with pytest.raises(ValueError):
             rgb8_to_hex((r, g, b))
+
+
+def test_match_cost_is_ciede2000_for_close_matches_and_adds_hue_when_far() -> None:
+    rng = np.random.default_rng(3)
+    a = _random_lab(300, seed=4)
+    b = rgb_to_lab(rng.uniform(0, 1, (40, 3)))
+    de = pairwise_delta_e_2000(a, b)
+    cost = pairwise_match_cost(a, b)
+    close = de <= 5.0
+    np.testing.assert_allclose(cost[close], de[close], atol=1e-12)
+    assert (cost >= de - 1e-12).all()
+    # far, same hue vs far, turned hue: the turned one costs more than its ΔE00
+    blue = rgb_to_lab(np.array([[0.0, 0.0, 1.0]]))
+    violet, navy = rgb_to_lab(np.array([[0.36, 0.2, 0.6], [0.0, 0.2, 0.55]]))
+    extra = pairwise_match_cost(blue, np.stack([violet, navy]))[0] - pairwise_delta_e_2000(
+        blue, np.stack([violet, navy]))[0]
+    assert extra[0] > extra[1] >= 0.0
+
+
+@pytest.mark.parametrize(("brand", "medium"), [("perler", "beads"), ("hama", "beads"),
+                                               ("artkal", "beads"), ("lego", "bricks"),
+                                               ("dmc", "stitch")])
+def test_primaries_keep_the_hue_a_person_names(brand: str, medium: str) -> None:
+    """Pure blue must not become a purple (issue: Grape, Dark Purple, Dark Blueberry), pure red not
+    an orange: the chosen catalog color reads as the same hue, judged by the XKCD survey names."""
+    from craftpix.api import resolve_palette
+    from craftpix.media import get_medium
+
+    pal, _, _ = resolve_palette(get_medium(medium), brand, None, False)
+    picks = nearest_color_indices(rgb_to_lab(np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])),
+                                  pal.lab)
+    hue = _xkcd_hue_namer()
+    assert hue(pal.lab[picks[0]]) == "blue", pal.names[picks[0]]
+    assert hue(pal.lab[picks[1]]) == "red", pal.names[picks[1]]
+
+
+def _xkcd_hue_namer():
+    """What people call a color: the basic hue word of the 7 nearest XKCD survey colors (CIELAB
+    distance, majority), from the survey's names (CC0; shipped by matplotlib)."""
+    from collections import Counter
+
+    xkcd = pytest.importorskip("matplotlib._color_data").XKCD_COLORS
+    basic = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "grey",
+             "black", "white"}
+    alias = {"gray": "grey", "violet": "purple", "magenta": "pink", "cyan": "blue",
+             "teal": "green"}
+    names, rgb = [], []
+    for key, hexcode in xkcd.items():
+        head = key[5:].split()[-1].replace("ish", "")
+        head = alias.get(head, head)
+        if head in basic:
+            names.append(head)
+            rgb.append(hex_to_rgb8(hexcode))
+    lab = rgb_to_lab(np.array(rgb) / 255.0)
+
+    def name(q: np.ndarray) -> str:
+        near = np.argsort(np.linalg.norm(lab - q, axis=1))[:7]
+        return Counter(names[i] for i in near).most_common(1)[0][0]
+
+    return name

@@ -132,7 +132,7 @@ def test_no_pressure_changes_nothing():
 def test_owning_200_red_beads_gives_at_most_200_red_cells():
     """The engine labels cells with the whole catalog (no --colors): the red cells over the
     200 owned go to the next-best color of each cell."""
-    from craftpix.color import pairwise_delta_e_2000, rgb_to_lab
+    from craftpix.color import pairwise_match_cost, rgb_to_lab
 
     ref = _two_halves(24, 24)  # 288 red-ish cells
     labels = PERLER.nearest(ref)
@@ -145,12 +145,12 @@ def test_owning_200_red_beads_gives_at_most_200_red_cells():
     assert (codes == red).sum() == 200
     moved = (codes != red) & (np.asarray(PERLER.codes)[labels] == red)
     assert moved.sum() == n_red - 200 == choice.meta["inventory_moved_cells"]
-    # each moved cell took its second-nearest color
-    de = pairwise_delta_e_2000(rgb_to_lab(ref[moved]), PERLER.lab)
+    # each moved cell took its second-best color (by the one color decision)
+    de = pairwise_match_cost(rgb_to_lab(ref[moved]), PERLER.lab)
     second = np.asarray(PERLER.codes)[np.argsort(de, axis=1)[:, 1]]
     assert (codes[moved] == second).mean() > 0.9
     # and which 200 stay red was chosen well: better than keeping a random 200
-    flat_de = pairwise_delta_e_2000(rgb_to_lab(ref.reshape(-1, 3)), PERLER.lab)
+    flat_de = pairwise_match_cost(rgb_to_lab(ref.reshape(-1, 3)), PERLER.lab)
     idx = np.array([PERLER.codes.index(c) for c in codes.ravel()])
     total = flat_de[np.arange(idx.size), idx].sum()
     rng = np.random.default_rng(0)

@@ -39,6 +39,7 @@ from craftpix.color import (
     hex_to_rgb8,
     linear_to_srgb,
     pairwise_delta_e_2000,
+    pairwise_match_cost,
     rgb_to_lab,
     srgb_to_linear,
 )
@@ -179,7 +180,7 @@ def _photo_labels(catalog: Palette, settings: PhotoSettings, rgb: np.ndarray, co
     h, w = covered.shape
     cells = rgb[covered]
     colors_u, w_u, group = unique_colors(cells, max_colors=SAMPLE_COLORS, return_inverse=True)
-    d_u = pairwise_delta_e_2000(rgb_to_lab(colors_u), catalog.lab)  # (U, M)
+    d_u = pairwise_match_cost(rgb_to_lab(colors_u), catalog.lab)  # (U, M)
     chosen = sorted(choose_indices(d_u, w_u, catalog.lab, settings.colors, cap, COLOR_GAIN))
     cell_lab = rgb_to_lab(cells)
     if settings.dither:
@@ -187,7 +188,7 @@ def _photo_labels(catalog: Palette, settings: PhotoSettings, rgb: np.ndarray, co
 
         grid = floyd_steinberg(rgb, catalog.rgb[chosen])
         return grid[covered].astype(np.int64), chosen
-    unary = pairwise_delta_e_2000(cell_lab, catalog.lab[chosen])
+    unary = pairwise_delta_e_2000(cell_lab, catalog.lab[chosen])  # cells among the chosen: ΔE00
     if settings.smooth <= 0:
         return np.argmin(unary, axis=1), chosen
     edges = _compact_edges(h, w, covered)
@@ -250,7 +251,7 @@ def _flat_labels(reference: Reference, catalog: Palette, settings: PhotoSettings
     src = np.asarray(reference.flat_colors, dtype=np.float64)
     counts = np.asarray(reference.flat_counts, dtype=np.float64)
     src_lab = rgb_to_lab(src)
-    d = pairwise_delta_e_2000(src_lab, catalog.lab)  # (S, M)
+    d = pairwise_match_cost(src_lab, catalog.lab)  # (S, M)
     n = settings.colors
     if (n is not None and n < len(src)) or len(src) > len(catalog):
         sub = catalog.choose(src, n=min(n or len(catalog), len(catalog)), weights=counts)
