@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, UploadFile
 from craftpix import api
 from craftpix.errors import InputError
 from craftpix.media import get_medium
-from craftpix.palette import available_palettes, load_palette
+from craftpix.palette import available_palettes, load_palette, pattern_catalog
 from craftpix.web.sessions import Upload
 from craftpix.web.state import SessionDep, SettingsDep
 from craftpix.web.uploads import parse_pattern, safe_stem, sniff_image, sniff_palette
@@ -76,7 +76,7 @@ def upload_pattern(file: FileDep,
         raise InputError(f"the pattern is {pattern.width}×{pattern.height} cells; the app "
                          f"edits patterns up to {api.MAX_SIDE} cells a side")
     # a custom palette's pattern: new colors can only be its own (catalog None)
-    catalog = load_palette(pattern.brand) if pattern.brand in available_palettes() else None
+    catalog = pattern_catalog(pattern.brand)  # a catalog name, never a path
     with session.lock:
         session.start(pattern, {}, f"{pattern.width}×{pattern.height} "
                       f"{get_medium(pattern.medium).title}, {len(pattern.palette)} "
