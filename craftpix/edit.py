@@ -17,7 +17,7 @@ import numpy as np
 
 from craftpix.color import pairwise_delta_e_2000, pairwise_match_cost, rgb8_to_lab
 from craftpix.errors import InputError
-from craftpix.palette import Palette, load_palette
+from craftpix.palette import Palette, pattern_catalog
 from craftpix.pattern import Color, Pattern
 from craftpix.symbols import assign_symbols
 
@@ -27,13 +27,12 @@ __all__ = ["EMPTY", "clean", "convert", "exclude", "fill", "replace", "set_cell"
 
 
 def _catalog_of(pattern: Pattern, catalog: Palette | None) -> Palette | None:
-    """The catalog new colors may come from: the one given, or the pattern's brand if built in."""
+    """The catalog new colors may come from: the one given, or the built-in catalog the
+    pattern's brand names (a name, never a path: :func:`craftpix.palette.pattern_catalog`);
+    None for a custom palette's pattern (only its own colors are known)."""
     if catalog is not None:
         return catalog
-    try:
-        return load_palette(pattern.brand)
-    except InputError:
-        return None  # a custom palette file: only the pattern's own colors are known
+    return pattern_catalog(pattern.brand)
 
 
 def _color(pattern: Pattern, code: str, catalog: Palette | None) -> Color:

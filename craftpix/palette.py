@@ -345,6 +345,23 @@ def load_catalog(name: str) -> Palette:
     return load_palette(key)
 
 
+def pattern_catalog(brand: str) -> Palette | None:
+    """The built-in catalog that a received pattern's ``brand`` names, or None.
+
+    A pattern file (``pattern.json`` from anywhere: an upload, an email, an OXS import) says
+    which catalog its colors come from. That is a catalog *name*, looked up among the
+    built-in catalogs and never opened as a path: ``"dmc"`` gives the DMC catalog, while
+    ``"../../secret.csv"``, ``"/etc/x.csv"``, ``"my-own-colors"`` (a custom palette's stem) or
+    any other string gives None (the pattern's own colors are all that is known). Every reader
+    of a received pattern (edits, backstitch, ordering lists, catalog facts, the web app)
+    uses this one function.
+    """
+    key = str(brand).strip().lower()
+    if not _CATALOG_NAME.fullmatch(key) or not (palettes_dir() / f"{key}.csv").is_file():
+        return None
+    return load_palette(key)
+
+
 def load_palette(name_or_path: str | os.PathLike[str]) -> Palette:
     """Load a built-in catalog by name (``dmc``, ``perler``, ...) or a palette file by path."""
     text = str(name_or_path)

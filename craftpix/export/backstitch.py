@@ -111,13 +111,9 @@ def chain_paths(h: np.ndarray, v: np.ndarray) -> list[list[Corner]]:
 def resolve_color(pattern: Pattern, code: str | None) -> Color:
     """The backstitch thread: ``code`` from the pattern or its catalog, else the catalog's
     darkest color (lowest CIE L*), else the pattern's darkest. InputError for an unknown code."""
-    from craftpix.errors import CraftpixError
-    from craftpix.palette import load_palette
+    from craftpix.palette import pattern_catalog
 
-    try:
-        cat = load_palette(pattern.brand)
-    except CraftpixError:
-        cat = None
+    cat = pattern_catalog(pattern.brand)  # a catalog name, never a path
     if code is not None:
         for c in pattern.palette:
             if c.code.lower() == code.lower():

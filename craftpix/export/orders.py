@@ -52,14 +52,13 @@ def catalog_facts(brand: str) -> CatalogFacts:
     """BrickLink color ids and prices of the built-in catalog ``brand`` (empty if unknown).
 
     Reads the catalog's optional ``bricklink_id`` and ``price`` columns; a price that is not a
-    non-negative number is ignored.
+    non-negative number is ignored. ``brand`` comes from a pattern file: it is looked up as a
+    catalog name, never opened as a path (:func:`craftpix.palette.pattern_catalog`).
     """
-    from craftpix.errors import CraftpixError
-    from craftpix.palette import load_palette
+    from craftpix.palette import pattern_catalog
 
-    try:
-        pal = load_palette(brand)
-    except CraftpixError:
+    pal = pattern_catalog(brand)
+    if pal is None:
         return CatalogFacts({}, {})
     bl: dict[str, str] = {}
     price: dict[str, float] = {}
@@ -139,14 +138,10 @@ def catalog_column(brand: str, column: str) -> dict[str, str]:
     """``code → value`` of one column of the built-in catalog ``brand`` (non-empty values only;
     empty for an unknown catalog or a catalog without the column). ``brand`` comes from a
     pattern file: it is looked up as a catalog name, never opened as a path."""
-    from craftpix.errors import CraftpixError
-    from craftpix.palette import load_catalog
+    from craftpix.palette import pattern_catalog
 
-    try:
-        pal = load_catalog(brand)
-    except CraftpixError:
-        return {}
-    if column not in pal.columns:
+    pal = pattern_catalog(brand)
+    if pal is None or column not in pal.columns:
         return {}
     return {code: extra[column].strip() for code, extra in zip(pal.codes, pal.extra, strict=True)
             if extra.get(column, "").strip()}

@@ -1,0 +1,161 @@
+"""What the browser sends to make or edit a pattern, and how it becomes library calls.
+
+The pydantic bodies of ``POST generate``, ``POST jobs`` and ``POST edit``, and the functions
+that turn them into a :class:`~craftpix.api.PatternRequest` or a :mod:`craftpix.edit` call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from craftpix import api, edit
+from craftpix.errors import InputError
+from craftpix.media import MEDIA, get_medium
+from craftpix.palette import Palette, available_palettes
+from craftpix.pattern import Pattern
+from craftpix.web.sessions import Session
+
+
+class PatternForm(BaseModel):
+    """The photo form: one field per :class:`~craftpix.api.PatternRequest` setting.
+
+    ``palette`` uses the uploaded palette file instead of ``brand``; the export fields are
+    those of ``craftpix beads|bricks|stitch`` (same names, same defaults).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    medium: str = "beads"
+    width: int = 48
+    height: int = 48
+    brand: str | None = None
+    palette: bool = False
+    colors: int | None = None
+    all_finishes: bool = False
+    fit: str = "crop"
+    smooth: float | None = None
+    dither: bool = False
+    seed: int = 0
+    paper: str = "a4"
+    formats: str | None = None
+    hoop: str | None = None  # None: the smallest preset hoop that fits
+    merge: bool = False
+    part: str = "plate"
+    section: int | None = None
+    fabric_count: int | None = None
+    strands: int | None = None
+
+
+class PromptForm(PatternForm):
+    """A prompt job: the photo form plus the prompt, steps, and whether to use the photo."""
+
+    prompt: str = ""
+    steps: int | None = None
+    use_image: bool = False
+
+
+class EditBody(BaseModel):
+    """One edit of :mod:`craftpix.edit`; rows and columns count from 0 at the top left."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: str
+    code: str | None = None  # the color acted on (replace, exclude)
+    to: str | None = None  # the new color (replace, set, fill)
+    row: int | None = None
+    col: int | None = None
+    size: int = 1  # clean: largest stray region absorbed, in cells
+    brand: str | None = None  # convert: the new catalog
+
+
+def brand_name(name: str | None) -> str | None:
+    """A built-in catalog name, or None; never a path (a name with a suffix or a slash)."""
+    if name is None or not name.strip():
+        return None
+    name = name.strip().lower()
+    known = available_palettes()
+    if name not in known:
+        raise InputError(f"unknown catalog {name!r}; available: {', '.join(known)}")
+    return name
+
+
+def export_kwargs(form: PatternForm) -> dict[str, Any]:
+    """The export keyword arguments the CLI passes for the same options."""
+    section = form.section
+    if (form.medium in MEDIA and section in MEDIA[form.medium].sections
+            and section not in get_medium(form.medium, form.brand).sections):
+        section = None  # the page offers the midi board; a mini bead line has its own
+    settings = {"pdf": True, "paper": form.paper, "formats": form.formats, "hoop": form.hoop,
+                "merge": form.merge, "part": form.part, "section": section,
+                "fabric_count": form.fabric_count, "strands": form.strands}
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def build_request(session: Session, form: PatternForm, **more: Any) -> api.PatternRequest:
+    """The :class:`~craftpix.api.PatternRequest` a form describes (the session's files)."""
+    from craftpix.export.options import export_settings
+
+    if form.palette and session.palette is None:
+        raise InputError("upload a palette file first (or choose a catalog)")
+    image = more.pop("image", session.image.path if session.image is not None else None)
+    return api.PatternRequest(
+        medium=form.medium, size=(form.width, form.height), image=image,
+        brand=brand_name(form.brand), palette=session.palette.path if form.palette and
+        session.palette is not None else None, colors=form.colors,
+        all_finishes=form.all_finishes, fit=form.fit, smooth=form.smooth, dither=form.dither,
+        seed=form.seed, export=export_settings(export_kwargs(form)), **more)
+
+
+def catalog_for(session: Session, form: PatternForm, request: api.PatternRequest) -> Palette:
+    """The catalog edits may take new colors from: the one the pattern was made from."""
+    request = request.validated()  # the API's messages first
+    if form.palette and session.palette_value is not None:
+        return session.palette_value
+    part = request.export.get("part") if request.medium == "bricks" else None
+    pal, _, _ = api.resolve_palette(get_medium(request.medium), request.brand, None,
+                                    request.all_finishes, part)
+    return pal
+
+
+def medium_of(brand: str) -> str:
+    """The craft a built-in catalog belongs to (for its finish filter)."""
+    return next((m.name for m in MEDIA.values() if brand in m.brands), "beads")
+
+
+def apply_edit(pattern: Pattern, body: EditBody, catalog: Palette | None
+          ) -> tuple[Pattern, Palette | None]:
+    """Apply one :mod:`craftpix.edit` operation; returns the pattern and the catalog after."""
+    op = body.op
+
+    def need(*names: str) -> None:
+        missing = [n for n in names if getattr(body, n) is None]
+        if missing:
+            raise InputError(f"the {op} edit needs {' and '.join(repr(n) for n in missing)}")
+
+    if op == "replace":
+        need("code", "to")
+        return edit.replace(pattern, {str(body.code): body.to}, catalog), catalog
+    if op == "exclude":
+        need("code")
+        return edit.exclude(pattern, [str(body.code)]), catalog
+    if op in ("set", "fill"):
+        need("row", "col", "to")
+        fn = edit.set_cell if op == "set" else edit.fill
+        return fn(pattern, int(body.row or 0), int(body.col or 0), body.to, catalog), catalog
+    if op == "clean":
+        return edit.clean(pattern, body.size), catalog
+    if op == "convert":
+        need("brand")
+        name = brand_name(body.brand)
+        assert name is not None
+        medium = get_medium(pattern.medium)
+        if name not in medium.brands:
+            raise InputError(f"{name} is not a {medium.title} catalog; choose one of "
+                             f"{', '.join(medium.brands)}")
+        new_catalog, _, _ = api.resolve_palette(medium, name, None, False)
+        return edit.convert(pattern, new_catalog, name), new_catalog
+    raise InputError(f"unknown edit {op!r}; choose replace, exclude, set, fill, clean or convert")
+
+

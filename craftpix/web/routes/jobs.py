@@ -1,0 +1,76 @@
+"""Prompt jobs: queue, status, cancel, step preview, open the result."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import FileResponse
+
+from craftpix import api
+from craftpix.errors import InputError
+from craftpix.pattern import Pattern
+from craftpix.web.forms import PromptForm, build_request, catalog_for
+from craftpix.web.state import SessionDep, SettingsDep, StateDep, WebError
+from craftpix.web.views import pattern_state
+
+PROMPT_PREVIEWS = 40  # step previews a prompt job writes over its run (progress)
+
+router = APIRouter()
+
+
+@router.post("/api/jobs")
+def submit_job(form: PromptForm, session: SessionDep, settings: SettingsDep,
+               state: StateDep) -> dict[str, Any]:
+    prompt = form.prompt.strip()
+    if not prompt:
+        raise InputError("write what to make (the prompt) first")
+    folder = session.folder / "jobs" / secrets.token_hex(6)
+    with session.lock:
+        image = session.image.path if form.use_image and session.image is not None else None
+        if form.use_image and image is None:
+            raise InputError("pick a photo first, or untick 'use the photo'")
+        request = build_request(session, form, image=image, prompt=prompt, engine="sds",
+                           steps=form.steps, sds=settings.sds, out=folder)
+        request.validated()
+        catalog = catalog_for(session, form, request)
+    steps = api.DEFAULT_SDS_STEPS if form.steps is None else form.steps
+    job = state.jobs.submit(session.token, request, folder, steps,
+                            preview_every=max(1, steps // PROMPT_PREVIEWS))
+    with session.lock:
+        session.job_catalogs[job.id] = (catalog, dict(request.export))
+    return state.jobs.snapshot(session.token, job.id)
+
+@router.get("/api/jobs/{job_id}")
+def job_status(job_id: str, session: SessionDep,
+               state: StateDep) -> dict[str, Any]:
+    return state.jobs.snapshot(session.token, job_id)
+
+@router.delete("/api/jobs/{job_id}")
+def cancel_job(job_id: str, session: SessionDep,
+               state: StateDep) -> dict[str, Any]:
+    state.jobs.cancel(session.token, job_id)
+    return state.jobs.snapshot(session.token, job_id)
+
+@router.get("/api/jobs/{job_id}/preview.png")
+def job_preview(job_id: str, session: SessionDep,
+                state: StateDep) -> Response:
+    path = state.jobs.get(session.token, job_id).preview()
+    if path is None:
+        raise WebError("the job has no preview yet", 404)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+@router.post("/api/jobs/{job_id}/open")
+def open_job(job_id: str, session: SessionDep,
+             state: StateDep) -> dict[str, Any]:
+    job = state.jobs.get(session.token, job_id)
+    if job.state != "done" or job.result is None:
+        raise WebError(f"the prompt job is {job.state}, not done", 409)
+    text, summary, notes = job.result
+    pattern = Pattern.from_json(text, source="prompt job")
+    with session.lock:
+        catalog, export = session.job_catalogs.get(job_id, (None, {}))
+        session.start(pattern, export, summary, notes)
+        session.catalog, session.form = catalog, {}
+        return pattern_state(session)

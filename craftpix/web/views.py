@@ -1,0 +1,93 @@
+"""What the browser gets back: the pattern as JSON, PNG responses, the exported files."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fastapi import Response, UploadFile
+
+from craftpix import api
+from craftpix.media import get_medium
+from craftpix.palette import Palette
+from craftpix.web.sessions import Session
+from craftpix.web.state import current
+from craftpix.web.uploads import check_size
+
+
+def pattern_state(session: Session) -> dict[str, Any]:
+    """The current pattern for the browser: cells, legend (with counts), undo state."""
+    pattern = current(session)
+    medium = get_medium(pattern.medium, pattern.brand)
+    counts = pattern.counts()
+    symbols = pattern.symbols()
+    fabric = session.export.get("fabric_count") if pattern.medium == "stitch" else None
+    w_mm, h_mm = medium.finished_size_mm(pattern.width, pattern.height, fabric)
+    return {
+        "version": session.version, "medium": pattern.medium, "title": medium.title,
+        "piece": medium.piece, "brand": pattern.brand, "width": pattern.width,
+        "height": pattern.height, "size_mm": [round(w_mm, 1), round(h_mm, 1)],
+        "pieces": int(counts.sum()), "summary": session.summary, "notes": session.notes,
+        "edits": list(pattern.meta.get("edits", [])),
+        "palette": [{"code": c.code, "name": c.name, "hex": c.hex, "symbol": s,
+                     "count": int(n)} for c, s, n in zip(pattern.palette, symbols, counts,
+                                                         strict=True)],
+        "cells": pattern.cells.tolist(),
+        "form": session.form, "photo": session.image is not None,
+        "can_undo": session.cursor > 0, "can_redo": session.cursor < len(session.history) - 1,
+    }
+
+
+def colors_json(pal: Palette) -> list[dict[str, str]]:
+    """A catalog's colors as ``[{code, name, hex}]``."""
+    return [{"code": c, "name": n, "hex": h}
+            for c, n, h in zip(pal.codes, pal.names, pal.hexes, strict=True)]
+
+
+def read_upload(file: UploadFile, limit: int, what: str) -> bytes:
+    """The upload's bytes; :class:`~craftpix.web.uploads.UploadTooLarge` over ``limit``."""
+    data = file.file.read(limit + 1)
+    check_size(data, limit, what)
+    return data
+
+
+def png_response(image: Any) -> Response:
+    """A PIL image as an uncached PNG response."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return Response(buf.getvalue(), media_type="image/png",
+                    headers={"Cache-Control": "no-store"})
+
+
+# --- files -------------------------------------------------------------------------------------
+def ensure_export(session: Session) -> tuple[Path, list[str], list[str]]:
+    """Write every file of the current pattern (once per version): folder, names, notes.
+
+    Whatever :func:`craftpix.api.export` writes with the pattern's export settings:
+    ``pattern.json`` (with those settings), PDF, previews, machine files.
+    """
+    with session.lock:
+        pattern = current(session)
+        if session.exported is not None and session.exported[0] == session.version:
+            return session.exported[1], session.exported[2], session.notes
+        if session.exported is not None:
+            shutil.rmtree(session.exported[1], ignore_errors=True)
+            session.exported = None
+        folder = session.folder / f"files-{session.version}"
+        folder.mkdir()
+        try:
+            result = api.export(pattern, folder, **session.export)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        names = sorted((p.name for p in result.paths), key=lambda n: n != "pattern.json")
+        session.exported = (session.version, folder, names)
+        return folder, names, list(result.notes)
+
+
+MEDIA_TYPES = {".json": "application/json", ".pdf": "application/pdf", ".png": "image/png",
+               ".csv": "text/csv", ".txt": "text/plain", ".zip": "application/zip"}
+
+
