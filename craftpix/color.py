@@ -8,8 +8,8 @@ CIEDE2000's blue region bends toward purple): pure blue then picks a blue, not a
 term and its weights were chosen on human data (the XKCD color survey's names, see
 ``bench/color_measure.py`` and docs/BENCHMARKS.md). Every place that *chooses which catalog
 color stands for a source color* goes through it: the photo engine's color choice, flat art's
-mapping, inventory/``--only``, ``convert``, edits, SDS init. Labelling cells among the colors so
-chosen (Potts data term, dithering) and reported fidelity (mean ΔE00) stay plain CIEDE2000, the
+mapping, inventory/``--only``, ``convert``, edits, resize (the SDS engine's ``"de2000"`` init
+stays CIEDE2000/100, as that option says). Labelling cells among the colors so chosen (Potts data term, dithering) and reported fidelity (mean ΔE00) stay plain CIEDE2000, the
 formula fitted for those small differences.
 
 Every array function accepts either a numpy array (anything ``np.asarray`` takes) or a

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from craftpix.color import pairwise_match_cost, rgb_to_lab
+from craftpix.color import pairwise_delta_e_2000, rgb_to_lab
 
 
 class Generator(nn.Module):
@@ -60,7 +60,7 @@ class Generator(nn.Module):
         h, w, _ = img.shape
         n = len(pal)
         if metric == "de2000":
-            d = pairwise_match_cost(rgb_to_lab(img.reshape(-1, 3)), rgb_to_lab(pal)) / 100.0
+            d = pairwise_delta_e_2000(rgb_to_lab(img.reshape(-1, 3)), rgb_to_lab(pal)) / 100.0
         elif metric == "rgb-l1":
             d = np.abs(img.reshape(-1, 1, 3) - pal[None]).sum(-1)
         else:
