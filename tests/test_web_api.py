@@ -436,18 +436,55 @@ def test_sessions_are_private_expire_and_are_cleaned_up(work):
         upload(a, _photo_bytes())
         a.post("/api/generate", json=SMALL)
         b = TestClient(a.app)
-        assert "no pattern yet" in error_of(b.get("/api/pattern"), 409)
+        for _ in range(40):  # the attack: cookieless GETs and failing POSTs
+            assert "no pattern yet" in error_of(b.get("/api/pattern"), 409)
+            assert b.get("/api/preview.png").status_code == 409
+            error_of(b.post("/api/edit", json={"op": "clean"}), 409)
+        assert len(list(work.iterdir())) == 1 and "set-cookie" not in b.get("/api/pattern").headers
+        stale = TestClient(a.app, cookies={"craftpix_session": "stale-after-restart"})
+        assert stale.get("/api/pattern").status_code == 409
+        assert len(list(work.iterdir())) == 1
+        assert upload(b, _photo_bytes()).status_code == 200  # a successful change: a session
         assert len(list(work.iterdir())) == 2
         third = TestClient(a.app)
-        assert "already serves 2 sessions" in error_of(third.get("/api/pattern"), 503)
+        assert "already serves 2 sessions" in error_of(upload(third, _photo_bytes()), 503)
         state = a.app.state.craftpix
         state.sessions.ttl_s = 0.0
         time.sleep(0.01)
         state.expire()
         assert list(work.iterdir()) == []
-        assert "no pattern yet" in error_of(a.get("/api/pattern"), 409)  # a fresh session
-        assert len(list(work.iterdir())) == 1
+        assert "no pattern yet" in error_of(a.get("/api/pattern"), 409)  # nothing left
     assert list(work.iterdir()) == []  # shutdown removes every session folder
+
+
+def test_undo_history_is_compact_and_bounded(work):
+    from craftpix.web.sessions import History
+
+    with client_for(work) as c:
+        upload(c, _photo_bytes())
+        r = c.post("/api/generate", json={**SMALL, "width": 120, "height": 100})
+        assert r.status_code == 200
+        first = c.get("/api/pattern").json()["cells"]
+        for i in range(10):
+            to = c.get("/api/pattern").json()["palette"][i % 2]["code"]
+            r = c.post("/api/edit", json={"op": "set", "row": i, "col": i, "to": to})
+            assert r.status_code == 200
+        session = next(iter(c.app.state.craftpix.sessions._sessions.values()))
+        # 11 steps: uint8 frames and diffs, not 11 int64 copies (1 056 000 bytes)
+        assert session.history.nbytes < 4 * 120 * 100
+        for _ in range(10):
+            assert c.post("/api/undo").status_code == 200
+        assert c.get("/api/pattern").json()["cells"] == first
+    rng = np.random.default_rng(3)
+    from craftpix.pattern import pattern_from_indices
+
+    pal = [f"{i:06x}" for i in range(300)]
+    h = History(max_steps=60, max_bytes=3 * (200 * 200 * 2 + 600))
+    for _ in range(8):
+        cells = rng.integers(0, 300, (200, 200))
+        h.push(pattern_from_indices(cells, pal, pal, ["#" + x for x in pal], "beads", "x"))
+        assert h.nbytes <= h.max_bytes and h._steps[-1].frame.dtype == np.uint16
+    assert len(h) == 3 and h.step(-2) and not h.step(-1)
 
 
 def test_own_temp_folder_is_removed_at_shutdown():
@@ -589,8 +626,7 @@ def test_an_expired_session_takes_its_jobs_along(work):
         assert state.jobs.active() == 1
         state.sessions.ttl_s = 0.0
         time.sleep(0.01)
-        c2 = TestClient(c.app)  # a new visitor: creating its session sweeps the old one
-        assert "no pattern yet" in error_of(c2.get("/api/pattern"), 409)
+        state.expire()  # the janitor's sweep
         assert state.jobs.active() == 0
         assert "no prompt job" in error_of(c.get(f"/api/jobs/{job['id']}"), 404)
 

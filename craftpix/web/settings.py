@@ -28,6 +28,9 @@ class WebSettings:
     max_sessions: int = 32  # browser sessions with a working folder
     session_ttl_s: float = 2 * 3600  # an idle session's folder is removed after this
     max_history: int = 60  # undo steps kept per session
+    max_history_bytes: int = 16 * MB  # undo steps' cells per session (compact, diffs)
+    max_total_history_bytes: int = 256 * MB  # undo steps of all sessions together
+    max_meta_bytes: int = 64 * 1024  # an uploaded pattern's ``meta`` (as JSON)
     max_generations: int = 2  # photo patterns computed at the same time
     max_jobs: int = 4  # prompt jobs queued or running, all sessions together
     job_workers: int = 1  # prompt jobs running at the same time (one GPU)
@@ -40,6 +43,7 @@ class WebSettings:
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "max_palette_bytes", "max_pattern_bytes",
                      "max_pixels", "max_sessions", "max_history", "max_generations",
+                     "max_history_bytes", "max_total_history_bytes", "max_meta_bytes",
                      "max_jobs", "job_workers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +58,9 @@ class AppState:
                              target=runner)
         self.sessions = SessionStore(self.root, settings.max_sessions, settings.session_ttl_s,
                                      settings.max_history,
-                                     on_expire=lambda s: self.jobs.cancel_owner(s.token))
+                                     on_expire=lambda s: self.jobs.cancel_owner(s.id),
+                                     max_history_bytes=settings.max_history_bytes,
+                                     max_total_history_bytes=settings.max_total_history_bytes)
         self.generations = threading.BoundedSemaphore(settings.max_generations)
         self._stop = threading.Event()
         self._janitor = threading.Thread(target=self._sweep, name="craftpix-janitor",
@@ -101,16 +104,43 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(request: Request, response: Response, state: StateDep) -> Session:
-    """This browser's session; a new one (and its cookie) when it has none or it expired."""
+def set_cookie(response: Response, session: Session) -> None:
+    """Name ``session`` in the browser (HttpOnly, SameSite=Strict)."""
+    response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict", path="/")
+
+
+def read_session(request: Request, state: StateDep) -> Session:
+    """This browser's session for a request that changes nothing (GET): the live one, or an
+    empty stand-in that is never stored (so a GET — an ``<img>`` on any page, a stale cookie
+    after a restart — never takes a session slot)."""
     session = state.sessions.get(request.cookies.get(COOKIE))
     if session is None:
-        session = state.sessions.create()
-        response.set_cookie(COOKIE, session.token, httponly=True, samesite="strict", path="/")
+        return Session("", state.root / "none", state.settings.max_history)
     return session
 
 
+def get_session(request: Request, response: Response,
+                state: StateDep) -> Iterator[Session]:
+    """This browser's session for a state-changing request; a new one when it has none.
+
+    A new session is kept (and its cookie sent) only when the request succeeds: one that
+    ends in an error is discarded, so failed or refused requests never fill the slots.
+    """
+    session = state.sessions.get(request.cookies.get(COOKIE))
+    if session is not None:
+        yield session
+        return
+    session = state.sessions.create()
+    set_cookie(response, session)
+    try:
+        yield session
+    except BaseException:
+        state.sessions.discard(session)
+        raise
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(read_session)]
 
 
 def current(session: Session) -> Pattern:

@@ -9,14 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
-from craftpix.web.state import SessionDep, WebError
+from craftpix.web.state import ReadSessionDep, WebError
 from craftpix.web.views import MEDIA_TYPES, ensure_export
 
 router = APIRouter()
 
 
 @router.get("/api/files")
-def files(session: SessionDep) -> dict[str, Any]:
+def files(session: ReadSessionDep) -> dict[str, Any]:
     folder, names, notes = ensure_export(session)
     listed = [{"name": n, "bytes": (folder / n).stat().st_size, "url": f"/api/files/{n}"}
               for n in names]
@@ -24,7 +24,7 @@ def files(session: SessionDep) -> dict[str, Any]:
     return {"version": session.version, "files": listed, "notes": notes}
 
 @router.get("/api/files/{name}")
-def file(name: str, session: SessionDep) -> Response:
+def file(name: str, session: ReadSessionDep) -> Response:
     folder, names, _ = ensure_export(session)
     if name == "all.zip":
         buf = io.BytesIO()

@@ -12,7 +12,7 @@ from craftpix import api
 from craftpix.errors import InputError
 from craftpix.pattern import Pattern
 from craftpix.web.forms import PromptForm, build_request, catalog_for
-from craftpix.web.state import SessionDep, SettingsDep, StateDep, WebError
+from craftpix.web.state import ReadSessionDep, SessionDep, SettingsDep, StateDep, WebError
 from craftpix.web.views import pattern_state
 
 PROMPT_PREVIEWS = 40  # step previews a prompt job writes over its run (progress)
@@ -36,27 +36,27 @@ def submit_job(form: PromptForm, session: SessionDep, settings: SettingsDep,
         request.validated()
         catalog = catalog_for(session, form, request)
     steps = api.DEFAULT_SDS_STEPS if form.steps is None else form.steps
-    job = state.jobs.submit(session.token, request, folder, steps,
+    job = state.jobs.submit(session.id, request, folder, steps,
                             preview_every=max(1, steps // PROMPT_PREVIEWS))
     with session.lock:
         session.job_catalogs[job.id] = (catalog, dict(request.export))
-    return state.jobs.snapshot(session.token, job.id)
+    return state.jobs.snapshot(session.id, job.id)
 
 @router.get("/api/jobs/{job_id}")
-def job_status(job_id: str, session: SessionDep,
+def job_status(job_id: str, session: ReadSessionDep,
                state: StateDep) -> dict[str, Any]:
-    return state.jobs.snapshot(session.token, job_id)
+    return state.jobs.snapshot(session.id, job_id)
 
 @router.delete("/api/jobs/{job_id}")
 def cancel_job(job_id: str, session: SessionDep,
                state: StateDep) -> dict[str, Any]:
-    state.jobs.cancel(session.token, job_id)
-    return state.jobs.snapshot(session.token, job_id)
+    state.jobs.cancel(session.id, job_id)
+    return state.jobs.snapshot(session.id, job_id)
 
 @router.get("/api/jobs/{job_id}/preview.png")
-def job_preview(job_id: str, session: SessionDep,
+def job_preview(job_id: str, session: ReadSessionDep,
                 state: StateDep) -> Response:
-    path = state.jobs.get(session.token, job_id).preview()
+    path = state.jobs.get(session.id, job_id).preview()
     if path is None:
         raise WebError("the job has no preview yet", 404)
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
@@ -64,7 +64,7 @@ def job_preview(job_id: str, session: SessionDep,
 @router.post("/api/jobs/{job_id}/open")
 def open_job(job_id: str, session: SessionDep,
              state: StateDep) -> dict[str, Any]:
-    job = state.jobs.get(session.token, job_id)
+    job = state.jobs.get(session.id, job_id)
     if job.state != "done" or job.result is None:
         raise WebError(f"the prompt job is {job.state}, not done", 409)
     text, summary, notes = job.result

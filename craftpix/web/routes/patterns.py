@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from craftpix import api
 from craftpix.web.forms import EditBody, PatternForm, apply_edit, build_request, catalog_for
-from craftpix.web.state import SessionDep, StateDep, WebError, current
+from craftpix.web.state import ReadSessionDep, SessionDep, StateDep, WebError, current
 from craftpix.web.views import pattern_state, png_response
 
 router = APIRouter()
@@ -33,12 +33,12 @@ def generate(form: PatternForm, session: SessionDep,
         return pattern_state(session)
 
 @router.get("/api/pattern")
-def get_pattern(session: SessionDep) -> dict[str, Any]:
+def get_pattern(session: ReadSessionDep) -> dict[str, Any]:
     with session.lock:
         return pattern_state(session)
 
 @router.get("/api/preview.png")
-def preview(session: SessionDep, style: str = "craft") -> Response:
+def preview(session: ReadSessionDep, style: str = "craft") -> Response:
     from craftpix.export.preview import render_preview
 
     with session.lock:

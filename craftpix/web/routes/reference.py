@@ -14,7 +14,7 @@ from craftpix.media import MEDIA, get_medium
 from craftpix.palette import available_palettes, load_palette
 from craftpix.web.forms import brand_name, medium_of
 from craftpix.web.sessions import Session
-from craftpix.web.state import SessionDep, SettingsDep, current
+from craftpix.web.state import ReadSessionDep, SettingsDep, current
 from craftpix.web.views import colors_json
 
 router = APIRouter()
@@ -38,7 +38,7 @@ def options(settings: SettingsDep) -> dict[str, Any]:
                        "job_timeout_s": settings.job_timeout_s}}
 
 @router.get("/api/catalog")
-def catalog(session: SessionDep, brand: str | None = None, all_finishes: bool = False,
+def catalog(session: ReadSessionDep, brand: str | None = None, all_finishes: bool = False,
             near: str | None = None) -> dict[str, Any]:
     """A catalog's colors; ``near`` (a code of the current pattern) orders them by
     CIEDE2000 distance from that color, closest first, each with its ``delta_e``."""
