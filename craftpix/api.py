@@ -257,6 +257,8 @@ def resolve_palette(
     if "finish" in pal.columns and not all_finishes:
         pal = pal.subset([i for i, e in enumerate(pal.extra)
                           if e.get("finish", "").lower() in STANDARD_FINISHES])
+    if part and part not in BRICK_PARTS:
+        raise InputError(f"unknown brick part {part[:40]!r}; choose {', '.join(BRICK_PARTS)}")
     if part and "parts" in pal.columns:
         ids, title = BRICK_PARTS[part]
         wanted = set(ids.split("/"))

@@ -497,7 +497,7 @@ def test_own_temp_folder_is_removed_at_shutdown():
 
 def test_host_check_when_asked():
     with TestClient(create_app(WebSettings(allowed_hosts=("127.0.0.1",)))) as c:
-        assert c.get("/api/options").status_code == 400  # Host: testserver
+        assert c.get("/api/options").status_code == 403  # Host: testserver
         assert c.get("/api/options", headers={"host": "127.0.0.1:8765"}).status_code == 200
 
 
@@ -655,7 +655,8 @@ def test_serve_command(monkeypatch):
     assert opened == ["http://127.0.0.1:8123/"] and (seen["host"], seen["port"]) == (
         "127.0.0.1", 8123)
     assert "running at http://127.0.0.1:8123/" in res.output
-    assert seen["app"].state.settings.allowed_hosts == ("127.0.0.1", "localhost")
+    assert seen["app"].state.settings.allowed_hosts == ("localhost", "127.0.0.0/8", "::1")
+    assert seen["app"].state.settings.launch_token is None
 
     seen["want"] = 0
     res = CliRunner().invoke(main, ["serve", "--no-browser", "--host", "0.0.0.0",
@@ -663,7 +664,8 @@ def test_serve_command(monkeypatch):
     assert res.exit_code == 0 and len(opened) == 1
     assert "other computers on the network" in res.output
     settings = seen["app"].state.settings
-    assert settings.allowed_hosts is None and settings.max_upload_bytes == 2 * 1024 * 1024
+    assert "0.0.0.0/0" in settings.allowed_hosts and settings.launch_token
+    assert settings.max_upload_bytes == 2 * 1024 * 1024
 
     res = CliRunner().invoke(main, ["serve", "--port", "70000"])
     assert res.exit_code == 2 and "70000" in res.output and "Traceback" not in res.output

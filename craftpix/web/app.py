@@ -35,7 +35,9 @@ Endpoints (all under ``/api``; the session is a cookie, created on first use):
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -57,6 +59,15 @@ from craftpix.web.views import ensure_export, pattern_state
 log = logging.getLogger("craftpix.web")
 
 STATIC = Path(__file__).parent / "static"
+MAX_MESSAGE = 300  # characters of an error message sent or logged (a value may be 20 MB)
+LOG_LINE = 500  # characters of one traceback line logged
+DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line, cut to ``limit`` characters (``…`` marks the cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _error_page(message: str, status: int) -> HTMLResponse:
@@ -97,7 +108,7 @@ def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_j
         state = getattr(request.app.state, "craftpix", None)
         if state is not None:
             message = state.scrub(message)
-        message = " ".join(message.split()) or "error"
+        message = shorten(message) or "error"
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, status)
         return _error_page(message, status)
@@ -121,9 +132,23 @@ def create_app(settings: WebSettings | None = None, *, runner: JobRunner = run_j
             exc.status_code, str(exc.detail))
         return reply(request, text, exc.status_code)
 
+    @app.exception_handler(OSError)
+    async def disk_error(request: Request, exc: OSError) -> Response:
+        # a full disk, a removed folder, no permission: one line, no path (the log has it)
+        log.error("file error on %s: %s", request.url.path, shorten(str(exc)))
+        if exc.errno in DISK_FULL:
+            return reply(request, "the server's disk is full: nothing was stored; free some "
+                                  "space and try again", 507)
+        reason = exc.strerror or type(exc).__name__
+        return reply(request, f"the server could not store or read a file ({reason}); try "
+                              "again", 500)
+
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
+        # every line cut: a client's 20 MB value must not reach the log 20 MB at a time
+        lines = "".join(traceback.format_exception(exc)).splitlines()
+        log.error("unexpected error on %s\n%s", request.url.path,
+                  "\n".join(shorten(line, LOG_LINE) for line in lines))
         return reply(request, f"internal error ({type(exc).__name__}); see the server's log",
                      500)
 

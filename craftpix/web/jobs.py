@@ -9,14 +9,27 @@ reads their progress and enforces ``timeout_s``.
 Progress comes from ``on_progress`` of :func:`craftpix.api.make_pattern` (load, engine,
 export, done) and, during the engine, from the step previews the SDS engine writes every
 ``preview_every`` steps (``progress/step-NNNNNN.png`` in the job's folder).
+
+Every child dies with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` on Linux and
+a parent watch everywhere), so a killed server leaves no job holding the GPU.
+
+:class:`WorkPool` is the short-work counterpart: a photo's decoding, a pattern's making, an
+export — each in a forked child with a time limit, a few at once and one per session.
 """
 
 from __future__ import annotations
 
+import collections
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import pickle
 import re
 import secrets
 import shutil
+import signal
+import sys
 import threading
 import time
 import traceback
@@ -45,6 +58,249 @@ class JobLimit(CraftpixError):
 
 class JobNotFound(CraftpixError):
     """No such job in this session (HTTP 404)."""
+
+
+class Busy(CraftpixError):
+    """No slot for this work: the app is busy (503), shutting down (503) or this session
+    already has work of this kind running and waiting (429)."""
+
+    def __init__(self, message: str, status: int = 503) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> Any:
+        return (type(self), (str(self), self.status))
+
+
+class WorkTimeout(CraftpixError):
+    """Work stopped at its time limit (HTTP 503)."""
+
+    status = 503
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_WATCH_S = 0.5  # how often a child checks that its parent still lives (non-Linux)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this (child) process end when ``parent_pid``, its parent, ends — even by SIGKILL.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (prctl(2); the signal comes when the parent
+    thread that started the child ends). Elsewhere, and as a second guard, a daemon thread
+    checks every :data:`PARENT_WATCH_S` s that the parent is still ``parent_pid``
+    (a re-parented child sees another ``getppid()``). Exits at once if the parent is gone
+    already.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_WATCH_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="craftpix-parent-watch", daemon=True).start()
+
+
+def _job_main(runner: JobRunner, parent_pid: int, request: Any, conn: Connection,
+              preview_every: int) -> None:
+    """A prompt job's child: tied to the server's life, then ``runner``."""
+    die_with_parent(parent_pid)
+    runner(request, conn, preview_every)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a :class:`CraftpixError` or RuntimeError with its
+    text (a child's exception is sent to the parent)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any unpicklable exception
+        kind = CraftpixError if isinstance(exc, CraftpixError) else RuntimeError
+        return kind(f"{type(exc).__name__}: {exc}")
+
+
+def _work_main(conn: Connection, parent_pid: int, fn: Callable[..., Any], args: tuple,
+               kwargs: dict[str, Any]) -> None:
+    """A :class:`WorkPool` child: run ``fn`` and send ``("ok", value)`` or ``("error", exc)``."""
+    die_with_parent(parent_pid)
+    try:
+        out: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
+        if not isinstance(exc, CraftpixError):
+            text = "".join(traceback.format_exception(exc))
+            sys.stderr.write("\n".join(line[:500] for line in text.splitlines()) + "\n")
+        out = ("error", _portable(exc))
+    try:
+        conn.send(out)
+    except Exception as exc:  # noqa: BLE001 - e.g. a result that does not pickle
+        conn.send(("error", RuntimeError(f"the result could not be sent: {exc}")))
+    finally:
+        conn.close()
+
+
+def make_checked(request: Any) -> Any:
+    """:func:`craftpix.api.make_pattern` for ``POST /api/generate``, then the export's own
+    checks on the result, so that what a download would refuse (a PES file of more than 255
+    thread colors, an unknown brick part, a hoop too small) is refused now, at generate.
+
+    ``request`` is a :class:`craftpix.api.PatternRequest`; returns its
+    :class:`~craftpix.api.PatternResult`. Raises :class:`~craftpix.errors.CraftpixError`.
+    """
+    from craftpix.api import make_pattern
+    from craftpix.export import check_format_limits, merged_settings, sewn_size, validate_options
+
+    result = make_pattern(request)
+    pattern = result.pattern
+    effective = merged_settings(pattern.settings, request.export)
+    opts = {k: v for k, v in effective.items() if k != "preview"}
+    settings, fmts, _, _, hoop = validate_options(pattern.medium, sewn_size(pattern), **opts,
+                                                  brand=pattern.brand)
+    if fmts:
+        check_format_limits(pattern, fmts, None, hoop, settings.fabric_count)
+    return result
+
+
+class WorkPool:
+    """Run short work (``fn(*args)``) in child processes: ``slots`` at once, one per owner,
+    each stopped after ``timeout_s``.
+
+    The child is a fork of the server (Linux: cheap, nothing to import; it sees the data
+    already in memory), so a decode's or an export's memory is returned to the system when
+    it ends, and a run that takes too long — or the server's shutdown — ends it by SIGKILL.
+    Fair between owners (sessions): an owner runs at most one piece of work of this pool at a
+    time and has at most one more waiting (:class:`Busy` 429 beyond), waiting owners are
+    served in arrival order, and a slot is waited for at most ``wait_s`` (:class:`Busy` 503).
+    Where ``fork`` is not available the work runs in the calling thread (no time limit).
+    """
+
+    def __init__(self, what: str, slots: int, timeout_s: float, wait_s: float = 60.0) -> None:
+        self.what, self.slots, self.timeout_s, self.wait_s = what, slots, timeout_s, wait_s
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[str, object]] = collections.deque()
+        self._owners: collections.Counter[str] = collections.Counter()  # running + waiting
+        self._running: collections.Counter[str] = collections.Counter()
+        self._procs: dict[int, Any] = {}
+        self._closed = False
+        methods = multiprocessing.get_all_start_methods()
+        self._ctx = multiprocessing.get_context("fork") if (
+            "fork" in methods and sys.platform.startswith("linux")) else None
+
+    @property
+    def running(self) -> int:
+        """Pieces of work running now."""
+        return sum(self._running.values())
+
+    def _next(self) -> object | None:
+        """The ticket to serve next: the first waiter whose owner runs nothing of this pool."""
+        return next((t for o, t in self._queue if not self._running[o]), None)
+
+    def _acquire(self, owner: str) -> None:
+        with self._cond:
+            if self._closed:
+                raise Busy("the app is shutting down")
+            if self._owners[owner] >= 2:
+                raise Busy(f"this session is already {self.what}; wait for it to finish", 429)
+            ticket = object()
+            self._owners[owner] += 1
+            self._queue.append((owner, ticket))
+            deadline = time.monotonic() + self.wait_s
+            try:
+                while True:
+                    if self._closed:
+                        raise Busy("the app is shutting down")
+                    if self.running < self.slots and self._next() is ticket:
+                        break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise Busy(f"the app is busy {self.what} for others; try again in a "
+                                   "moment")
+                    self._cond.wait(left)
+            except BaseException:
+                self._queue.remove((owner, ticket))
+                self._owners[owner] -= 1
+                self._cond.notify_all()
+                raise
+            self._queue.remove((owner, ticket))
+            self._running[owner] += 1
+
+    def _release(self, owner: str) -> None:
+        with self._cond:
+            self._running[owner] -= 1
+            self._owners[owner] -= 1
+            self._cond.notify_all()
+
+    def run(self, owner: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in a child process; its value, or its exception re-raised.
+
+        ``fn`` and the value must pickle (the value comes back through a pipe). Raises
+        :class:`Busy` (no slot), :class:`WorkTimeout` (over ``timeout_s``; the child is
+        killed) or whatever ``fn`` raised.
+        """
+        self._acquire(owner)
+        try:
+            if self._ctx is None:
+                return fn(*args, **kwargs)
+            return self._in_child(fn, args, kwargs)
+        finally:
+            self._release(owner)
+
+    def _in_child(self, fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+        assert self._ctx is not None
+        parent, child = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(target=_work_main, name=f"craftpix-{self.what}",
+                                 args=(child, os.getpid(), fn, args, kwargs), daemon=True)
+        try:
+            proc.start()
+            self._procs[proc.pid] = proc
+            if self._closed:  # shutdown began while the child started
+                proc.kill()
+            child.close()
+            if not parent.poll(self.timeout_s):
+                raise WorkTimeout(f"{self.what} took longer than {self.timeout_s:g} s, the "
+                                  "limit; try a smaller size")
+            try:
+                kind, value = parent.recv()
+            except (EOFError, OSError):
+                if self._closed:
+                    raise Busy("the app is shutting down") from None
+                proc.join(timeout=1)
+                raise RuntimeError(f"{self.what} stopped unexpectedly (exit code "
+                                   f"{proc.exitcode})") from None
+        finally:
+            if proc.pid is not None:
+                self._procs.pop(proc.pid, None)
+                if proc.is_alive():
+                    proc.kill()
+                proc.join(timeout=5)
+            parent.close()
+            child.close()
+        if kind == "ok":
+            return value
+        raise value
+
+    def abort(self) -> None:
+        """Refuse new work and kill the running children now (shutdown; safe in a signal
+        handler: no locks taken)."""
+        self._closed = True
+        for proc in list(self._procs.values()):
+            try:
+                proc.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    def close(self) -> None:
+        """:meth:`abort`, then wake every waiter so that it gives up."""
+        self.abort()
+        with self._cond:
+            self._cond.notify_all()
 
 
 def run_job(request: Any, conn: Connection, preview_every: int = 0) -> None:
@@ -185,6 +441,17 @@ class JobQueue:
         with self._lock:
             return sum(j.state in ("queued", "running") for j in self._jobs.values())
 
+    def abort(self) -> None:
+        """Kill every job's child now (Ctrl-C; safe in a signal handler: no locks taken)."""
+        self._stop.set()
+        for job in list(self._jobs.values()):
+            proc = job.process
+            if proc is not None:
+                try:
+                    proc.kill()
+                except (OSError, ValueError, AttributeError):
+                    pass
+
     def close(self) -> None:
         """Stop every job and the supervisor (shutdown)."""
         self._stop.set()
@@ -219,7 +486,8 @@ class JobQueue:
 
     def _start(self, job: Job) -> None:
         parent, child = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=self.target, args=(job.request, child, job.preview_every),
+        proc = self._ctx.Process(target=_job_main, args=(self.target, os.getpid(), job.request,
+                                                         child, job.preview_every),
                                  name=f"craftpix-job-{job.id}", daemon=True)
         job.folder.mkdir(parents=True, exist_ok=True)
         proc.start()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 import webbrowser
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import click
@@ -13,7 +15,8 @@ import click
 from craftpix.clibase import OneLineCommand
 from craftpix.errors import InputError
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: seconds uvicorn waits for open requests at Ctrl-C / SIGTERM (child work is stopped at once)
+GRACEFUL_S = 1
 
 
 @click.command("serve", cls=OneLineCommand)
@@ -37,19 +40,24 @@ def serve_command(host: str, port: int, no_browser: bool, max_upload_mb: float,
     except ImportError:
         raise InputError('the web app needs uvicorn and fastapi: pip install craftpix') from None
     from craftpix.web import WebSettings, create_app
+    from craftpix.web.security import hosts_for_bind, is_loopback
 
-    local = host in ("127.0.0.1", "localhost")  # (Starlette's host check has no IPv6)
+    local = is_loopback(host)
+    # a loopback bind answers only loopback names (DNS rebinding); any other bind also needs
+    # the launch token, printed once below, as notebook servers do
     settings = WebSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                            max_jobs=max_jobs, job_timeout_s=job_timeout,
-                           allowed_hosts=("127.0.0.1", "localhost") if local else None)
+                           allowed_hosts=hosts_for_bind(host),
+                           launch_token=None if local else secrets.token_urlsafe(24))
     app = create_app(settings)
-    if host not in LOCAL_HOSTS:
+    if not local:
         click.echo(f"warning: listening on {host}: other computers on the network can use the "
-                   "app", err=True)
+                   "app with the address below (it holds the app's launch token)", err=True)
     # uvicorn's own log stays quiet: failures reach the user as one craftpix line, and the
     # app logs unexpected errors itself (logger "craftpix.web")
-    config = uvicorn.Config(app, host=host, port=port, log_level="critical")
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(app, host=host, port=port, log_level="critical",
+                            timeout_graceful_shutdown=GRACEFUL_S)
+    server = _server_class(uvicorn, app)(config)
 
     def announce() -> None:
         bound = port
@@ -57,6 +65,8 @@ def serve_command(host: str, port: int, no_browser: bool, max_upload_mb: float,
             for sock in s.sockets:
                 bound = sock.getsockname()[1]
         url = app_url(host, bound)
+        if settings.launch_token:
+            url += f"?token={settings.launch_token}"
         click.echo(f"craftpix is running at {url} (Ctrl+C to stop)")
         if not no_browser:
             webbrowser.open(url)
@@ -70,6 +80,25 @@ def serve_command(host: str, port: int, no_browser: bool, max_upload_mb: float,
     if not server.started:
         raise InputError(f"cannot listen on {host} port {port} (in use, or not an address "
                          "of this computer); try another --port")
+
+
+def _server_class(uvicorn: Any, app: Any) -> type:
+    """uvicorn's ``Server`` that, at Ctrl-C or SIGTERM, also stops the app's child work.
+
+    uvicorn waits for open requests before it shuts the app down; a request waiting for a
+    photo's decoding, a pattern or an export (each in a child process) would hold the server
+    for as long as that takes. Stopping the children at the signal ends those requests at
+    once (503 "the app is shutting down"), so the server is gone within about a second.
+    """
+
+    class Server(uvicorn.Server):  # type: ignore[misc,name-defined]
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            state = getattr(app.state, "craftpix", None)
+            if state is not None:
+                state.abort()
+
+    return Server
 
 
 def app_url(host: str, port: int) -> str:

@@ -343,3 +343,72 @@ class SessionStore:
             self._sessions.clear()
         for s in sessions:
             shutil.rmtree(s.folder, ignore_errors=True)
+
+
+# --- the app's work folder ---------------------------------------------------------------------
+WORK_PREFIX = "craftpix-web-"
+LOCK_NAME = ".server.lock"
+STALE_UNLOCKED_S = 24 * 3600  # a work folder without a lock file (older versions) this old
+
+
+def _lock_file(path: Path) -> Any:
+    """``path`` opened and exclusively locked (without waiting); None when another process
+    holds it or locks are not available here. The lock ends with the process, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locks, nothing is ever judged stale
+        return None
+    f = open(path, "a+b")  # noqa: SIM115 - held open for the server's life
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def clean_stale_work_dirs(parent: Path, now: float | None = None) -> list[Path]:
+    """Remove the work folders (``craftpix-web-*`` in ``parent``) that killed servers left.
+
+    A running server holds the lock on its folder's :data:`LOCK_NAME` (:func:`new_work_dir`),
+    so a folder whose lock can be taken has no server: it goes, with the photos, exports and
+    prompt-job folders in it. A folder without a lock file (made by an older version) goes
+    once untouched for :data:`STALE_UNLOCKED_S`. Returns the folders removed.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        candidates = [p for p in parent.iterdir() if p.name.startswith(WORK_PREFIX)
+                      and p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
+    for folder in candidates:
+        lock_path = folder / LOCK_NAME
+        try:
+            if lock_path.exists():
+                held = _lock_file(lock_path)
+                if held is None:
+                    continue  # a live server's (or locks unavailable)
+                held.close()
+            elif now - folder.stat().st_mtime < STALE_UNLOCKED_S:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def new_work_dir(parent: Path | None = None) -> tuple[Path, Any]:
+    """A new, locked work folder ``craftpix-web-*`` in ``parent`` (default: the system's temp
+    folder), after removing stale ones (:func:`clean_stale_work_dirs`).
+
+    Returns the folder and the open lock file; keep it open as long as the server runs
+    (closing it, or the process ending, releases the lock).
+    """
+    import tempfile
+
+    parent = Path(parent or tempfile.gettempdir())
+    clean_stale_work_dirs(parent)
+    root = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=parent))
+    return root, _lock_file(root / LOCK_NAME)

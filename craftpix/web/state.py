@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ from fastapi import Depends, Request, Response
 
 from craftpix.errors import CraftpixError
 from craftpix.pattern import Pattern
-from craftpix.web.jobs import JobLimit, JobNotFound, JobQueue, JobRunner, run_job
-from craftpix.web.sessions import Session, SessionStore, TooManySessions
+from craftpix.web.jobs import JobLimit, JobNotFound, JobQueue, JobRunner, WorkPool, run_job
+from craftpix.web.sessions import Session, SessionStore, TooManySessions, new_work_dir
 from craftpix.web.settings import WebSettings
 from craftpix.web.uploads import UploadTooLarge
 
@@ -49,8 +48,10 @@ class AppState:
 
     def __init__(self, settings: WebSettings, runner: JobRunner = run_job) -> None:
         self.settings = settings
-        if settings.work_dir is None:
-            self.root, self.owns_root = Path(tempfile.mkdtemp(prefix="craftpix-web-")), True
+        self._root_lock = None
+        if settings.work_dir is None:  # stale folders of killed servers are removed first
+            self.root, self._root_lock = new_work_dir()
+            self.owns_root = True
         else:
             self.root, self.owns_root = Path(settings.work_dir), False
             self.root.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,13 @@ class AppState:
                                      on_expire=lambda s: self.jobs.cancel_owner(s.id),
                                      max_history_bytes=settings.max_history_bytes,
                                      max_total_history_bytes=settings.max_total_history_bytes)
-        self.generations = threading.BoundedSemaphore(settings.max_generations)
+        wait = settings.queue_wait_s  # child processes with time limits, one per session
+        self.decoding = WorkPool("reading a photo", settings.max_decodes,
+                                 settings.decode_timeout_s, wait)
+        self.generations = WorkPool("making a pattern", settings.max_generations,
+                                    settings.generate_timeout_s, wait)
+        self.exports = WorkPool("writing the files", settings.max_exports,
+                                settings.export_timeout_s, wait)
         self._stop = threading.Event()
         self._janitor = threading.Thread(target=self._sweep, name="craftpix-janitor",
                                          daemon=True)
@@ -78,14 +85,24 @@ class AppState:
             except Exception:  # noqa: BLE001 - keep sweeping
                 log.exception("session clean-up failed")
 
+    def abort(self) -> None:
+        """Stop all child work at once (Ctrl-C, SIGTERM): no lock is taken."""
+        for pool in (self.decoding, self.generations, self.exports):
+            pool.abort()
+        self.jobs.abort()
+
     def close(self) -> None:
         """Stop jobs and the janitor, remove every session folder (and the work dir we made)."""
+        for pool in (self.decoding, self.generations, self.exports):
+            pool.close()
         self._stop.set()
         self._janitor.join(timeout=5)
         self.jobs.close()
         self.sessions.close()
         if self.owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        if self._root_lock is not None:
+            self._root_lock.close()
 
     def scrub(self, message: str) -> str:
         """``message`` with paths inside the work folder cut to their file name."""

@@ -9,9 +9,13 @@ Files are stored under names this module chooses; nothing the client sends becom
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
+import secrets
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
@@ -20,8 +24,10 @@ from craftpix.palette import Palette, parse_csv, parse_gpl, parse_hex
 from craftpix.pattern import Pattern
 
 #: Pillow format name → file extension the stored photo gets.
-IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
-                 "TIFF": "tif"}
+#: MPO is the JPEG a phone writes with a second (depth or preview) picture after the first.
+IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "WEBP": "webp", "GIF": "gif",
+                 "BMP": "bmp", "TIFF": "tif"}
+_BOMB_SIZE = re.compile(r"\((\d+) pixels\)")  # in Pillow's DecompressionBomb messages
 _HEX_LINE = re.compile(r"#?[0-9a-fA-F]{6}")
 
 
@@ -70,8 +76,13 @@ def sniff_image(data: bytes, max_pixels: int) -> SniffedImage:
                 im.load()
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # over Pillow's own limit (89 MP): refused before its size reached the check above
+        m = _BOMB_SIZE.search(str(exc))
+        size = f" ({int(m.group(1)) / 1e6:.0f} megapixels)" if m else ""
+        raise InputError(f"the image is too large{size}; the limit is "
+                         f"{max_pixels / 1e6:.0f} megapixels") from None
+    except UnidentifiedImageError:
         msg = "the file is not an image craftpix can read (PNG, JPEG, WebP, ...)"
         raise InputError(msg) from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
@@ -99,13 +110,49 @@ def sniff_palette(data: bytes, label: str = "uploaded palette") -> tuple[Palette
     return parse_csv(text, "custom", label), "csv"
 
 
-def parse_pattern(data: bytes) -> Pattern:
-    """A ``pattern.json`` from bytes; raises :class:`InputError` (``PatternError``), one line."""
+MAX_META_BYTES = 64 * 1024  # WebSettings.max_meta_bytes
+
+
+def parse_pattern(data: bytes, max_meta_bytes: int = MAX_META_BYTES) -> Pattern:
+    """A ``pattern.json`` from bytes; raises :class:`InputError` (``PatternError``), one line.
+
+    Its ``meta`` (free-form: prompt, seed, the list of edits, ...) may take at most
+    ``max_meta_bytes`` as compact JSON: every undo step keeps a copy, so a pattern with a
+    2-million-entry ``meta.edits`` would otherwise cost the server a gigabyte over an hour
+    of edits.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("uploaded pattern: not UTF-8 text") from None
-    return Pattern.from_json(text, source="uploaded pattern")
+    pattern = Pattern.from_json(text, source="uploaded pattern")
+    size = len(json.dumps(pattern.meta, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > max_meta_bytes:
+        edits = pattern.meta.get("edits")
+        what = f" ({len(edits)} edits listed)" if isinstance(edits, list) else ""
+        raise InputError(f"uploaded pattern: its 'meta' is too large{what}: {size / 1024:.0f} "
+                         f"KB, the limit is {max_meta_bytes / 1024:.0f} KB")
+    return pattern
+
+
+def store(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` to ``folder/name`` whole or not at all: into a temporary file next to
+    it, then :func:`os.replace` (atomic). ``folder`` is made again if it was removed.
+
+    On a disk error (full disk, quota) the partial temporary file is removed and the
+    :class:`OSError` raised; whatever ``folder/name`` held before is untouched.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    tmp = folder / f".{name}.{secrets.token_hex(4)}.part"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def safe_stem(name: str | None, default: str = "custom") -> str:

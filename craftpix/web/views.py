@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +63,14 @@ def png_response(image: Any) -> Response:
 
 
 # --- files -------------------------------------------------------------------------------------
-def ensure_export(session: Session) -> tuple[Path, list[str], list[str]]:
+def ensure_export(session: Session, run: Callable[..., Any] | None = None
+                  ) -> tuple[Path, list[str], list[str]]:
     """Write every file of the current pattern (once per version): folder, names, notes.
 
     Whatever :func:`craftpix.api.export` writes with the pattern's export settings:
-    ``pattern.json`` (with those settings), PDF, previews, machine files.
+    ``pattern.json`` (with those settings), PDF, previews, machine files. ``run(fn, *args,
+    **kwargs)`` calls the export (default: directly; the app passes its export pool's, a
+    child process with a time limit).
     """
     with session.lock:
         pattern = current(session)
@@ -76,15 +80,19 @@ def ensure_export(session: Session) -> tuple[Path, list[str], list[str]]:
             shutil.rmtree(session.exported[1], ignore_errors=True)
             session.exported = None
         folder = session.folder / f"files-{session.version}"
-        folder.mkdir()
+        folder.mkdir(parents=True)  # the session folder too, if it was removed
         try:
-            result = api.export(pattern, folder, **session.export)
+            result = (run or _call)(api.export, pattern, folder, **session.export)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         names = sorted((p.name for p in result.paths), key=lambda n: n != "pattern.json")
         session.exported = (session.version, folder, names)
         return folder, names, list(result.notes)
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
 
 
 MEDIA_TYPES = {".json": "application/json", ".pdf": "application/pdf", ".png": "image/png",

@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
-from craftpix.web.state import ReadSessionDep, WebError
+from craftpix.web.sessions import Session
+from craftpix.web.state import AppState, ReadSessionDep, StateDep, WebError
 from craftpix.web.views import MEDIA_TYPES, ensure_export
 
 router = APIRouter()
 
 
+def exported(session: Session, state: AppState) -> tuple[Path, list[str], list[str]]:
+    """:func:`~craftpix.web.views.ensure_export` with the export in the app's export pool: a
+    child process with a time limit, a few at once and one per session."""
+    return ensure_export(session, functools.partial(state.exports.run, session.id))
+
+
 @router.get("/api/files")
-def files(session: ReadSessionDep) -> dict[str, Any]:
-    folder, names, notes = ensure_export(session)
+def files(session: ReadSessionDep, state: StateDep) -> dict[str, Any]:
+    folder, names, notes = exported(session, state)
     listed = [{"name": n, "bytes": (folder / n).stat().st_size, "url": f"/api/files/{n}"}
               for n in names]
     listed.append({"name": "all.zip", "bytes": None, "url": "/api/files/all.zip"})
     return {"version": session.version, "files": listed, "notes": notes}
 
+
 @router.get("/api/files/{name}")
-def file(name: str, session: ReadSessionDep) -> Response:
-    folder, names, _ = ensure_export(session)
+def file(name: str, session: ReadSessionDep, state: StateDep) -> Response:
+    folder, names, _ = exported(session, state)
     if name == "all.zip":
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

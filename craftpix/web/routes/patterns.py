@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from craftpix import api
 from craftpix.web.forms import EditBody, PatternForm, apply_edit, build_request, catalog_for
+from craftpix.web.jobs import make_checked
 from craftpix.web.state import ReadSessionDep, SessionDep, StateDep, WebError, current
 from craftpix.web.views import pattern_state, png_response
 
@@ -20,13 +20,9 @@ def generate(form: PatternForm, session: SessionDep,
     with session.lock:
         request = build_request(session, form)
         catalog = catalog_for(session, form, request)
-    if not state.generations.acquire(timeout=60):
-        raise WebError("the app is busy making other patterns; try again in a moment", 503)
-    try:
-        with session.generating:
-            result = api.make_pattern(request)
-    finally:
-        state.generations.release()
+    # in a child process with a time limit, a few at once and one per session; what the
+    # export would refuse (PES colors, an unknown part) is refused here, not at download
+    result = state.generations.run(session.id, make_checked, request)
     with session.lock:
         session.start(result.pattern, dict(request.export), result.summary, result.notes)
         session.catalog, session.form = catalog, form.model_dump()

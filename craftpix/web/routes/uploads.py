@@ -6,15 +6,16 @@ import secrets
 import shutil
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from craftpix import api
 from craftpix.errors import InputError
 from craftpix.media import get_medium
 from craftpix.palette import available_palettes, load_palette, pattern_catalog
+from craftpix.web.security import rotate_session
 from craftpix.web.sessions import Upload
-from craftpix.web.state import SessionDep, SettingsDep
-from craftpix.web.uploads import parse_pattern, safe_stem, sniff_image, sniff_palette
+from craftpix.web.state import SessionDep, SettingsDep, StateDep
+from craftpix.web.uploads import parse_pattern, safe_stem, sniff_image, sniff_palette, store
 from craftpix.web.views import pattern_state, read_upload
 
 FileDep = Annotated[UploadFile, File()]
@@ -25,24 +26,28 @@ router = APIRouter()
 @router.post("/api/image")
 def upload_image(file: FileDep,
                  session: SessionDep,
-                 settings: SettingsDep) -> dict[str, Any]:
+                 settings: SettingsDep, state: StateDep, request: Request,
+                 response: Response) -> dict[str, Any]:
     data = read_upload(file, settings.max_upload_bytes, "the photo")
-    info = sniff_image(data, settings.max_pixels)
+    # decoded in a child process: a few at once, one per session, with a time limit
+    info = state.decoding.run(session.id, sniff_image, data, settings.max_pixels)
     with session.lock:
+        # the new photo is written whole before the old one goes (a full disk keeps the old)
+        path = store(session.folder, f"photo-{secrets.token_hex(4)}.{info.ext}", data)
         if session.image is not None:
             session.image.path.unlink(missing_ok=True)
-        path = session.folder / f"photo-{secrets.token_hex(4)}.{info.ext}"
-        path.write_bytes(data)
         label = safe_stem(file.filename, "photo")
         session.image = Upload(path, label, {"format": info.format, "width": info.width,
                                              "height": info.height})
+        rotate_session(request, response, session, state)
     return {"name": label, "format": info.format, "width": info.width,
             "height": info.height, "bytes": len(data)}
 
 @router.post("/api/palette")
 def upload_palette(file: FileDep,
                    session: SessionDep,
-                 settings: SettingsDep) -> dict[str, Any]:
+                   settings: SettingsDep, state: StateDep, request: Request,
+                   response: Response) -> dict[str, Any]:
     data = read_upload(file, settings.max_palette_bytes, "the palette file")
     pal, ext = sniff_palette(data)
     label = safe_stem(file.filename)
@@ -57,6 +62,7 @@ def upload_palette(file: FileDep,
         path.write_bytes(data)
         session.palette = Upload(path, label, {"colors": len(pal)})
         session.palette_value = load_palette(path)
+        rotate_session(request, response, session, state)
     return {"name": label, "colors": len(pal), "format": ext}
 
 @router.delete("/api/palette")
@@ -70,8 +76,10 @@ def drop_palette(session: SessionDep) -> dict[str, Any]:
 @router.post("/api/pattern")
 def upload_pattern(file: FileDep,
                    session: SessionDep,
-                   settings: SettingsDep) -> dict[str, Any]:
-    pattern = parse_pattern(read_upload(file, settings.max_pattern_bytes, "the pattern file"))
+                   settings: SettingsDep, state: StateDep, request: Request,
+                   response: Response) -> dict[str, Any]:
+    pattern = parse_pattern(read_upload(file, settings.max_pattern_bytes, "the pattern file"),
+                            settings.max_meta_bytes)
     if max(pattern.width, pattern.height) > api.MAX_SIDE:
         raise InputError(f"the pattern is {pattern.width}×{pattern.height} cells; the app "
                          f"edits patterns up to {api.MAX_SIDE} cells a side")
@@ -82,4 +90,5 @@ def upload_pattern(file: FileDep,
                       f"{get_medium(pattern.medium).title}, {len(pattern.palette)} "
                       f"{pattern.brand} colors (uploaded)", [])
         session.catalog, session.form = catalog, {}
+        rotate_session(request, response, session, state)
         return pattern_state(session)
