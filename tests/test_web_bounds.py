@@ -222,6 +222,41 @@ def test_a_planted_session_token_cannot_read_the_victims_pattern(tmp_path):
         assert len(r.headers.get_list("set-cookie")) == 1
 
 
+def test_a_session_at_work_is_never_evicted(tmp_path):
+    from craftpix.web.sessions import SessionStore, TooManySessions
+
+    store = SessionStore(tmp_path, max_sessions=2, ttl_s=3600, max_history=5)
+    uploading = store.create()  # its first upload still decoding: empty, but in use
+    idle = store.create()
+    store.release(idle)
+    third = store.create()  # evicts the idle empty one, not the one at work
+    assert store.get(idle.token) is None and store.get(uploading.token) is uploading
+    assert uploading.folder.is_dir() and not idle.folder.exists()
+    with pytest.raises(TooManySessions):
+        store.create()  # both slots at work
+    store.release(uploading)
+    store.release(third)
+    assert store.create() and len(store) == 2
+
+
+def test_twice_the_session_limit_uploading_at_once_gives_no_500(tmp_path):
+    app = create_app(WebSettings(work_dir=tmp_path, max_sessions=4))
+    data = photo()
+    with TestClient(app):
+        statuses: list[int] = []
+
+        def one() -> None:
+            statuses.append(upload(TestClient(app), data).status_code)
+
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert 500 not in statuses and statuses.count(200) >= 4, statuses
+    assert set(statuses) <= {200, 503}
+
+
 # --- 3. bounds: meta, pools, limits --------------------------------------------------------------
 def test_a_pattern_with_two_million_edits_is_refused(client):
     doc = json.loads(_pattern_json())

@@ -193,6 +193,7 @@ class Session:
     catalog: Palette | None = None  # where edits take new colors (None: the pattern's brand)
     generating: threading.Lock = field(default_factory=threading.Lock)  # one make at a time
     job_catalogs: dict[str, tuple[Palette, dict[str, Any]]] = field(default_factory=dict)
+    in_use: int = 0  # state-changing requests in flight: never evicted meanwhile
 
     def __post_init__(self) -> None:
         self.history = History(self.max_history, self.max_history_bytes)
@@ -208,9 +209,10 @@ class Session:
 
     @property
     def empty(self) -> bool:
-        """Nothing of the user's here: no photo, palette, pattern or prompt job."""
+        """Nothing of the user's here: no photo, palette, pattern or prompt job, and no
+        request at work on it (its first upload may be on its way)."""
         return (self.image is None and self.palette is None and self.pattern is None
-                and not self.job_catalogs)
+                and not self.job_catalogs and not self.in_use)
 
     def start(self, pattern: Pattern, export: dict[str, Any], summary: str,
               notes: list[str]) -> None:
@@ -250,18 +252,30 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def get(self, token: str | None) -> Session | None:
-        """The live session named ``token`` (its idle clock restarted), or None."""
+    def get(self, token: str | None, use: bool = False) -> Session | None:
+        """The live session named ``token`` (its idle clock restarted), or None.
+
+        ``use=True``: a state-changing request starts on it (:attr:`Session.in_use` + 1;
+        call :meth:`release` when it ends), so it is not evicted meanwhile.
+        """
         if not token:
             return None
         with self._lock:
             s = self._sessions.get(token)
             if s is not None:
                 s.last_used = time.monotonic()
+                s.in_use += use
             return s
 
+    def release(self, session: Session) -> None:
+        """A request that :meth:`get` (``use=True``) or :meth:`create` counted has ended."""
+        with self._lock:
+            session.in_use = max(0, session.in_use - 1)
+            session.last_used = time.monotonic()
+
     def create(self) -> Session:
-        """A new session with an empty folder; expired ones, then the longest-idle empty one
+        """A new session with an empty folder, counted in use by the calling request
+        (:meth:`release` it); expired ones, then the longest-idle empty one
         (:attr:`Session.empty`), make room first.
 
         Raises :class:`TooManySessions` when ``max_sessions`` sessions all hold something.
@@ -282,6 +296,7 @@ class SessionStore:
             folder = self.root / f"s-{secrets.token_hex(8)}"
             folder.mkdir(mode=0o700)
             s = Session(token, folder, self.max_history, self.max_history_bytes)
+            s.in_use = 1  # the request that makes it (release() when it ends)
             self._sessions[token] = s
         if evicted is not None:
             self._remove(evicted)
@@ -329,7 +344,8 @@ class SessionStore:
         """Remove sessions idle longer than the TTL (and their folders); returns them."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            old = [s for s in self._sessions.values() if now - s.last_used > self.ttl_s]
+            old = [s for s in self._sessions.values()
+                   if now - s.last_used > self.ttl_s and not s.in_use]
             for s in old:
                 del self._sessions[s.token]
         for s in old:

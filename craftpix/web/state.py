@@ -143,17 +143,21 @@ def get_session(request: Request, response: Response,
     A new session is kept (and its cookie sent) only when the request succeeds: one that
     ends in an error is discarded, so failed or refused requests never fill the slots.
     """
-    session = state.sessions.get(request.cookies.get(COOKIE))
-    if session is not None:
-        yield session
-        return
-    session = state.sessions.create()
-    set_cookie(response, session)
-    try:
+    session = state.sessions.get(request.cookies.get(COOKIE), use=True)
+    if session is None:
+        session = state.sessions.create()
+        set_cookie(response, session)
+        new = True
+    else:
+        new = False
+    try:  # in use (never evicted) until the request ends
         yield session
     except BaseException:
-        state.sessions.discard(session)
+        if new:
+            state.sessions.discard(session)
         raise
+    finally:
+        state.sessions.release(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
