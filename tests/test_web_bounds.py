@@ -498,7 +498,11 @@ def test_prompt_job_dies_with_a_killed_server(tmp_path):
         req = urllib.request.Request(base + "api/jobs", json.dumps(
             {**SMALL, "prompt": "a red rose"}).encode(), headers={"Content-Type":
                                                                    "application/json"})
-        urllib.request.urlopen(req, timeout=30)
+        import http.cookiejar
+
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(
+            http.cookiejar.CookieJar()))
+        job_id = json.loads(opener.open(req, timeout=30).read())["id"]
         server = psutil.Process(proc.pid)
         deadline = time.monotonic() + 60
         while not (kids := [c for c in server.children()  # not the resource tracker
@@ -506,11 +510,16 @@ def test_prompt_job_dies_with_a_killed_server(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         job = kids[0]
-        time.sleep(0.5)  # the child is past its start-up
+        while json.loads(opener.open(f"{base}api/jobs/{job_id}", timeout=30).read())[
+                "stage"] != "engine":  # the runner has started (past the child's start-up)
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         proc.kill()  # kill -9: no clean-up in the server
         proc.wait(10)
-        gone = psutil.wait_procs([job], timeout=3)[0]
-        assert gone, "the prompt job outlived the server"
+        alive = psutil.wait_procs([job], timeout=3)[1]
+        for p in alive:  # (only when the test fails) leave nothing behind
+            p.kill()
+        assert not alive, "the prompt job outlived the server"
     finally:
         if proc.poll() is None:
             proc.kill()
