@@ -130,6 +130,8 @@ def _portable(exc: BaseException) -> BaseException:
 def _work_main(conn: Connection, parent_pid: int, fn: Callable[..., Any], args: tuple,
                kwargs: dict[str, Any]) -> None:
     """A :class:`WorkPool` child: run ``fn`` and send ``("ok", value)`` or ``("error", exc)``."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # not the server's handlers: Ctrl-C ends it
+        signal.signal(sig, signal.SIG_DFL)
     die_with_parent(parent_pid)
     try:
         out: tuple[str, Any] = ("ok", fn(*args, **kwargs))
