@@ -18,6 +18,9 @@ journey's median and p95 seconds and the errors (any status but 200).
 ``--edits`` edits (so each holds an undo history); the server's resident memory (with its
 child processes) is sampled every 0.1 s: peak, and after the last request.
 
+``--decode N``: N sessions upload a 40-megapixel PNG (8000×5000, a few hundred KB) at once;
+the server's peak memory, its memory after the last upload, and the statuses.
+
 Prints Markdown for docs/BENCHMARKS.md ("Web app").
 """
 
@@ -200,6 +203,43 @@ def memory(sessions: int, side: int, edits: int) -> None:
         stop(proc)
 
 
+def decode(n: int) -> None:
+    import io
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from PIL import Image
+
+    img = Image.new("RGB", (8000, 5000), (200, 40, 40))
+    img.paste((30, 60, 200), (0, 0, 4000, 2500))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    data = buf.getvalue()
+    del img
+    proc, base = serve()
+    try:
+        idle = rss_mb(proc.pid)
+        sampler = Sampler(proc.pid)
+
+        def one(_: int) -> int:
+            with httpx.Client(base_url=base, timeout=600) as c:
+                return c.post("api/image", files={"file": ("big.png", data)}).status_code
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(n) as ex:
+            statuses = list(ex.map(one, range(n)))
+        took = time.perf_counter() - t0
+        time.sleep(1)
+        after, peak = rss_mb(proc.pid), sampler.close()
+        counts = ", ".join(f"{statuses.count(s)}× {s}" for s in sorted(set(statuses)))
+        print(f"| uploads at once | PNG | statuses | idle MB | peak MB | after MB | seconds |\n"
+              f"|---:|---|---|---:|---:|---:|---:|\n"
+              f"| {n} | 8000×5000, {len(data) / 1e3:.0f} KB | {counts} | {idle:.0f} | "
+              f"{peak:.0f} | {after:.0f} | {took:.1f} |")
+    finally:
+        stop(proc)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=48)
@@ -210,16 +250,19 @@ def main() -> None:
     ap.add_argument("--memory", type=int, help="sessions to fill (a real server)")
     ap.add_argument("--side", type=int, default=500, help="pattern side (--memory)")
     ap.add_argument("--edits", type=int, default=10, help="edits per session (--memory)")
+    ap.add_argument("--decode", type=int, help="40 MP PNG uploads at once (a real server)")
     args = ap.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}\n")
-    if args.load or args.memory:
+    if args.load or args.memory or args.decode:
         if args.load:
             load([int(n) for n in args.load.split(",")], args.journeys,
                  {"medium": "beads", "width": args.size, "height": args.size,
                   "colors": args.colors, "seed": 0})
         if args.memory:
             memory(args.memory, args.side, args.edits)
+        if args.decode:
+            decode(args.decode)
         return
     form = {"medium": "beads", "width": args.size, "height": args.size,
             "colors": args.colors, "seed": 0}
