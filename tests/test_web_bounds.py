@@ -31,7 +31,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from craftpix.web import WebSettings, create_app  # noqa: E402
-from craftpix.web.jobs import Busy, WorkPool, WorkTimeout  # noqa: E402
+from craftpix.web.jobs import Busy, WorkFailed, WorkPool, WorkTimeout  # noqa: E402
 from craftpix.web.security import hosts_for_bind, is_loopback, split_host  # noqa: E402
 from craftpix.web.sessions import LOCK_NAME, clean_stale_work_dirs, new_work_dir  # noqa: E402
 from craftpix.web.state import COOKIE  # noqa: E402
@@ -309,6 +309,9 @@ def test_work_over_its_time_limit_is_killed():
     assert time.monotonic() - t0 < 3
     assert not [p for p in psutil.Process().children() if p.status() != psutil.STATUS_ZOMBIE]
     assert pool.run("A", _stamp, 0)[1] >= 0  # the slot is free again
+    with pytest.raises(WorkFailed, match="stopped unexpectedly"):
+        pool.run("A", os._exit, 3)  # a child that dies without an answer
+    assert not pool._owners and not pool._running  # nothing kept for sessions gone
 
 
 def test_unknown_brick_part_is_400_and_a_huge_value_is_not_logged(client, caplog):

@@ -78,6 +78,12 @@ class WorkTimeout(CraftpixError):
     status = 503
 
 
+class WorkFailed(CraftpixError):
+    """The child doing the work died without an answer (killed, out of memory; HTTP 500)."""
+
+    status = 500
+
+
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_S = 0.5  # how often a child checks that its parent still lives (non-Linux)
 
@@ -228,6 +234,8 @@ class WorkPool:
             except BaseException:
                 self._queue.remove((owner, ticket))
                 self._owners[owner] -= 1
+                if self._owners[owner] <= 0:
+                    del self._owners[owner]
                 self._cond.notify_all()
                 raise
             self._queue.remove((owner, ticket))
@@ -237,6 +245,9 @@ class WorkPool:
         with self._cond:
             self._running[owner] -= 1
             self._owners[owner] -= 1
+            for counts in (self._running, self._owners):
+                if counts[owner] <= 0:
+                    del counts[owner]  # sessions come and go: keep only the busy ones
             self._cond.notify_all()
 
     def run(self, owner: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -274,8 +285,9 @@ class WorkPool:
                 if self._closed:
                     raise Busy("the app is shutting down") from None
                 proc.join(timeout=1)
-                raise RuntimeError(f"{self.what} stopped unexpectedly (exit code "
-                                   f"{proc.exitcode})") from None
+                raise WorkFailed(f"{self.what} stopped unexpectedly (exit code "
+                                 f"{proc.exitcode}); the server may be short of memory"
+                                 ) from None
         finally:
             if proc.pid is not None:
                 self._procs.pop(proc.pid, None)
