@@ -255,7 +255,8 @@ class WorkPool:
 
         ``fn`` and the value must pickle (the value comes back through a pipe). Raises
         :class:`Busy` (no slot), :class:`WorkTimeout` (over ``timeout_s``; the child is
-        killed) or whatever ``fn`` raised.
+        killed), :class:`WorkFailed` (the child died without an answer) or whatever ``fn``
+        raised.
         """
         self._acquire(owner)
         try:
