@@ -191,7 +191,6 @@ class Session:
     exported: tuple[int, Path, list[str]] | None = None  # (version, folder, file names)
     form: dict[str, Any] = field(default_factory=dict)  # the values the pattern was made from
     catalog: Palette | None = None  # where edits take new colors (None: the pattern's brand)
-    generating: threading.Lock = field(default_factory=threading.Lock)  # one make at a time
     job_catalogs: dict[str, tuple[Palette, dict[str, Any]]] = field(default_factory=dict)
     in_use: int = 0  # state-changing requests in flight: never evicted meanwhile
 
