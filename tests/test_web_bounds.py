@@ -548,16 +548,31 @@ def test_stale_work_folders_are_removed_at_start(tmp_path, monkeypatch):
     fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     other = tmp_path / "unrelated"
     other.mkdir()
+    from craftpix.web.jobs import PID_FILE, _start_time
+
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    deadline = time.monotonic() + 10
+    while not _start_time(orphan.pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    (stale / "s-1" / "jobs" / "j1" / PID_FILE).write_text(
+        f"{orphan.pid} {_start_time(orphan.pid)}\n")  # a job that outlived its server
+    (stale / "s-1" / "jobs" / "j2").mkdir()
+    (stale / "s-1" / "jobs" / "j2" / PID_FILE).write_text(f"{os.getpid()} 1\n")  # pid reused
     try:
         with TestClient(create_app(WebSettings())) as c:
             root = c.app.state.craftpix.root
             assert root.parent == tmp_path and (root / LOCK_NAME).exists()
             assert not stale.exists() and not old.exists()
             assert young.exists() and live.exists() and other.exists()
+            assert orphan.wait(5) == -signal.SIGKILL  # killed; this process was spared
             assert clean_stale_work_dirs(tmp_path) == []  # its own folder is locked
         assert not root.exists()
     finally:
         held.close()
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
     assert clean_stale_work_dirs(tmp_path) == [live]
     root, lock = new_work_dir(tmp_path)
     lock.close()

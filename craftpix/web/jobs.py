@@ -115,6 +115,50 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="craftpix-parent-watch", daemon=True).start()
 
 
+PID_FILE = "job.pid"  # in a job's folder: "<pid> <start time>" of its child
+
+
+def _start_time(pid: int) -> str:
+    """The start time of process ``pid`` (clock ticks since boot, /proc/<pid>/stat field
+    22, proc(5)); "" when unknown (no such process, not Linux). With the pid it names one
+    process, whatever pid reuse happened since."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) "
+    return fields[19] if len(fields) > 19 else ""
+
+
+def record_child(folder: Path, pid: int) -> None:
+    """Note a prompt job's child in its folder (:data:`PID_FILE`), for
+    :func:`kill_recorded` after a crash."""
+    try:
+        (folder / PID_FILE).write_text(f"{pid} {_start_time(pid)}\n")
+    except OSError:
+        pass
+
+
+def kill_recorded(root: Path) -> list[int]:
+    """Kill the prompt-job children recorded under ``root`` (a dead server's work folder)
+    that still run: only a process with the recorded pid *and* start time (never one that
+    reused the pid). Returns the pids killed."""
+    killed = []
+    for path in root.glob(f"s-*/jobs/*/{PID_FILE}"):
+        try:
+            pid_text, _, started = path.read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if started and _start_time(pid) == started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except OSError:
+                pass
+    return killed
+
+
 def _job_main(runner: JobRunner, parent_pid: int, request: Any, conn: Connection,
               preview_every: int) -> None:
     """A prompt job's child: tied to the server's life, then ``runner``."""
@@ -507,6 +551,7 @@ class JobQueue:
         job.folder.mkdir(parents=True, exist_ok=True)
         proc.start()
         child.close()
+        record_child(job.folder, proc.pid)
         job.process, job.conn = proc, parent
         job.state, job.stage, job.started = "running", "starting", time.monotonic()
 

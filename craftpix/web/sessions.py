@@ -387,7 +387,8 @@ def clean_stale_work_dirs(parent: Path, now: float | None = None) -> list[Path]:
 
     A running server holds the lock on its folder's :data:`LOCK_NAME` (:func:`new_work_dir`),
     so a folder whose lock can be taken has no server: it goes, with the photos, exports and
-    prompt-job folders in it. A folder without a lock file (made by an older version) goes
+    prompt-job folders in it, and any of its prompt jobs still running is killed
+    (:func:`craftpix.web.jobs.kill_recorded`). A folder without a lock file (made by an older version) goes
     once untouched for :data:`STALE_UNLOCKED_S`. Returns the folders removed.
     """
     now = time.time() if now is None else now
@@ -409,6 +410,9 @@ def clean_stale_work_dirs(parent: Path, now: float | None = None) -> list[Path]:
                 continue
         except OSError:
             continue
+        from craftpix.web.jobs import kill_recorded
+
+        kill_recorded(folder)  # its prompt jobs, should any have outlived it
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
