@@ -416,15 +416,14 @@ def _plan_size(req: PatternRequest, medium: Medium
     hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
     if spec.hoop and medium.name != "stitch":
         raise InputError("--size hoop is for cross-stitch machine files")
+    if spec.auto and req.image is None:
+        raise InputError("--size auto reads the grid of pixel art: it needs an image")
+    image, sprite_notes = None, []
     if spec.auto:
-        if req.image is None:
-            raise InputError("--size auto reads the grid of pixel art: it needs an image")
-        from craftpix.imageio import native_grid, open_image
-
-        grid = native_grid(open_image(req.image))
+        image, grid, sprite_notes = _pixel_art(req.image)
         if grid is None:
-            raise InputError(f"{Path(req.image).name} is not pixel art scaled up by a whole "
-                             "factor; give the size, e.g. --size 48")
+            raise InputError(f"{Path(req.image).name} is not pixel art (no regular grid of "
+                             "flat cells found); give the size, e.g. --size 48")
         spec = SizeSpec.cells(*grid)
     if req.image is None:
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
@@ -434,17 +433,44 @@ def _plan_size(req: PatternRequest, medium: Medium
         _export_settings(req.export, req.medium,
                          None if req.medium == "stitch" else sizing.resolve(spec, cell_mm),
                          req.brand)
-    from craftpix.imageio import open_image
-
-    image = open_image(req.image)  # transparency kept: it becomes empty cells
+    if image is None:  # transparency kept: it becomes empty cells
+        image, _, sprite_notes = _pixel_art(req.image)
     width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
     placement = sizing.place(width, height, image.size, req.fit, both_given=spec.both)
-    notes = list(placement.notes)
+    notes = sprite_notes + list(placement.notes)
     frames = sizing.frame_count(req.image)
     if frames > 1:
         notes.append(f"{Path(req.image).name} is animated ({frames} frames): only the first "
                      "frame is used")
     return image, placement, notes
+
+
+def _pixel_art(path: str | os.PathLike[str]) -> tuple[Any, tuple[int, int] | None, list[str]]:
+    """The image at ``path`` and, when it is scaled-up pixel art, its grid: (image, grid, notes).
+
+    Exact whole-factor art keeps its image (:func:`craftpix.imageio.native_grid`); otherwise
+    :func:`craftpix.pixelart.find_sprite` reads the grid under fractional scale, drift, blur
+    and JPEG, and the image is replaced by the sprite in its own colors, enlarged by a whole
+    factor to about the image's size (so sizes in cm and the shape are kept). Not pixel art:
+    (the image, None, []). Raises :class:`InputError` for an unreadable image.
+    """
+    from PIL import Image
+
+    from craftpix.imageio import native_grid, open_image
+    from craftpix.pixelart import find_sprite
+
+    image = open_image(path)
+    grid = native_grid(image)
+    if grid is not None:
+        return image, grid, []
+    sprite = find_sprite(image)
+    if sprite is None:
+        return image, None, []
+    w, h = sprite.size
+    factor = max(1, round(image.width / w))
+    note = (f"pixel art: read its {w}×{h} grid ({sprite.pitch[0]:.1f} pixels per cell) and "
+            f"its {len(sprite.colors)} colors")
+    return sprite.cells.resize((w * factor, h * factor), Image.Resampling.NEAREST), (w, h), [note]
 
 
 def _hoop_mm(value: Any) -> tuple[float, float] | None:
