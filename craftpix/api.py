@@ -434,7 +434,11 @@ def _plan_size(req: PatternRequest, medium: Medium
                          None if req.medium == "stitch" else sizing.resolve(spec, cell_mm),
                          req.brand)
     if image is None:  # transparency kept: it becomes empty cells
-        image, _, sprite_notes = _pixel_art(req.image)
+        from craftpix.imageio import open_image
+
+        image = open_image(req.image)
+        width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
+        image, sprite_notes = _sprite_for_grid(image, (width, height))
     width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
     placement = sizing.place(width, height, image.size, req.fit, both_given=spec.both)
     notes = sprite_notes + list(placement.notes)
@@ -443,6 +447,35 @@ def _plan_size(req: PatternRequest, medium: Medium
         notes.append(f"{Path(req.image).name} is animated ({frames} frames): only the first "
                      "frame is used")
     return image, placement, notes
+
+
+def _sprite_for_grid(image: Any, grid: tuple[int, int]) -> tuple[Any, list[str]]:
+    """``image`` as the sprite in its own colors when it is pixel art whose cells fit ``grid``.
+
+    A size given by hand uses the sprite reading (:func:`craftpix.pixelart.find_sprite`) only
+    when the requested ``(width, height)`` in cells is the sprite's own grid or a whole multiple
+    of it (each sprite cell then becomes ``k × k`` cells); any other size, or an image that is
+    not pixel art, keeps the image as it is, so flat art and photos resample as before.
+    Returns ``(image, notes)``.
+    """
+    from PIL import Image
+
+    from craftpix.imageio import native_grid
+    from craftpix.pixelart import find_sprite
+
+    width, height = grid
+    if native_grid(image) is not None or min(image.size) < 2 * min(width, height):
+        return image, []  # exact art resamples exactly already; no room for a coarser grid
+    sprite = find_sprite(image)
+    if sprite is None:
+        return image, []
+    w, h = sprite.size
+    if width % w or height % h or width // w != height // h:
+        return image, []
+    factor = max(1, round(image.width / w))
+    note = (f"pixel art: read its {w}×{h} grid ({sprite.pitch[0]:.1f} pixels per cell) and "
+            f"its {len(sprite.colors)} colors")
+    return sprite.cells.resize((w * factor, h * factor), Image.Resampling.NEAREST), [note]
 
 
 def _pixel_art(path: str | os.PathLike[str]) -> tuple[Any, tuple[int, int] | None, list[str]]:
