@@ -32,7 +32,7 @@ from craftpix.export.embroidery import StitchPlan, ThreadBlock
 from craftpix.export.layout import ChartPage, page_plan, section_plan
 from craftpix.export.merge import MergeResult
 from craftpix.fileio import atomic_path
-from craftpix.media import MM_PER_INCH, get_medium
+from craftpix.media import MM_PER_INCH, get_medium, plural
 from craftpix.pattern import Pattern, usage_order
 
 PAPERS: dict[str, tuple[float, float]] = {"a4": A4, "letter": LETTER}
@@ -320,7 +320,7 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
                 else f"mini beads, {medium.pitch_mm:.2f} mm pegs")
         facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + f", {bead}")
         facts.append(("Beads", f"{bom.total_cells:,}"))
-        facts.append(("Pegboards", f"{len(layout.pages)} square boards of "
+        facts.append(("Pegboards", f"{plural(len(layout.pages), 'square board')} of "
                       f"{layout.section}\u00d7{layout.section} pegs"))
         facts.append(("To buy", "; ".join(t.text() for t in bom.totals)))
     elif p.medium == "bricks":
