@@ -929,7 +929,8 @@ def import_pattern(
     :mod:`craftpix.oxs_import`, which also says what is not carried over; the notes of the
     result say it for this file). The pattern keeps the file's fabric count and strands as
     its export settings. With ``out``, ``pattern.json`` and every export (options ``export``,
-    the keyword arguments of :func:`craftpix.export.export_pattern`) are written there as one
+    the keyword arguments of :func:`craftpix.export.export_pattern`; ``formats`` defaults to
+    :data:`IMPORT_FORMATS`, the chart as OXS and no machine files) are written there as one
     output set. Raises :class:`InputError` (one line) for a file that is not a readable chart,
     breaks a bound (size, nesting, a document type declaration), or has no stitch.
     """

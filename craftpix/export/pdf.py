@@ -246,10 +246,16 @@ class _Doc:
         top = self.ph - MARGIN
         if left is not None:
             self.text(MARGIN, top - 9, left, 12, bold=True)
+            left_w = fonts.string_width(left, 12, bold=True)
         else:
             short = self.title if len(self.title) <= 60 else self.title[:57] + "..."
             self.text(MARGIN, top - 9, short, 9, bold=True)
-        self.text(self.pw - MARGIN, top - 9, right, 8.5, align="right")
+            left_w = 0.0  # a long title may run under the right text, as before
+        room = self.pw - 2 * MARGIN - left_w - 4 * mm
+        size = 8.5  # smaller (down to 6.5) where a long right text would run into the left
+        if left_w and fonts.string_width(right, size) > room:
+            size = max(6.5, size * room / fonts.string_width(right, size))
+        self.text(self.pw - MARGIN, top - 9, right, size, align="right")
         c = self.c
         c.setStrokeColorRGB(0.6, 0.6, 0.6)
         c.setLineWidth(0.5)
