@@ -129,3 +129,21 @@ def test_transparent_sprite_leaves_its_background_empty(tmp_path):
 def test_truth_image_is_the_sprite():
     sprite = _case(2)
     assert np.array_equal(np.asarray(truth_image(sprite)), PALETTE[sprite])
+
+
+def test_size_by_hand_uses_the_sprite_only_for_its_own_grid(tmp_path):
+    """A sprite given twice its grid gets 2×2 cells per sprite cell; a size that is not a whole
+    multiple of its grid (and flat art at any size) resamples the image as before."""
+    sprite = _case(7)
+    render(sprite, Degrade(9.5, 1.0, 0.7, 70), 7).save(tmp_path / "sprite.jpg", quality=95)
+    h, w = sprite.shape
+    twice = make_pattern(PatternRequest(medium="beads", image=tmp_path / "sprite.jpg",
+                                        size=(2 * w, 2 * h)))
+    assert any("pixel art: read its" in n for n in twice.notes)
+    cells = twice.pattern.cells
+    assert cells.shape == (2 * h, 2 * w)
+    assert np.array_equal(cells[::2, ::2], cells[1::2, 1::2])
+    other = make_pattern(PatternRequest(medium="beads", image=tmp_path / "sprite.jpg",
+                                        size=(w - 9, h - 7)))
+    assert not any("pixel art" in n for n in other.notes)
+    assert other.pattern.cells.shape == (h - 7, w - 9)
