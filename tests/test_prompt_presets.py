@@ -352,7 +352,7 @@ def test_readme_prompt_command_in_each_preset(tiny_paths, tmp_path, quality, ste
     extra = ["--quality", quality] + (["--steps", str(steps)] if quality != "draft" else [])
     res = CliRunner().invoke(main, _cli_args(tiny_paths, palette, out, *extra),
                              catch_exceptions=False)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, (res.output, res.exception)
     pattern = Pattern.load(out / "pattern.json")
     assert pattern.meta["quality"] == quality and pattern.meta["steps"] == steps
     assert pattern.meta["reference"]["candidates"] == 2
@@ -392,3 +392,83 @@ def test_missing_fast_lora_on_the_command_line_is_one_line(tiny_paths, tmp_path,
     assert res.exit_code == 2
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "--fast-reference" in lines[0], res.output
+
+
+# --- the CLIP scorer and `models pull --fast-reference` -------------------------------------------
+def _tiny_clip(folder: Path) -> Path:
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    try:
+        from tiny_models import tiny_tokenizer
+    except ImportError:  # tests/ imported as a package
+        from tests.tiny_models import tiny_tokenizer
+    text = dict(vocab_size=520, hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                num_hidden_layers=2, max_position_embeddings=77, bos_token_id=0,
+                eos_token_id=1, pad_token_id=1)
+    vision = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37,
+                  num_attention_heads=4, num_hidden_layers=2)
+    torch.manual_seed(7)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).eval() \
+        .save_pretrained(folder, safe_serialization=True)
+    processor = CLIPProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                           crop_size={"height": 32, "width": 32}),
+        tokenizer=tiny_tokenizer())
+    processor.save_pretrained(folder)
+    processor.image_processor.save_pretrained(folder)  # preprocessor_config.json, as on the Hub
+    return folder
+
+
+def test_clip_scorer_is_100_times_the_cosine(tiny_paths, tmp_path) -> None:
+    from transformers import CLIPModel, CLIPProcessor
+
+    from craftpix.engines.sds.reference import ClipScorer
+
+    folder = _tiny_clip(tmp_path / "clip")
+    images = [Image.new("RGB", (32, 32), c) for c in ((220, 20, 20), (20, 20, 220))]
+    scores = ClipScorer(folder, torch.device("cpu"))(images, "a red rose")
+    model, proc = CLIPModel.from_pretrained(folder), CLIPProcessor.from_pretrained(folder)
+    with torch.no_grad():
+        img = model.get_image_features(**proc(images=images, return_tensors="pt"))
+        txt = model.get_text_features(**proc(text=["a red rose"], return_tensors="pt",
+                                             padding="max_length"))
+    if not isinstance(img, torch.Tensor):  # newer transformers return an output object
+        img, txt = img.pooler_output, txt.pooler_output
+    want = 100 * torch.nn.functional.cosine_similarity(img, txt.expand_as(img))
+    assert np.allclose(scores, want.numpy(), atol=1e-4)
+    # and a run ranks with it, loaded from the folder it was given
+    result = _run(_settings(tiny_paths, quality="draft", reference_scorer=str(folder)),
+                  tmp_path / "run")
+    assert result.reference_meta["scorer"] == "clip"
+
+
+def test_models_pull_fetches_the_fast_lora(tmp_path, monkeypatch) -> None:
+    import huggingface_hub
+    from huggingface_hub import HfApi
+
+    from craftpix.models import cli as models_cli
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr("craftpix.models.hub.hub_unreachable", lambda: None)  # no network here
+    monkeypatch.setattr("craftpix.models.cli.hub_offline", lambda: False)
+    monkeypatch.setattr("craftpix.models.lora.hub_offline", lambda: False)
+    fetched = []
+    monkeypatch.setattr(models_cli, "download",
+                        lambda ref, **k: fetched.append(ref.name) or tmp_path)
+    monkeypatch.setattr(HfApi, "list_repo_files",
+                        lambda self, repo, **k: ["README.md", "pytorch_lora_weights.safetensors"])
+    weights = tmp_path / "pytorch_lora_weights.safetensors"
+    weights.write_bytes(b"")
+
+    def hf_download(repo, name, **kw):
+        fetched.append(f"{repo}/{name}")
+        return str(weights)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_download)
+    res = CliRunner().invoke(models_cli.models_group,
+                             ["pull", "--sd15", "--no-controlnet", "--fast-reference"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "latent-consistency/lcm-lora-sdv1-5/pytorch_lora_weights.safetensors" in fetched
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in fetched

@@ -20,6 +20,10 @@ STAGES = ("models", "candidates", "ranking", "sds")
 TITLES = {"models": "checking models", "candidates": "reference candidates",
           "ranking": "ranking candidates", "sds": "score distillation"}
 
+#: Stages a person at a terminal sees as lines on stderr (the model check takes a second and
+#: its errors are the one line; the SDS steps have their own progress bar).
+ECHOED = ("candidates", "ranking")
+
 Progress = Callable[[str, float], None]
 
 
@@ -55,7 +59,7 @@ class StageProgress:
     """Reports stage by stage: :meth:`start`, :meth:`advance` per item, :meth:`finish`.
 
     ``weights`` maps stage → its share (missing stages: 0). ``echo`` writes one line per
-    report to stderr, except for the ``sds`` stage. ``clock`` is for tests.
+    report of the :data:`ECHOED` stages to stderr. ``clock`` is for tests.
     """
 
     def __init__(self, on_progress: Progress | None, weights: dict[str, float], *,
@@ -101,7 +105,7 @@ class StageProgress:
         self.reports.append((label, fraction, eta))
         if self.on_progress is not None:
             self.on_progress(label, fraction)
-        if self.echo and stage != "sds":
+        if self.echo and stage in ECHOED:
             click.echo(label, err=True)
 
     def hook(self, every: int = 1) -> Callable[[int, object], None]:
