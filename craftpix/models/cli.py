@@ -67,9 +67,11 @@ def models_group() -> None:
 @click.option("--sd15", "family", flag_value="sd15",
               help="Stable Diffusion 1.5 (lighter, ~3 GB in fp16).")
 @click.option("--no-controlnet", is_flag=True,
-              help="Skip the canny/depth ControlNets (prompt-only runs do not use them).")
+              help="Skip the canny/depth ControlNets (--quality draft and --reference none "
+                   "do not use them).")
 @click.option("--depth", is_flag=True,
-              help="Also the depth estimator that runs with --image and the depth ControlNet.")
+              help="Also the depth estimator of the depth ControlNet (--image, and a prompt's "
+                   "reference with --quality fine or paper).")
 @click.option("--full-vae", is_flag=True, help="Also the model's full VAE (for --vae full).")
 @click.option("--fast-reference", is_flag=True,
               help="Also the few-step LCM-LoRA (OpenRAIL++ licence) for --reference-lora fast: "

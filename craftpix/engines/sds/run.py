@@ -452,6 +452,10 @@ def _choose(
     from craftpix.engines.sds.reference import ClipScorer, DiffusionScorer, Scorer, rank
     from craftpix.models.loading import scorer_ref
 
+    if len(candidates) == 1:  # nothing to rank (the CPU's cheapest draft)
+        only = candidates[0]
+        return only, {"candidates": 1, "steps": steps, "scorer": None,
+                      "lora": settings.reference_lora, "seed": only.seed, "scores": {}}
     stages.start("ranking", 1)
     scorer: Scorer
     ref = located.scorer if located is not None else scorer_ref(settings)
