@@ -472,3 +472,14 @@ def test_models_pull_fetches_the_fast_lora(tmp_path, monkeypatch) -> None:
     assert res.exit_code == 0, (res.output, res.exception)
     assert "latent-consistency/lcm-lora-sdv1-5/pytorch_lora_weights.safetensors" in fetched
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in fetched
+
+
+def test_one_candidate_is_not_ranked(tiny_paths, tmp_path, monkeypatch) -> None:
+    from craftpix.engines.sds import reference
+
+    def no_scorer(*a, **k):
+        raise AssertionError("one candidate needs no ranking")
+
+    monkeypatch.setattr(reference, "DiffusionScorer", no_scorer)
+    result = _run(_settings(tiny_paths, quality="draft", candidates=1), tmp_path)
+    assert result.reference_meta["scorer"] is None and result.reference_meta["seed"] == 0
