@@ -483,3 +483,23 @@ def test_one_candidate_is_not_ranked(tiny_paths, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(reference, "DiffusionScorer", no_scorer)
     result = _run(_settings(tiny_paths, quality="draft", candidates=1), tmp_path)
     assert result.reference_meta["scorer"] is None and result.reference_meta["seed"] == 0
+
+
+def test_draft_with_a_photo_is_the_photo_engine_without_any_model(tmp_path) -> None:
+    from craftpix.engines.sds.run import photo_pattern, run_sds
+
+    rng = np.random.default_rng(0)
+    arr = np.zeros((48, 48, 3), dtype=np.uint8)
+    arr[8:40, 12:36] = (200, 40, 40)
+    arr += rng.integers(0, 20, arr.shape, dtype=np.uint8)
+    image = Image.fromarray(arr)
+    ref = np.asarray(image.resize((8, 8), Image.Resampling.BOX), dtype=np.float64) / 255
+    settings = SDSSettings(model=str(tmp_path / "no-such-model"), quality="draft")
+    result = run_sds(settings, prompt="a red rose", image=image, reference_rgb=ref,
+                     palette_rgb=PALETTE, height=8, width=8, colors=None, medium="beads",
+                     steps=None, seed=0, smooth=20.0, out_dir=tmp_path / "o", quiet=True)
+    assert result.steps == 0 and result.reference is None
+    want = photo_pattern(image, PALETTE, 8, 8, colors=None, smooth=1.0, seed=0,
+                         medium="beads")
+    assert np.array_equal(result.indices, want)
+    assert not (tmp_path / "o").exists()  # no run folder, no model looked for

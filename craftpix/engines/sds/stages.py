@@ -70,6 +70,7 @@ class StageProgress:
         self.total = 0
         self.t0 = 0.0
         self.reports: list[tuple[str, float, float | None]] = []  # (label, fraction, eta)
+        self.last = -1  # items of the current stage last reported
 
     def _order_share(self, stage: str) -> float:
         return sum(self.weights.get(s, 0.0) for s in STAGES[:STAGES.index(stage)])
@@ -77,6 +78,7 @@ class StageProgress:
     def start(self, stage: str, total: int = 1) -> None:
         """Begin ``stage`` of ``total`` items (candidates, steps...)."""
         self.stage, self.total, self.t0 = stage, max(1, int(total)), self.clock()
+        self.last = -1
         self.done_share = self._order_share(stage)
         self._report(0, None)
 
@@ -87,13 +89,14 @@ class StageProgress:
         self._report(done, eta)
 
     def finish(self) -> None:
-        """The current stage is over."""
-        if self.stage is not None:
+        """The current stage is over (reported unless its last item already was)."""
+        if self.stage is not None and self.last != self.total:
             self._report(self.total, 0.0)
 
     def _report(self, done: int, eta: float | None) -> None:
         assert self.stage is not None
         stage = self.stage
+        self.last = done
         share = self.weights.get(stage, 0.0)
         fraction = min(1.0, self.done_share + share * done / self.total)
         label = TITLES[stage]
