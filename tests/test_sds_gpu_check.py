@@ -41,6 +41,7 @@ def test_gpu_check_without_cuda_says_how_to_test_it(tmp_path, capsys) -> None:
     assert "--tiny --device cpu" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_gpu_check_times_every_preset_on_the_cpu(tmp_path) -> None:
     out = tmp_path / "presets.json"
     code = _load().main(["--tiny", "--device", "cpu", "--sections", "presets",
