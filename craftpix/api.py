@@ -352,8 +352,11 @@ def _make_pattern(
     t0 = time.perf_counter()
     # the engines see the image's part of the grid; padding is added after them
     engine_req = dataclasses.replace(req, size=(placement.inner_w, placement.inner_h))
+    reference_image = None
     if req.engine == "sds":
-        indices, palette, meta = _run_sds(engine_req, catalog, ref, out)
+        indices, palette, meta = _run_sds(engine_req, catalog, ref, out,
+                                          lambda label, f: progress(label, 0.1 + 0.8 * f))
+        reference_image = meta.pop("reference_image", None)
     else:
         assert ref is not None
         indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref)
@@ -389,6 +392,13 @@ def _make_pattern(
             export_kwargs.setdefault("background", req.background)
         # export_pattern saves pattern.json too, with the export settings it used
         result.exported = export_pattern(pattern, outputs.staging, **export_kwargs)
+        if reference_image is not None:  # a prompt's generated reference, beside the pattern
+            from craftpix.engines.sds.run import REFERENCE_FILE
+            from craftpix.fileio import atomic_path
+
+            with atomic_path(outputs.staging / REFERENCE_FILE) as tmp:
+                reference_image.save(tmp, format="PNG")
+            result.exported.paths.append(outputs.staging / REFERENCE_FILE)
         result.exported.paths = [outputs.final(p) for p in result.exported.paths]
         result.files = list(result.exported.paths)
         outputs.publish()
@@ -657,8 +667,10 @@ def _run_photo(
 
 def _run_sds(
     req: PatternRequest, catalog: Palette, ref: Reference | None, out: Path | None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any]]:
-    """The diffusion engine (SD-πXL): cell indices into the palette and meta values."""
+    """The diffusion engine (SD-πXL): cell indices into the palette and meta values (a
+    generated reference image under ``"reference_image"``, for the caller to save)."""
     import tempfile
 
     from craftpix.engines.sds.run import run_sds
@@ -674,9 +686,12 @@ def _run_sds(
     if reference is None:  # without a photo the color budget is met by pruning during the run
         wanted = DEFAULT_PROMPT_COLORS if req.colors is None else req.colors
         budget = wanted if wanted < len(palette) else None
-    steps = DEFAULT_SDS_STEPS if req.steps is None else req.steps
     smooth = 1.0 if req.smooth is None else req.smooth
     settings = req.sds if req.sds is not None else SDSSettings()
+    try:
+        steps = settings.steps_for(req.steps)  # None: the --quality preset's
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     settings = keep_final_checkpoint(settings, steps)  # what craftpix.resize continues from
     width, height = req.size
     with tempfile.TemporaryDirectory(prefix="craftpix-sds-") as scratch:
@@ -684,15 +699,19 @@ def _run_sds(
                          palette_rgb=palette.rgb, height=height, width=width, colors=budget,
                          medium=req.medium, steps=steps, seed=req.seed,
                          smooth=SDS_FFT_WEIGHT * smooth,
-                         out_dir=out if out is not None else Path(scratch), quiet=req.quiet)
-    meta: dict[str, Any] = {"steps": steps}
+                         out_dir=out if out is not None else Path(scratch), quiet=req.quiet,
+                         on_progress=progress)
+    meta: dict[str, Any] = {"steps": result.steps, "quality": settings.quality}
+    if result.reference is not None:
+        meta["reference"] = result.reference_meta
+        meta["reference_image"] = result.reference
     indices = result.indices
     if req.clean_up:  # the argmax has stray cells too; the photo engine's last pass absorbs them
         from craftpix.engines.photo import clean_up
 
         indices = clean_up(indices, reference, palette, smooth)
         meta["clean_up"] = True
-    if result.entropy is not None:  # how decided the cells were: near 0 is a crisp result
+    if result.steps and result.entropy is not None:  # near 0: a crisp result
         meta["entropy"] = round(result.entropy, 4)
     return indices, palette, meta
 
