@@ -12,6 +12,7 @@ from fastapi import Response, UploadFile
 from craftpix import api
 from craftpix.media import get_medium
 from craftpix.palette import Palette
+from craftpix.pattern import Pattern
 from craftpix.web.sessions import Session
 from craftpix.web.state import current
 from craftpix.web.uploads import check_size
@@ -38,6 +39,15 @@ def pattern_state(session: Session) -> dict[str, Any]:
         "form": session.form, "photo": session.image is not None,
         "can_undo": session.cursor > 0, "can_redo": session.cursor < len(session.history) - 1,
     }
+
+
+def live_summary(pattern: Pattern) -> str:
+    """One line about ``pattern`` as it is now: size, craft, colors of its catalog, pieces
+    (``"48×48 fuse beads, 11 hama colors, 1 392 beads"``); edits and conversions keep it true."""
+    medium = get_medium(pattern.medium, pattern.brand)
+    n = len(pattern.palette)
+    return (f"{pattern.width}×{pattern.height} {medium.title}, {n} {pattern.brand} "
+            f"color{'' if n == 1 else 's'}, {medium.pieces(int(pattern.counts().sum()))}")
 
 
 def colors_json(pal: Palette) -> list[dict[str, str]]:
