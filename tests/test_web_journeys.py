@@ -537,3 +537,49 @@ def test_chart_numbers_and_web_edits_count_design_rows_and_columns(web, inputs, 
     want = [[None if i < 0 else cli.palette[i].code for i in row] for row in cli.cells.tolist()]
     assert page.evaluate(CODES) == want
     web.chart_ok()
+
+
+def test_a_stroke_is_set_cell_cell_by_cell():
+    """The one-step stroke gives what ``craftpix edit --set`` gives cell by cell (the same
+    color in every cell, the same symbols and edit list; only the palette's order may
+    differ), including strokes that empty cells, and refuses what set_cell refuses."""
+    from craftpix import edit
+    from craftpix.errors import InputError
+    from craftpix.pattern import Color, Pattern
+    from craftpix.web.forms import paint_stroke
+
+    rng = np.random.default_rng(11)
+    pal = [Color(f"C{i}", f"c{i}", f"#{i * 40000 + 5:06x}") for i in range(6)]
+
+    def view(q):
+        return ([[None if i < 0 else q.palette[i].code for i in r] for r in q.cells.tolist()],
+                {c.code: c.symbol for c in q.palette}, q.meta)
+
+    changed = 0
+    for _ in range(150):
+        h, w = (int(v) for v in rng.integers(2, 9, 2))
+        p = Pattern(rng.integers(-1, 6, (h, w)), pal, "beads", "perler").compact()
+        codes = [c.code for c in p.palette] + [None]
+        code = codes[int(rng.integers(len(codes)))]
+        cells = [(int(rng.integers(h)), int(rng.integers(w))) for _ in range(rng.integers(1, 30))]
+        ref, seen = p, set()
+        try:
+            for rc in cells:
+                here = ref.cells[rc]
+                if rc in seen or (code is None and here < 0) or (
+                        here >= 0 and ref.palette[here].code == code):
+                    seen.add(rc)
+                    continue
+                seen.add(rc)
+                ref = edit.set_cell(ref, *rc, code)
+        except InputError:
+            ref = p
+        if ref is p:
+            with pytest.raises(InputError):
+                paint_stroke(p, cells, code, None)
+            continue
+        assert view(paint_stroke(p, cells, code, None)) == view(ref)
+        changed += 1
+    assert changed > 100
+    with pytest.raises(InputError, match="outside the"):
+        paint_stroke(p, [(0, 0), (h, 0)], code, None)

@@ -187,22 +187,43 @@ def apply_edit(pattern: Pattern, body: EditBody, catalog: Palette | None
 
 def paint_stroke(pattern: Pattern, cells: list[tuple[int, int]], code: str | None,
                  catalog: Palette | None) -> Pattern:
-    """Paint the cells of one stroke (0-based ``(row, col)``, repeats ignored) with ``code``:
-    one :func:`craftpix.edit.set_cell` per cell that changes, so the pattern's edit list names
-    each cell as ``craftpix edit --set`` does. Raises :class:`InputError` for an empty stroke,
-    a cell outside the pattern or an unknown color (then nothing is changed)."""
-    if not cells:
-        raise InputError("the paint stroke has no cells")
+    """Paint the cells of one stroke (0-based ``(row, col)``, repeats ignored) with ``code``
+    (``None``: empty), as one pattern change.
+
+    The result is that of :func:`craftpix.edit.set_cell` applied cell by cell (the edit list
+    names each cell as ``craftpix edit --set ROW,COL=CODE`` does, counted from 1), computed in
+    two ``set_cell`` calls whatever the stroke's length: the first resolves the color, the
+    cells between are painted in one array assignment, the last settles the palette and the
+    symbols (a color painted over keeps its symbol retired). Raises :class:`InputError` (one
+    line, nothing changed) for a cell outside the pattern, an unknown color, or a stroke that
+    changes nothing.
+    """
     seen: set[tuple[int, int]] = set()
-    out = pattern
+    todo: list[tuple[int, int]] = []
     for row, col in cells:
         if (row, col) in seen:
             continue
         seen.add((row, col))
-        if 0 <= row < out.height and 0 <= col < out.width and out.cells[row, col] >= 0 \
-                and out.palette[out.cells[row, col]].code == code:
+        if not (0 <= row < pattern.height and 0 <= col < pattern.width):
+            raise InputError(f"cell ({row + 1}, {col + 1}) is outside the {pattern.width}×"
+                             f"{pattern.height} pattern (rows and columns count from 1)")
+        here = int(pattern.cells[row, col])
+        if (code is None and here < 0) or (here >= 0 and pattern.palette[here].code == code):
             continue  # already that color
-        out = edit.set_cell(out, row, col, code, catalog)
-    if out is pattern:
+        todo.append((row, col))
+    if not todo:
         raise InputError("the stroke changes nothing: those cells already have that color")
-    return out
+    first = edit.set_cell(pattern, *todo[0], code, catalog)
+    if len(todo) == 1:
+        return first
+    middle = todo[1:-1]
+    grid = first.cells.copy()
+    if middle:
+        rows, cols = zip(*middle, strict=True)
+        grid[list(rows), list(cols)] = first.cells[todo[0]]
+    meta = dict(first.meta)
+    meta["edits"] = [*meta.get("edits", []),
+                     *(f"set {r + 1},{c + 1}={code or 'empty'}" for r, c in middle)]
+    between = Pattern(grid, list(first.palette), first.medium, first.brand, meta,
+                      dict(first.settings))
+    return edit.set_cell(between, *todo[-1], code, catalog)
