@@ -455,9 +455,13 @@ def test_an_empty_height_follows_the_photo(web, inputs):
     expect(page.locator("#height")).to_have_value("")
     # a padded photo at both sides given: each note is one item of a list
     web.make(inputs["landscape photo"], width="48", height="48")
-    notes = page.locator("#notes li")
-    assert notes.count() >= 1
-    assert all(t.strip() for t in notes.all_text_contents())
+    notes = page.locator("#notes li").all_text_contents()
+    assert len(notes) >= 2 and all(t.strip() for t in notes), notes
+    assert not [t for t in notes if "--" in t], "the page's notes speak of its form, not flags"
+    wide = next(t for t in notes if t.startswith("the image is wider than 48x48"))
+    assert 'Fit "crop" fills the grid' in wide
+    assert "Width 48 with Height left empty keeps the image's shape" in wide
+    assert any(t.startswith("chose ") and "fill in Colors to set the number" in t for t in notes)
     web.clean()
 
 
@@ -583,3 +587,28 @@ def test_a_stroke_is_set_cell_cell_by_cell():
     assert changed > 100
     with pytest.raises(InputError, match="outside the"):
         paint_stroke(p, [(0, 0), (h, 0)], code, None)
+
+
+def test_each_layer_words_the_same_note(inputs, tmp_path):
+    """One structured note: the command line names its flags, the page its form's fields."""
+    from click.testing import CliRunner
+
+    from craftpix.cli import main
+    from craftpix.notes import Note
+    from craftpix.web.views import web_notes
+
+    run = CliRunner().invoke(main, ["beads", "--image", str(inputs["landscape photo"]),
+                                    "--size", "48x48", "--out", str(tmp_path / "out"),
+                                    "--no-pdf"])
+    assert run.exit_code == 0, run.output
+    assert ("(--fit crop fills the grid; --size 48x keeps the image's shape)" in run.output)
+    assert "(--colors N to set the number)" in run.output
+    from craftpix.notes import Hint
+
+    note = Note("the image is only 8x8 pixels", [Hint("size", "8x", "gives one cell per pixel"),
+                                                 Hint("background", "COLOR", "fills it")])
+    assert note == ("the image is only 8x8 pixels (--size 8x gives one cell per pixel; "
+                    "--background COLOR fills it)")
+    assert web_notes([note, "a plain note"]) == [
+        "the image is only 8x8 pixels (Width 8 with Height left empty gives one cell per pixel)",
+        "a plain note"]  # the page has no background field: that hint is left out
