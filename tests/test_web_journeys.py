@@ -190,11 +190,18 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         "landscape photo": blocks_photo(d / "landscape.jpg", (48, 80), [0.3, 0.55, 0.85],
                                         [(slice(20, 44), slice(10, 40), [0.9, 0.8, 0.2])],
                                         noise=0.03, seed=3, quality=90),
-        "portrait photo": blocks_photo(d / "portrait.jpg", (120, 80), [0.85, 0.8, 0.7],
-                                       [(slice(20, 70), slice(15, 65), [0.7, 0.2, 0.2]),
-                                        (slice(70, 110), slice(30, 50), [0.2, 0.4, 0.2])],
-                                       noise=0.05, seed=4, quality=85),
     }
+    # a phone's portrait photo: stored sideways (80 rows × 120 columns) with EXIF orientation 6
+    # (turn 90° clockwise to show it), so it is 80 wide and 120 tall as the crafter sees it
+    upright = blocks_photo(d / "upright.png", (120, 80), [0.85, 0.8, 0.7],
+                           [(slice(20, 70), slice(15, 65), [0.7, 0.2, 0.2]),
+                            (slice(70, 110), slice(30, 50), [0.2, 0.4, 0.2])], noise=0.05, seed=4)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    with Image.open(upright) as im:
+        im.transpose(Image.Transpose.ROTATE_90).save(d / "portrait.jpg", quality=85,
+                                                     exif=exif.tobytes())
+    out["portrait photo"] = d / "portrait.jpg"
     # a transparent PNG: a red disc and a blue square on nothing
     yy, xx = np.mgrid[0:64, 0:64]
     rgba = np.zeros((64, 64, 4), np.uint8)
@@ -234,6 +241,12 @@ def test_ordinary_inputs_at_the_defaults_show_chart_legend_and_counts(web, input
     if name in ("landscape photo", "portrait photo", "transparent PNG", "8x sprite"):
         assert probe["empty"] > 0, "padding or transparency leaves empty cells"
     assert probe["drawn"] > 0
+    codes = web.page.evaluate(CODES)
+    if name == "portrait photo":  # upright: padded left and right, not above and below
+        assert all(row[0] is None and row[-1] is None for row in codes)
+        assert None not in codes[0][10:38] and None not in codes[-1][10:38]
+    if name == "landscape photo":
+        assert codes[0] == [None] * 48 and codes[-1] == [None] * 48
 
 
 # --- 1. paint by dragging -------------------------------------------------------------------------
