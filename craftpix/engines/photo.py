@@ -46,6 +46,7 @@ from craftpix.color import (
 from craftpix.engines.labeling import absorb_blobs, alpha_expansion, grid_edges, potts_energy
 from craftpix.errors import InputError
 from craftpix.imageio import Reference
+from craftpix.notes import Hint, Note
 from craftpix.palette import Palette, choose_indices, unique_colors
 
 __all__ = [
@@ -170,7 +171,8 @@ def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSe
     remap[used] = np.arange(len(used))
     out = np.where(indices >= 0, remap[np.maximum(indices, 0)], -1)
     if settings.colors is None:
-        notes.insert(0, f"chose {len(used)} color{'' if len(used) == 1 else 's'} for this image (--colors N to set the number)")
+        notes.insert(0, Note(f"chose {len(used)} color{'' if len(used) == 1 else 's'} for this "
+                             "image", [Hint("colors", "N", "to set the number")]))
     return PhotoResult(out, catalog.subset(used), notes)
 
 
