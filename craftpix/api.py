@@ -430,15 +430,14 @@ def _plan_size(req: PatternRequest, medium: Medium
     hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
     if spec.hoop and medium.name != "stitch":
         raise InputError("--size hoop is for cross-stitch machine files")
+    if spec.auto and req.image is None:
+        raise InputError("--size auto reads the grid of pixel art: it needs an image")
+    image, sprite_notes = None, []
     if spec.auto:
-        if req.image is None:
-            raise InputError("--size auto reads the grid of pixel art: it needs an image")
-        from craftpix.imageio import native_grid, open_image
-
-        grid = native_grid(open_image(req.image))
+        image, grid, sprite_notes = _pixel_art(req.image)
         if grid is None:
-            raise InputError(f"{Path(req.image).name} is not pixel art scaled up by a whole "
-                             "factor; give the size, e.g. --size 48")
+            raise InputError(f"{Path(req.image).name} is not pixel art (no regular grid of "
+                             "flat cells found); give the size, e.g. --size 48")
         spec = SizeSpec.cells(*grid)
     if req.image is None:
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
@@ -448,17 +447,77 @@ def _plan_size(req: PatternRequest, medium: Medium
         _export_settings(req.export, req.medium,
                          None if req.medium == "stitch" else sizing.resolve(spec, cell_mm),
                          req.brand)
-    from craftpix.imageio import open_image
+    if image is None:  # transparency kept: it becomes empty cells
+        from craftpix.imageio import open_image
 
-    image = open_image(req.image)  # transparency kept: it becomes empty cells
+        image = open_image(req.image)
+        width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
+        image, sprite_notes = _sprite_for_grid(image, (width, height))
     width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
     placement = sizing.place(width, height, image.size, req.fit, both_given=spec.both)
-    notes = list(placement.notes)
+    notes = sprite_notes + list(placement.notes)
     frames = sizing.frame_count(req.image)
     if frames > 1:
         notes.append(f"{Path(req.image).name} is animated ({frames} frames): only the first "
                      "frame is used")
     return image, placement, notes
+
+
+def _sprite_for_grid(image: Any, grid: tuple[int, int]) -> tuple[Any, list[str]]:
+    """``image`` as the sprite in its own colors when it is pixel art whose cells fit ``grid``.
+
+    A size given by hand uses the sprite reading (:func:`craftpix.pixelart.find_sprite`) only
+    when the requested ``(width, height)`` in cells is the sprite's own grid or a whole multiple
+    of it (each sprite cell then becomes ``k × k`` cells); any other size, or an image that is
+    not pixel art, keeps the image as it is, so flat art and photos resample as before.
+    Returns ``(image, notes)``.
+    """
+    from PIL import Image
+
+    from craftpix.imageio import native_grid
+    from craftpix.pixelart import find_sprite
+
+    width, height = grid
+    if native_grid(image) is not None or min(image.size) < 2 * min(width, height):
+        return image, []  # exact art resamples exactly already; no room for a coarser grid
+    sprite = find_sprite(image)
+    if sprite is None:
+        return image, []
+    w, h = sprite.size
+    if width % w or height % h or width // w != height // h:
+        return image, []
+    factor = max(1, round(image.width / w))
+    note = (f"pixel art: read its {w}×{h} grid ({sprite.pitch[0]:.1f} pixels per cell) and "
+            f"its {len(sprite.colors)} colors")
+    return sprite.cells.resize((w * factor, h * factor), Image.Resampling.NEAREST), [note]
+
+
+def _pixel_art(path: str | os.PathLike[str]) -> tuple[Any, tuple[int, int] | None, list[str]]:
+    """The image at ``path`` and, when it is scaled-up pixel art, its grid: (image, grid, notes).
+
+    Exact whole-factor art keeps its image (:func:`craftpix.imageio.native_grid`); otherwise
+    :func:`craftpix.pixelart.find_sprite` reads the grid under fractional scale, drift, blur
+    and JPEG, and the image is replaced by the sprite in its own colors, enlarged by a whole
+    factor to about the image's size (so sizes in cm and the shape are kept). Not pixel art:
+    (the image, None, []). Raises :class:`InputError` for an unreadable image.
+    """
+    from PIL import Image
+
+    from craftpix.imageio import native_grid, open_image
+    from craftpix.pixelart import find_sprite
+
+    image = open_image(path)
+    grid = native_grid(image)
+    if grid is not None:
+        return image, grid, []
+    sprite = find_sprite(image)
+    if sprite is None:
+        return image, None, []
+    w, h = sprite.size
+    factor = max(1, round(image.width / w))
+    note = (f"pixel art: read its {w}×{h} grid ({sprite.pitch[0]:.1f} pixels per cell) and "
+            f"its {len(sprite.colors)} colors")
+    return sprite.cells.resize((w * factor, h * factor), Image.Resampling.NEAREST), (w, h), [note]
 
 
 def _hoop_mm(value: Any) -> tuple[float, float] | None:
@@ -578,10 +637,15 @@ def _export_settings(
 def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
               exported: ExportResult | None = None) -> str:
     """One line for a person: size, colors, pieces, confetti, ΔE00, merge savings, time."""
+    from craftpix.media import plural
+
     pieces = int(pattern.counts().sum())
     n = len(pattern.palette)
+    merged = exported.merged if exported is not None else None
+    built = (medium.pieces(pieces) if merged is None  # merged: the studs, and the parts to buy
+             else f"{plural(pieces, 'stud')}, {merged.pieces_after} pieces after merging")
     text = (f"{pattern.width}×{pattern.height} {medium.title}, {n} {brand} "
-            f"color{'' if n == 1 else 's'}, {medium.pieces(pieces)}, "
+            f"color{'' if n == 1 else 's'}, {built}, "
             f"{pattern.meta.get('isolated_cells', 0.0):.1%} isolated cells")
     if "delta_e00_mean" in pattern.meta:
         text += f", mean ΔE00 {pattern.meta['delta_e00_mean']:.2f}"
@@ -589,9 +653,6 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
     if cost is not None:
         owned = " beyond what you own" if pattern.meta.get("owned") else ""
         text += f", to buy{owned}: {cost:.2f}"
-    if exported is not None and exported.merged is not None:
-        m = exported.merged
-        text += f", {m.pieces_after} pieces after merging ({m.pieces_before} plates 1×1)"
     text = f"{text}, {seconds:.1f} s"
     shown = pattern.meta.get("stands_for") or {}
     parts = [f"{c.name} for {shown[c.code]['source']} (ΔE00 {shown[c.code]['delta_e00']:.1f})"
@@ -704,8 +765,11 @@ def board_cell(pattern: Pattern, board: int, row: int, col: int,
     grey numbers of the chart) on board ``board`` (numbered as the chart's pages).
 
     Boards are those of the chart (:func:`craftpix.export.layout.section_plan`, the board
-    size from ``settings["section"]`` or the craft's default). Raises :class:`InputError`
-    for a craft without boards, a board the chart does not have, or an empty peg.
+    size from ``settings["section"]`` or the craft's default). With ``settings["mirror"]``
+    they are the mirrored chart's boards, as printed: board 1 is the top-left board of the
+    back, and its pegs count from its left edge, which holds the design's right edge. Raises
+    :class:`InputError` for a craft without boards, a board the chart does not have, or an
+    empty peg.
     """
     from craftpix.export.layout import section_plan
 
@@ -723,6 +787,8 @@ def board_cell(pattern: Pattern, board: int, row: int, col: int,
                          f"design covers rows {page.peg_row0 + 1}\u2013"
                          f"{page.peg_row0 + page.rows}, columns {page.peg_col0 + 1}\u2013"
                          f"{page.peg_col0 + page.cols} of that board)")
+    if (settings or {}).get("mirror"):
+        c = pattern.width - 1 - c  # the mirrored chart's column c is the design's W-1-c
     return r, c
 
 
@@ -800,10 +866,51 @@ def convert_pattern(
         catalog = catalog.subset([i for i, e in enumerate(catalog.extra)
                                   if e.get("finish", "").lower() in STANDARD_FINISHES])
     converted = convert(pattern, catalog, name)
+    _convert_backstitch_color(pattern, converted, catalog)
     section = converted.settings.get("section")
     if section is not None and section not in get_medium(converted.medium, name).sections:
         converted.settings = {k: v for k, v in converted.settings.items() if k != "section"}
     return converted
+
+
+def _convert_backstitch_color(pattern: Pattern, converted: Pattern, catalog: Palette) -> None:
+    """Give ``converted`` (``pattern`` re-mapped to ``catalog``) a backstitch thread of the new
+    catalog in place of the stored ``backstitch_color`` code of the old one.
+
+    A thread that is also a cell color takes the color its cells took; any other takes the
+    nearest catalog color by the one color decision
+    (:func:`craftpix.color.nearest_color_indices`). The thread joins the palette, as the
+    export adds it, so a custom palette's pattern knows it too. An unknown code is left for
+    the export to report.
+    """
+    from craftpix.color import nearest_color_indices, rgb8_to_lab
+    from craftpix.palette import pattern_catalog
+    from craftpix.pattern import Color
+
+    code = converted.settings.get("backstitch_color")
+    if not code:
+        return
+    source = None
+    for i, c in enumerate(pattern.palette):
+        if c.code.lower() == str(code).lower():
+            source = c
+            cells = pattern.cells == i
+            if cells.any():  # the thread is a cell color too: the same new color as its cells
+                new = converted.palette[int(converted.cells[cells][0])]
+                converted.settings["backstitch_color"] = new.code
+                return
+    if source is None:
+        old = pattern_catalog(pattern.brand)
+        if old is None or str(code).lower() not in (k.lower() for k in old.codes):
+            return
+        i = [k.lower() for k in old.codes].index(str(code).lower())
+        source = Color(old.codes[i], old.names[i], old.hexes[i])
+    j = int(nearest_color_indices(rgb8_to_lab(np.array([source.rgb8], dtype=np.uint8)),
+                                  catalog.lab)[0])
+    converted.settings["backstitch_color"] = catalog.codes[j]
+    if catalog.codes[j] not in (c.code for c in converted.palette):
+        converted.palette = [*converted.palette,
+                             Color(catalog.codes[j], catalog.names[j], catalog.hexes[j])]
 
 
 # --- size change (craftpix.resize) ------------------------------------------------------------
@@ -880,6 +987,9 @@ def make_sizes(
 # --- charts from other programs (craftpix.oxs_import) -----------------------------------------
 #: File types :func:`import_pattern` reads, by suffix
 IMPORT_SUFFIXES = (".oxs",)
+#: What :func:`import_pattern` writes besides the PDF and previews unless ``export`` names
+#: ``formats``: the chart as OXS again (machine files only when asked for)
+IMPORT_FORMATS = ("oxs",)
 
 
 def import_pattern(
@@ -896,7 +1006,8 @@ def import_pattern(
     :mod:`craftpix.oxs_import`, which also says what is not carried over; the notes of the
     result say it for this file). The pattern keeps the file's fabric count and strands as
     its export settings. With ``out``, ``pattern.json`` and every export (options ``export``,
-    the keyword arguments of :func:`craftpix.export.export_pattern`) are written there as one
+    the keyword arguments of :func:`craftpix.export.export_pattern`; ``formats`` defaults to
+    :data:`IMPORT_FORMATS`, the chart as OXS and no machine files) are written there as one
     output set. Raises :class:`InputError` (one line) for a file that is not a readable chart,
     breaks a bound (size, nesting, a document type declaration), or has no stitch.
     """
@@ -931,7 +1042,9 @@ def import_pattern(
         from craftpix.export import export_pattern
         from craftpix.fileio import OutputSet
 
-        kwargs = _export_settings(dict(export or {}), "stitch", (pattern.width, pattern.height))
+        wanted = dict(export or {})
+        wanted.setdefault("formats", IMPORT_FORMATS)  # a chart in, a chart out: no machine files
+        kwargs = _export_settings(wanted, "stitch", (pattern.width, pattern.height))
         with OutputSet(out) as outputs:
             result.exported = export_pattern(pattern, outputs.staging, **kwargs)
             result.exported.paths = [outputs.final(p) for p in result.exported.paths]
