@@ -338,7 +338,7 @@ def _make_pattern(
     # color step 1 (before the engine): --exclude, --only, the inventory's colors
     catalog, stock, color_notes, buyable = _filter_colors(req, catalog)
     notes += color_notes
-    ref = None
+    ref, flat = None, None
     if image is not None:
         from craftpix.imageio import reference_from_image
         from craftpix.restore import restored_image
@@ -346,6 +346,12 @@ def _make_pattern(
         placed = restored_image(image.crop(placement.crop_box), placement.inner_w,
                                 placement.inner_h, req.restore, req.engine, notes)
         ref = reference_from_image(placed, placement.inner_w, placement.inner_h)
+        if req.engine != "sds":  # flat art by its real colors, from any file (craftpix.flatart)
+            from craftpix.flatart import find_flat_art
+
+            flat = find_flat_art(placed, placement.inner_w, placement.inner_h)
+            ref = ref._replace(flat_colors=None if flat is None else flat.colors,
+                               flat_counts=None if flat is None else flat.counts)
     reference = ref.rgb if ref is not None else None
 
     progress("engine", 0.1)
@@ -359,7 +365,7 @@ def _make_pattern(
         reference_image = meta.pop("reference_image", None)
     else:
         assert ref is not None
-        indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref)
+        indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref, flat)
         notes += engine_notes
     seconds = time.perf_counter() - t0
     # color step 2 (after the engine): inventory counts and prices
@@ -376,6 +382,14 @@ def _make_pattern(
         meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
     meta.update(choice_meta)
+    if reference is not None:  # which source color each catalog color stands for, how far
+        from craftpix.flatart import far_note, stands_for
+
+        meta["stands_for"] = stands_for(indices, palette.codes, palette.lab, reference, flat)
+        far = far_note(meta["stands_for"], dict(zip(palette.codes, palette.names, strict=True)),
+                       brand)
+        if far:
+            notes.append(far)
     meta.update(_purchase_meta(medium, palette.codes, buyable, stock))
     if req.size is not None:
         meta["size"] = req.size.text()
@@ -649,18 +663,22 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
     if cost is not None:
         owned = " beyond what you own" if pattern.meta.get("owned") else ""
         text += f", to buy{owned}: {cost:.2f}"
-    return f"{text}, {seconds:.1f} s"
+    text = f"{text}, {seconds:.1f} s"
+    shown = pattern.meta.get("stands_for") or {}
+    parts = [f"{c.name} for {shown[c.code]['source']} (ΔE00 {shown[c.code]['delta_e00']:.1f})"
+             for c in pattern.palette if c.code in shown]
+    return f"{text}\ncolors: {'; '.join(parts)}" if parts else text
 
 
 def _run_photo(
-    req: PatternRequest, catalog: Palette, ref: Reference,
+    req: PatternRequest, catalog: Palette, ref: Reference, flat: Any = None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any], list[str]]:
     """The model-free engine: cell indices into the colors it chose, meta values, notes."""
     from craftpix.engines.photo import PhotoSettings, make_photo_pattern
 
     result = make_photo_pattern(ref, catalog, PhotoSettings(
         colors=req.colors, smooth=1.0 if req.smooth is None else req.smooth,
-        dither=req.dither, seed=req.seed, background=req.background, medium=req.medium))
+        dither=req.dither, seed=req.seed, background=req.background, medium=req.medium), flat)
     return result.indices, result.palette, {"engine": "dither" if req.dither else "photo"}, \
         result.notes
 
