@@ -238,6 +238,10 @@ def test_ordinary_inputs_at_the_defaults_show_chart_legend_and_counts(web, input
     assert (probe["width"], probe["height"]) == (48, 48)  # the form's default size
     expect(web.page.locator("#summary")).to_contain_text("48×48 fuse beads")
     expect(web.page.locator("#summary")).to_contain_text(f"{probe['drawn']} beads")
+    lines = web.page.inner_text("#summary").splitlines()  # the size ends the first line,
+    assert lines[0].endswith(" cm"), lines  # each color's source on a line of its own
+    assert all(line.startswith("colors: ") for line in lines[1:]), lines
+    assert ("colors: " in " ".join(lines)) == (len(lines) == 2), lines
     if name in ("landscape photo", "portrait photo", "transparent PNG", "8x sprite"):
         assert probe["empty"] > 0, "padding or transparency leaves empty cells"
     assert probe["drawn"] > 0

@@ -251,8 +251,9 @@ function show(state) {
   $("result").hidden = false;
   syncForm(state);
   const [wmm, hmm] = state.size_mm;
-  $("summary").textContent = state.summary + ` — finished ${(wmm / 10).toFixed(1)} × ` +
-    `${(hmm / 10).toFixed(1)} cm`;
+  const [head, ...rest] = state.summary.split("\n");
+  $("summary").textContent = [head + ` — finished ${(wmm / 10).toFixed(1)} × ` +
+    `${(hmm / 10).toFixed(1)} cm`, ...rest].join("\n");
   $("undo").disabled = !state.can_undo;
   $("redo").disabled = !state.can_redo;
   $("edits").textContent = state.edits.length ? "Changes: " + state.edits.join("; ") : "";
