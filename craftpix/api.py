@@ -340,7 +340,7 @@ def _make_pattern(
     # color step 1 (before the engine): --exclude, --only, the inventory's colors
     catalog, stock, color_notes, buyable = _filter_colors(req, catalog)
     notes += color_notes
-    ref = None
+    ref, flat = None, None
     if image is not None:
         from craftpix.imageio import reference_from_image
         from craftpix.restore import restored_image
@@ -348,17 +348,26 @@ def _make_pattern(
         placed = restored_image(image.crop(placement.crop_box), placement.inner_w,
                                 placement.inner_h, req.restore, req.engine, notes)
         ref = reference_from_image(placed, placement.inner_w, placement.inner_h)
+        if req.engine != "sds":  # flat art by its real colors, from any file (craftpix.flatart)
+            from craftpix.flatart import find_flat_art
+
+            flat = find_flat_art(placed, placement.inner_w, placement.inner_h)
+            ref = ref._replace(flat_colors=None if flat is None else flat.colors,
+                               flat_counts=None if flat is None else flat.counts)
     reference = ref.rgb if ref is not None else None
 
     progress("engine", 0.1)
     t0 = time.perf_counter()
     # the engines see the image's part of the grid; padding is added after them
     engine_req = dataclasses.replace(req, size=(placement.inner_w, placement.inner_h))
+    reference_image = None
     if req.engine == "sds":
-        indices, palette, meta = _run_sds(engine_req, catalog, ref, out)
+        indices, palette, meta = _run_sds(engine_req, catalog, ref, out,
+                                          lambda label, f: progress(label, 0.1 + 0.8 * f))
+        reference_image = meta.pop("reference_image", None)
     else:
         assert ref is not None
-        indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref)
+        indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref, flat)
         notes += engine_notes
     seconds = time.perf_counter() - t0
     # color step 2 (after the engine): inventory counts and prices
@@ -375,6 +384,14 @@ def _make_pattern(
         meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
     meta.update(choice_meta)
+    if reference is not None:  # which source color each catalog color stands for, how far
+        from craftpix.flatart import far_note, stands_for
+
+        meta["stands_for"] = stands_for(indices, palette.codes, palette.lab, reference, flat)
+        far = far_note(meta["stands_for"], dict(zip(palette.codes, palette.names, strict=True)),
+                       brand)
+        if far:
+            notes.append(far)
     meta.update(_purchase_meta(medium, palette.codes, buyable, stock))
     if req.size is not None:
         meta["size"] = req.size.text()
@@ -391,6 +408,13 @@ def _make_pattern(
             export_kwargs.setdefault("background", req.background)
         # export_pattern saves pattern.json too, with the export settings it used
         result.exported = export_pattern(pattern, outputs.staging, **export_kwargs)
+        if reference_image is not None:  # a prompt's generated reference, beside the pattern
+            from craftpix.engines.sds.run import REFERENCE_FILE
+            from craftpix.fileio import atomic_path
+
+            with atomic_path(outputs.staging / REFERENCE_FILE) as tmp:
+                reference_image.save(tmp, format="PNG")
+            result.exported.paths.append(outputs.staging / REFERENCE_FILE)
         result.exported.paths = [outputs.final(p) for p in result.exported.paths]
         result.files = list(result.exported.paths)
         outputs.publish()
@@ -418,15 +442,14 @@ def _plan_size(req: PatternRequest, medium: Medium
     hoop_mm = _hoop_mm(req.export.get("hoop")) if spec.hoop else None
     if spec.hoop and medium.name != "stitch":
         raise InputError("--size hoop is for cross-stitch machine files")
+    if spec.auto and req.image is None:
+        raise InputError("--size auto reads the grid of pixel art: it needs an image")
+    image, sprite_notes = None, []
     if spec.auto:
-        if req.image is None:
-            raise InputError("--size auto reads the grid of pixel art: it needs an image")
-        from craftpix.imageio import native_grid, open_image
-
-        grid = native_grid(open_image(req.image))
+        image, grid, sprite_notes = _pixel_art(req.image)
         if grid is None:
-            raise InputError(f"{Path(req.image).name} is not pixel art scaled up by a whole "
-                             "factor; give the size, e.g. --size 48")
+            raise InputError(f"{Path(req.image).name} is not pixel art (no regular grid of "
+                             "flat cells found); give the size, e.g. --size 48")
         spec = SizeSpec.cells(*grid)
     if req.image is None:
         width, height = sizing.resolve(spec, cell_mm, hoop_mm=hoop_mm)
@@ -436,17 +459,77 @@ def _plan_size(req: PatternRequest, medium: Medium
         _export_settings(req.export, req.medium,
                          None if req.medium == "stitch" else sizing.resolve(spec, cell_mm),
                          req.brand)
-    from craftpix.imageio import open_image
+    if image is None:  # transparency kept: it becomes empty cells
+        from craftpix.imageio import open_image
 
-    image = open_image(req.image)  # transparency kept: it becomes empty cells
+        image = open_image(req.image)
+        width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
+        image, sprite_notes = _sprite_for_grid(image, (width, height))
     width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
     placement = sizing.place(width, height, image.size, req.fit, both_given=spec.both)
-    notes = list(placement.notes)
+    notes = sprite_notes + list(placement.notes)
     frames = sizing.frame_count(req.image)
     if frames > 1:
         notes.append(f"{Path(req.image).name} is animated ({frames} frames): only the first "
                      "frame is used")
     return image, placement, notes
+
+
+def _sprite_for_grid(image: Any, grid: tuple[int, int]) -> tuple[Any, list[str]]:
+    """``image`` as the sprite in its own colors when it is pixel art whose cells fit ``grid``.
+
+    A size given by hand uses the sprite reading (:func:`craftpix.pixelart.find_sprite`) only
+    when the requested ``(width, height)`` in cells is the sprite's own grid or a whole multiple
+    of it (each sprite cell then becomes ``k × k`` cells); any other size, or an image that is
+    not pixel art, keeps the image as it is, so flat art and photos resample as before.
+    Returns ``(image, notes)``.
+    """
+    from PIL import Image
+
+    from craftpix.imageio import native_grid
+    from craftpix.pixelart import find_sprite
+
+    width, height = grid
+    if native_grid(image) is not None or min(image.size) < 2 * min(width, height):
+        return image, []  # exact art resamples exactly already; no room for a coarser grid
+    sprite = find_sprite(image)
+    if sprite is None:
+        return image, []
+    w, h = sprite.size
+    if width % w or height % h or width // w != height // h:
+        return image, []
+    factor = max(1, round(image.width / w))
+    note = (f"pixel art: read its {w}×{h} grid ({sprite.pitch[0]:.1f} pixels per cell) and "
+            f"its {len(sprite.colors)} colors")
+    return sprite.cells.resize((w * factor, h * factor), Image.Resampling.NEAREST), [note]
+
+
+def _pixel_art(path: str | os.PathLike[str]) -> tuple[Any, tuple[int, int] | None, list[str]]:
+    """The image at ``path`` and, when it is scaled-up pixel art, its grid: (image, grid, notes).
+
+    Exact whole-factor art keeps its image (:func:`craftpix.imageio.native_grid`); otherwise
+    :func:`craftpix.pixelart.find_sprite` reads the grid under fractional scale, drift, blur
+    and JPEG, and the image is replaced by the sprite in its own colors, enlarged by a whole
+    factor to about the image's size (so sizes in cm and the shape are kept). Not pixel art:
+    (the image, None, []). Raises :class:`InputError` for an unreadable image.
+    """
+    from PIL import Image
+
+    from craftpix.imageio import native_grid, open_image
+    from craftpix.pixelart import find_sprite
+
+    image = open_image(path)
+    grid = native_grid(image)
+    if grid is not None:
+        return image, grid, []
+    sprite = find_sprite(image)
+    if sprite is None:
+        return image, None, []
+    w, h = sprite.size
+    factor = max(1, round(image.width / w))
+    note = (f"pixel art: read its {w}×{h} grid ({sprite.pitch[0]:.1f} pixels per cell) and "
+            f"its {len(sprite.colors)} colors")
+    return sprite.cells.resize((w * factor, h * factor), Image.Resampling.NEAREST), (w, h), [note]
 
 
 def _hoop_mm(value: Any) -> tuple[float, float] | None:
@@ -566,10 +649,15 @@ def _export_settings(
 def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
               exported: ExportResult | None = None) -> str:
     """One line for a person: size, colors, pieces, confetti, ΔE00, merge savings, time."""
+    from craftpix.media import plural
+
     pieces = int(pattern.counts().sum())
     n = len(pattern.palette)
+    merged = exported.merged if exported is not None else None
+    built = (medium.pieces(pieces) if merged is None  # merged: the studs, and the parts to buy
+             else f"{plural(pieces, 'stud')}, {merged.pieces_after} pieces after merging")
     text = (f"{pattern.width}×{pattern.height} {medium.title}, {n} {brand} "
-            f"color{'' if n == 1 else 's'}, {medium.pieces(pieces)}, "
+            f"color{'' if n == 1 else 's'}, {built}, "
             f"{pattern.meta.get('isolated_cells', 0.0):.1%} isolated cells")
     if "delta_e00_mean" in pattern.meta:
         text += f", mean ΔE00 {pattern.meta['delta_e00_mean']:.2f}"
@@ -577,29 +665,32 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
     if cost is not None:
         owned = " beyond what you own" if pattern.meta.get("owned") else ""
         text += f", to buy{owned}: {cost:.2f}"
-    if exported is not None and exported.merged is not None:
-        m = exported.merged
-        text += f", {m.pieces_after} pieces after merging ({m.pieces_before} plates 1×1)"
-    return f"{text}, {seconds:.1f} s"
+    text = f"{text}, {seconds:.1f} s"
+    shown = pattern.meta.get("stands_for") or {}
+    parts = [f"{c.name} for {shown[c.code]['source']} (ΔE00 {shown[c.code]['delta_e00']:.1f})"
+             for c in pattern.palette if c.code in shown]
+    return f"{text}\ncolors: {'; '.join(parts)}" if parts else text
 
 
 def _run_photo(
-    req: PatternRequest, catalog: Palette, ref: Reference,
+    req: PatternRequest, catalog: Palette, ref: Reference, flat: Any = None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any], list[str]]:
     """The model-free engine: cell indices into the colors it chose, meta values, notes."""
     from craftpix.engines.photo import PhotoSettings, make_photo_pattern
 
     result = make_photo_pattern(ref, catalog, PhotoSettings(
         colors=req.colors, smooth=1.0 if req.smooth is None else req.smooth,
-        dither=req.dither, seed=req.seed, background=req.background, medium=req.medium))
+        dither=req.dither, seed=req.seed, background=req.background, medium=req.medium), flat)
     return result.indices, result.palette, {"engine": "dither" if req.dither else "photo"}, \
         result.notes
 
 
 def _run_sds(
     req: PatternRequest, catalog: Palette, ref: Reference | None, out: Path | None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any]]:
-    """The diffusion engine (SD-πXL): cell indices into the palette and meta values."""
+    """The diffusion engine (SD-πXL): cell indices into the palette and meta values (a
+    generated reference image under ``"reference_image"``, for the caller to save)."""
     import tempfile
 
     from craftpix.engines.sds.run import run_sds
@@ -615,9 +706,12 @@ def _run_sds(
     if reference is None:  # without a photo the color budget is met by pruning during the run
         wanted = DEFAULT_PROMPT_COLORS if req.colors is None else req.colors
         budget = wanted if wanted < len(palette) else None
-    steps = DEFAULT_SDS_STEPS if req.steps is None else req.steps
     smooth = 1.0 if req.smooth is None else req.smooth
     settings = req.sds if req.sds is not None else SDSSettings()
+    try:
+        steps = settings.steps_for(req.steps)  # None: the --quality preset's
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     settings = keep_final_checkpoint(settings, steps)  # what craftpix.resize continues from
     width, height = req.size
     with tempfile.TemporaryDirectory(prefix="craftpix-sds-") as scratch:
@@ -625,15 +719,19 @@ def _run_sds(
                          palette_rgb=palette.rgb, height=height, width=width, colors=budget,
                          medium=req.medium, steps=steps, seed=req.seed,
                          smooth=SDS_FFT_WEIGHT * smooth,
-                         out_dir=out if out is not None else Path(scratch), quiet=req.quiet)
-    meta: dict[str, Any] = {"steps": steps}
+                         out_dir=out if out is not None else Path(scratch), quiet=req.quiet,
+                         on_progress=progress)
+    meta: dict[str, Any] = {"steps": result.steps, "quality": settings.quality}
+    if result.reference is not None:
+        meta["reference"] = result.reference_meta
+        meta["reference_image"] = result.reference
     indices = result.indices
     if req.clean_up:  # the argmax has stray cells too; the photo engine's last pass absorbs them
         from craftpix.engines.photo import clean_up
 
         indices = clean_up(indices, reference, palette, smooth)
         meta["clean_up"] = True
-    if result.entropy is not None:  # how decided the cells were: near 0 is a crisp result
+    if result.steps and result.entropy is not None:  # near 0: a crisp result
         meta["entropy"] = round(result.entropy, 4)
     return indices, palette, meta
 
@@ -688,8 +786,11 @@ def board_cell(pattern: Pattern, board: int, row: int, col: int,
     grey numbers of the chart) on board ``board`` (numbered as the chart's pages).
 
     Boards are those of the chart (:func:`craftpix.export.layout.section_plan`, the board
-    size from ``settings["section"]`` or the craft's default). Raises :class:`InputError`
-    for a craft without boards, a board the chart does not have, or an empty peg.
+    size from ``settings["section"]`` or the craft's default). With ``settings["mirror"]``
+    they are the mirrored chart's boards, as printed: board 1 is the top-left board of the
+    back, and its pegs count from its left edge, which holds the design's right edge. Raises
+    :class:`InputError` for a craft without boards, a board the chart does not have, or an
+    empty peg.
     """
     from craftpix.export.layout import section_plan
 
@@ -707,6 +808,8 @@ def board_cell(pattern: Pattern, board: int, row: int, col: int,
                          f"design covers rows {page.peg_row0 + 1}\u2013"
                          f"{page.peg_row0 + page.rows}, columns {page.peg_col0 + 1}\u2013"
                          f"{page.peg_col0 + page.cols} of that board)")
+    if (settings or {}).get("mirror"):
+        c = pattern.width - 1 - c  # the mirrored chart's column c is the design's W-1-c
     return r, c
 
 
@@ -784,10 +887,51 @@ def convert_pattern(
         catalog = catalog.subset([i for i, e in enumerate(catalog.extra)
                                   if e.get("finish", "").lower() in STANDARD_FINISHES])
     converted = convert(pattern, catalog, name)
+    _convert_backstitch_color(pattern, converted, catalog)
     section = converted.settings.get("section")
     if section is not None and section not in get_medium(converted.medium, name).sections:
         converted.settings = {k: v for k, v in converted.settings.items() if k != "section"}
     return converted
+
+
+def _convert_backstitch_color(pattern: Pattern, converted: Pattern, catalog: Palette) -> None:
+    """Give ``converted`` (``pattern`` re-mapped to ``catalog``) a backstitch thread of the new
+    catalog in place of the stored ``backstitch_color`` code of the old one.
+
+    A thread that is also a cell color takes the color its cells took; any other takes the
+    nearest catalog color by the one color decision
+    (:func:`craftpix.color.nearest_color_indices`). The thread joins the palette, as the
+    export adds it, so a custom palette's pattern knows it too. An unknown code is left for
+    the export to report.
+    """
+    from craftpix.color import nearest_color_indices, rgb8_to_lab
+    from craftpix.palette import pattern_catalog
+    from craftpix.pattern import Color
+
+    code = converted.settings.get("backstitch_color")
+    if not code:
+        return
+    source = None
+    for i, c in enumerate(pattern.palette):
+        if c.code.lower() == str(code).lower():
+            source = c
+            cells = pattern.cells == i
+            if cells.any():  # the thread is a cell color too: the same new color as its cells
+                new = converted.palette[int(converted.cells[cells][0])]
+                converted.settings["backstitch_color"] = new.code
+                return
+    if source is None:
+        old = pattern_catalog(pattern.brand)
+        if old is None or str(code).lower() not in (k.lower() for k in old.codes):
+            return
+        i = [k.lower() for k in old.codes].index(str(code).lower())
+        source = Color(old.codes[i], old.names[i], old.hexes[i])
+    j = int(nearest_color_indices(rgb8_to_lab(np.array([source.rgb8], dtype=np.uint8)),
+                                  catalog.lab)[0])
+    converted.settings["backstitch_color"] = catalog.codes[j]
+    if catalog.codes[j] not in (c.code for c in converted.palette):
+        converted.palette = [*converted.palette,
+                             Color(catalog.codes[j], catalog.names[j], catalog.hexes[j])]
 
 
 # --- size change (craftpix.resize) ------------------------------------------------------------
@@ -864,6 +1008,9 @@ def make_sizes(
 # --- charts from other programs (craftpix.oxs_import) -----------------------------------------
 #: File types :func:`import_pattern` reads, by suffix
 IMPORT_SUFFIXES = (".oxs",)
+#: What :func:`import_pattern` writes besides the PDF and previews unless ``export`` names
+#: ``formats``: the chart as OXS again (machine files only when asked for)
+IMPORT_FORMATS = ("oxs",)
 
 
 def import_pattern(
@@ -880,7 +1027,8 @@ def import_pattern(
     :mod:`craftpix.oxs_import`, which also says what is not carried over; the notes of the
     result say it for this file). The pattern keeps the file's fabric count and strands as
     its export settings. With ``out``, ``pattern.json`` and every export (options ``export``,
-    the keyword arguments of :func:`craftpix.export.export_pattern`) are written there as one
+    the keyword arguments of :func:`craftpix.export.export_pattern`; ``formats`` defaults to
+    :data:`IMPORT_FORMATS`, the chart as OXS and no machine files) are written there as one
     output set. Raises :class:`InputError` (one line) for a file that is not a readable chart,
     breaks a bound (size, nesting, a document type declaration), or has no stitch.
     """
@@ -915,7 +1063,9 @@ def import_pattern(
         from craftpix.export import export_pattern
         from craftpix.fileio import OutputSet
 
-        kwargs = _export_settings(dict(export or {}), "stitch", (pattern.width, pattern.height))
+        wanted = dict(export or {})
+        wanted.setdefault("formats", IMPORT_FORMATS)  # a chart in, a chart out: no machine files
+        kwargs = _export_settings(wanted, "stitch", (pattern.width, pattern.height))
         with OutputSet(out) as outputs:
             result.exported = export_pattern(pattern, outputs.staging, **kwargs)
             result.exported.paths = [outputs.final(p) for p in result.exported.paths]

@@ -218,7 +218,8 @@ def pattern_options(f: Any) -> Any:
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
                      help="auto: a diffusion model when there is a prompt, else the photo engine."),
         click.option("--steps", type=click.IntRange(0, MAX_STEPS),
-                     help="Optimization steps of the diffusion engine (default 6000)."),
+                     help="Score-distillation steps of the diffusion engine (default: the "
+                          "--quality preset's: draft 0, fine 500, paper 6000)."),
         click.option("--clean-up", "clean_up", is_flag=True,
                      help="Diffusion engine: absorb stray cells of its result as the photo "
                           "engine does (strength --smooth)."),
@@ -250,6 +251,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[\W_]+", "-", text).strip("-")[:40].strip("-") or "pattern"
 
 
+def size_hint(medium_name: str) -> str:
+    """The line for a craft command run without a size: only options that command has
+    (--boards for beads and bricks, --size hoop with --hoop for cross-stitch)."""
+    hint = "give --size (e.g. 48, 48x, 64x48, 30cmx20cm"
+    if "hoop" not in NOT_FOR[medium_name]:
+        hint += ", or hoop with --hoop 5x7"
+    hint += ")"
+    if "boards" not in NOT_FOR[medium_name]:
+        hint += " or --boards (e.g. 2x2)"
+    return hint
+
+
 def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternRequest:
     """Turn a craft command's parsed options into a :class:`PatternRequest` (no other logic)."""
     from craftpix.engines.sds.cli_options import sds_settings
@@ -262,8 +275,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         raise InputError("give --prompt TEXT, --image PATH, or both")
     size, boards = opts["size"], opts.get("boards")
     if size is None and boards is None:
-        raise InputError("give --size (e.g. 48, 48x, 64x48, 30cmx20cm)"
-                         + (" or --boards (e.g. 2x2)" if medium_name != "stitch" else ""))
+        raise InputError(size_hint(medium_name))
     out = opts["out"]
     if out is None:
         label = size.text() if size is not None else f"{boards}boards"
@@ -367,8 +379,11 @@ def _cell(text: str, option: str, pattern: Any = None,
         return r, c, _code_or_empty(board.group(4))
     m = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*=(.*)", text)
     if not m:
+        code = pattern.palette[0].code if pattern is not None and pattern.palette else "310"
+        boards = pattern is None or bool(MEDIA[pattern.medium].sections)
         raise InputError(f"{option} {text!r}: use ROW,COL=CODE, counting from 1 as on the chart, "
-                         "e.g. 12,30=310 (or 'board 2, row 5, column 7=310')")
+                         f"e.g. 12,30={code}"
+                         + (f" (or 'board 2, row 5, column 7={code}')" if boards else ""))
     row, col = int(m.group(1)), int(m.group(2))
     if row < 1 or col < 1:
         raise InputError(f"{option} {text!r}: rows and columns count from 1")
@@ -443,10 +458,12 @@ def convert_command(pattern_file: Path, brand: str | None, palette_file: str | N
     converted = api.convert_pattern(pattern, brand, palette_file)
     settings = api.stored_settings(converted)
     if out_dir is None:  # owl/pattern.json → owl-hama/; ./owl.json → owl-hama/
-        folder = pattern_file.resolve().parent
-        if folder == Path.cwd().resolve():
+        folder = pattern_file.parent  # as given, so the paths print as the user wrote them
+        if folder.resolve() == Path.cwd().resolve():
             out_dir = Path(f"{_slug(pattern_file.stem)}-{_slug(converted.brand)}")
         else:
+            if folder.name in ("", ".", ".."):  # e.g. ../pattern.json: the folder's real name
+                folder = folder.resolve()
             out_dir = folder.with_name(f"{folder.name}-{_slug(converted.brand)}")
     result = api.write_edited(converted, out_dir / pattern_file.name, settings)
     _report(converted, result.paths, result.notes)
@@ -461,9 +478,9 @@ def _import_command() -> click.Command:
         """Read a chart saved by other cross-stitch software (an OXS file) as a pattern.
 
         Colors become the catalog's (DMC): by code where the file names one, else the nearest
-        color. The pattern and its files (PDF, previews, machine files; --formats oxs for a
-        chart file again) are written to --out; edit, convert, resize and export then work on
-        its pattern.json. What the file holds that craftpix cannot chart (part stitches,
+        color. The pattern and its files (PDF, previews and the chart as OXS again; machine
+        files only with --formats, e.g. --formats oxs,pes) are written to --out; edit,
+        convert, resize and export then work on its pattern.json. What the file holds that craftpix cannot chart (part stitches,
         knots, beads, other programs' backstitch) is said in the notes.
         """
         out = out_dir if out_dir is not None else Path(f"{_slug(chart_file.stem)}-stitch")

@@ -32,7 +32,7 @@ from craftpix.export.embroidery import StitchPlan, ThreadBlock
 from craftpix.export.layout import ChartPage, page_plan, section_plan
 from craftpix.export.merge import MergeResult
 from craftpix.fileio import atomic_path
-from craftpix.media import MM_PER_INCH, get_medium
+from craftpix.media import MM_PER_INCH, get_medium, plural
 from craftpix.pattern import Pattern, usage_order
 
 PAPERS: dict[str, tuple[float, float]] = {"a4": A4, "letter": LETTER}
@@ -208,6 +208,23 @@ class _Doc:
         self.ink = [symbol_ink(x) for x in self.rgb]
         self.backstitch: Backstitch | None = None
         self.chart_note = ""  # added to each chart page's header (" · mirrored")
+        # --mirror: the design's width; the chart shows the back, so its column k (0-based,
+        # from the left edge as printed) is design column ``mirror_w - 1 - k`` and the
+        # column numbers run right to left
+        self.mirror_w: int | None = None
+
+    def design_col(self, k: int) -> int:
+        """The design's column boundary at the chart's boundary ``k`` (0..width): ``k``
+        itself, or ``width - k`` on a mirrored chart (its left edge is the design's right)."""
+        return k if self.mirror_w is None else self.mirror_w - k
+
+    def columns_text(self, page: ChartPage) -> str:
+        """``"columns 1–24"`` of a page, as design columns (1-based; mirrored: right to left,
+        ``"columns 48–25"``)."""
+        if self.mirror_w is None:
+            return f"columns {page.col0 + 1}\u2013{page.col1}"
+        return (f"columns {self.mirror_w - page.col0}\u2013{self.mirror_w - page.col1 + 1} "
+                "(right to left)")
 
     # small helpers
     def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
@@ -229,10 +246,16 @@ class _Doc:
         top = self.ph - MARGIN
         if left is not None:
             self.text(MARGIN, top - 9, left, 12, bold=True)
+            left_w = fonts.string_width(left, 12, bold=True)
         else:
             short = self.title if len(self.title) <= 60 else self.title[:57] + "..."
             self.text(MARGIN, top - 9, short, 9, bold=True)
-        self.text(self.pw - MARGIN, top - 9, right, 8.5, align="right")
+            left_w = 0.0  # a long title may run under the right text, as before
+        room = self.pw - 2 * MARGIN - left_w - 4 * mm
+        size = 8.5  # smaller (down to 6.5) where a long right text would run into the left
+        if left_w and fonts.string_width(right, size) > room:
+            size = max(6.5, size * room / fonts.string_width(right, size))
+        self.text(self.pw - MARGIN, top - 9, right, size, align="right")
         c = self.c
         c.setStrokeColorRGB(0.6, 0.6, 0.6)
         c.setLineWidth(0.5)
@@ -303,7 +326,7 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
                 else f"mini beads, {medium.pitch_mm:.2f} mm pegs")
         facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + f", {bead}")
         facts.append(("Beads", f"{bom.total_cells:,}"))
-        facts.append(("Pegboards", f"{len(layout.pages)} square boards of "
+        facts.append(("Pegboards", f"{plural(len(layout.pages), 'square board')} of "
                       f"{layout.section}\u00d7{layout.section} pegs"))
         facts.append(("To buy", "; ".join(t.text() for t in bom.totals)))
     elif p.medium == "bricks":
@@ -392,6 +415,9 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
         for t in buy_lines:
             wrapped += simpleSplit(t, FONT, 8, buy_w)
         name_lines = simpleSplit(row.color.name, FONT, 8.5, _BOM_COLS[4] - _BOM_COLS[3] - 3 * mm)
+        shown = (p.meta.get("stands_for") or {}).get(row.color.code)
+        if isinstance(shown, dict) and "source" in shown:  # the source color it stands for
+            name_lines.append(f"for {shown['source']}, \u0394E00 {float(shown['delta_e00']):.1f}")
         n_lines = max(len(wrapped), len(name_lines), 1)
         row_h = max(7.5 * mm, n_lines * 10 + 6)
         if y - row_h < bottom:
@@ -492,6 +518,11 @@ def _map_page(d: _Doc, layout: ChartLayout, thumb: Image.Image) -> None:
             + ("Boards are read row by row, left to right."
                if layout.boards else
                "Neighbouring pages share one row or column (repeated at the page edge)."))
+    if d.mirror_w is not None:
+        note += (" The chart is mirrored: it shows the back of the piece as you build it, "
+                 "boards numbered as they lie. Column numbers are the design's (as craftpix "
+                 "edit --set ROW,COL takes them) and run right to left; the grey peg numbers "
+                 "count each board's pegs from its left edge as printed.")
     y = d.para(x0, y - 30, note, width, 9) - 6
     avail_h = y - (MARGIN + FOOTER_H + 6 * mm)
     p = d.p
@@ -548,8 +579,10 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
                local: bool, merged: MergeResult | None = None) -> None:
     """Draw cells, symbols, grid, edge numbers and centre arrows of one page.
 
-    ``(x0, y_top)`` is the top-left corner of the grid. ``local`` numbers rows and columns
-    from the page's own edge (boards); otherwise by their place in the whole design.
+    ``(x0, y_top)`` is the top-left corner of the grid. ``local`` adds the grey numbers of
+    the board's own pegs (counted from the board's edge as printed); the black numbers and
+    bold lines are the design's rows and columns (on a mirrored chart, ``d.mirror_w``, its
+    columns run right to left).
     """
     c, p = d.c, d.p
     cells = p.cells[page.row0:page.row1, page.col0:page.col1]
@@ -625,7 +658,7 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
     bold = c.beginPath()
     for k in range(page.col0, page.col1 + 1):
         x = x0 + (k - page.col0) * cell
-        tgt = bold if k % BOLD_EVERY == 0 else thin
+        tgt = bold if d.design_col(k) % BOLD_EVERY == 0 else thin
         tgt.moveTo(x, y_top)
         tgt.lineTo(x, y_top - h_pt)
     for k in range(page.row0, page.row1 + 1):
@@ -666,10 +699,11 @@ def draw_chart(d: _Doc, page: ChartPage, x0: float, y_top: float, cell: float,
     c.setFillColorRGB(0, 0, 0)
     for k in range(page.col0, page.col1 + 1):
         x = x0 + (k - page.col0) * cell
-        if k % BOLD_EVERY == 0 and k:
-            c.drawCentredString(x, y_top + 1.2 * mm, str(k))
+        n = d.design_col(k)  # mirrored: the design's column numbers, right to left
+        if n % BOLD_EVERY == 0 and n:
+            c.drawCentredString(x, y_top + 1.2 * mm, str(n))
             if not local:
-                c.drawCentredString(x, y_top - h_pt - 1.2 * mm - nfs * 0.75, str(k))
+                c.drawCentredString(x, y_top - h_pt - 1.2 * mm - nfs * 0.75, str(n))
         if local and (k - off_c) % BOLD_EVERY == 0 and k != off_c:
             c.setFillColorRGB(0.45, 0.45, 0.45)
             c.drawCentredString(x, y_top - h_pt - 1.2 * mm - nfs * 0.75, f"p{k - off_c}")
@@ -718,7 +752,7 @@ def _chart_pages(d: _Doc, layout: ChartLayout, merged: MergeResult | None) -> No
     aw, _ = _chart_area((d.pw, d.ph))
     for page in layout.pages:
         rows = f"rows {page.row0 + 1}\u2013{page.row1}"
-        cols = f"columns {page.col0 + 1}\u2013{page.col1}"
+        cols = d.columns_text(page)
         left = None
         if layout.boards:
             kind = "Pegboard" if p.medium == "beads" else "Baseplate"
@@ -842,13 +876,13 @@ def write_pdf(
         raise InputError(f"unknown paper {paper!r}; choose one of: {', '.join(PAPERS)}")
     _register_fonts()
     size = PAPERS[paper]
+    shown = chart if chart is not None else pattern
     max_colors = 1
-    if settings.section:
-        for pg in section_plan(pattern.width, pattern.height, settings.section):
-            cnt = section_counts(pattern, pg.row0, pg.row1, pg.col0, pg.col1)
+    if settings.section:  # the boards as charted (mirrored: the back's boards)
+        for pg in section_plan(shown.width, shown.height, settings.section):
+            cnt = section_counts(shown, pg.row0, pg.row1, pg.col0, pg.col1)
             max_colors = max(max_colors, int((cnt > 0).sum()))
     layout = chart_layout(pattern, settings, paper, max_colors, merged is not None)
-    shown = chart if chart is not None else pattern
     if thumbnail is None:
         from craftpix.export.preview import render_preview
 
@@ -871,6 +905,7 @@ def write_pdf(
             _sequence_page(d, embroidery, list(formats), hoop, pattern.counts())
         if chart is not None and settings.mirror:
             d.chart_note = " \u00b7 mirrored"
+            d.mirror_w = pattern.width
         d.p = shown  # same palette, symbols and size: the charts of the grid as built
         if len(layout.pages) > 1:
             _map_page(d, layout, thumbnail)
