@@ -80,8 +80,9 @@ def palettes_list() -> None:
     """Show every built-in catalog: name, product line, number of colors."""
     rows = [(n, load_palette(n)) for n in available_palettes()]
     width = max((len(n) for n, _ in rows), default=4)
+    tw = max((len(p.title) for _, p in rows), default=10)
     for name, pal in rows:
-        click.echo(f"{name:<{width}}  {pal.title:<42}  {len(pal):>4} colors")
+        click.echo(f"{name:<{width}}  {pal.title:<{tw}}  {len(pal):>4} colors")
 
 
 @palettes.command("show")
