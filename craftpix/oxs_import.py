@@ -320,15 +320,16 @@ def _printable_symbol(text: str) -> bool:
 
 def _symbol(item: OxsItem, own_file: bool) -> str | None:
     """The item's chart symbol as the file gives it, when the chart font can draw it
-    (:func:`_printable_symbol`): the literal ``symbol_courier`` first, else ``symbol``; a
-    numeric ``symbol`` is a code point only in files craftpix wrote (other programs number the
-    glyphs of their own fonts), so there it is used only for craftpix's files."""
-    for raw, numeric_ok in ((item.symbol_courier, False), (item.symbol, own_file)):
+    (:func:`_printable_symbol`): the literal ``symbol_courier`` first (digits too), else
+    ``symbol``; a numeric ``symbol`` is a code point only in files craftpix wrote (other
+    programs number the glyphs of their own fonts), so there it is used only for craftpix's
+    files."""
+    for raw, literal in ((item.symbol_courier, True), (item.symbol, False)):
         if raw is None:
             continue
         text = raw
-        if raw.isdigit():
-            if not numeric_ok:
+        if raw.isdigit() and not literal:  # a code point (craftpix) or a font's glyph number
+            if not own_file:
                 continue
             cp = int(raw)
             if not 32 < cp <= 0x10FFFF:
@@ -428,8 +429,10 @@ def chart_to_pattern(chart: OxsChart, catalog: Palette, brand: str,
             grid[int(y), int(x)] = p
             made_full += 1
     if made_full:
-        notes.append(f"{made_full} half or three-quarter stitches became full crosses "
-                     "(craftpix charts full crosses)")
+        notes.append(f"{made_full} half or three-quarter "
+                     + ("stitch became a full cross" if made_full == 1 else
+                        "stitches became full crosses")
+                     + " (craftpix charts full crosses)")
     if chart.ornaments:
         notes.append(f"{chart.ornaments} knot, bead or other ornament is not imported"
                      if chart.ornaments == 1 else
