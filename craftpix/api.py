@@ -233,8 +233,10 @@ def check_brand(medium: Medium, brand: str | None,
     owner = next((m for m in MEDIA.values() if name in m.brands), None)
     if owner is None:
         return  # an unknown catalog: load_palette names the ones there are
-    raise InputError(f"{name} is a {owner.title} catalog; {medium.title} use "
-                     f"{', '.join(medium.brands)} (to use {name} colors anyway: --palette {name})")
+    verb = "use" if medium.title.endswith("s") else "uses"  # "fuse beads use", "… painting uses"
+    brands = ", ".join(b.upper() if b in ("dmc", "lego") else b for b in medium.brands)
+    raise InputError(f"{name} is a {owner.title} catalog; {medium.title} {verb} {brands} colors "
+                     f"(to use {name} colors anyway: --palette {name})")
 
 
 def resolve_palette(
@@ -948,7 +950,9 @@ def resize(
     patterns are re-solved over their own colors with a consistency term to the resampled
     original (and ``image``, the photo, when given); SDS patterns continue their run from the
     checkpoint in ``run_dir`` (default: the pattern file's folder) for ``steps`` steps, with
-    ``sds`` settings (default: read back from the run). ``out`` keeps the continued run's
+    ``sds`` settings (default: read back from the run). The result keeps the pattern's stored
+    export settings (fabric count, strands, formats, mirror, merge, drill, …), so
+    :func:`export` writes it as the pattern was. ``out`` keeps the continued run's
     checkpoint; nothing else is written. Fallbacks are appended to ``notes``. Raises
     :class:`CraftpixError` (one line). See :mod:`craftpix.resize`.
     """

@@ -80,8 +80,9 @@ def palettes_list() -> None:
     """Show every built-in catalog: name, product line, number of colors."""
     rows = [(n, load_palette(n)) for n in available_palettes()]
     width = max((len(n) for n, _ in rows), default=4)
+    tw = max((len(p.title) for _, p in rows), default=10)
     for name, pal in rows:
-        click.echo(f"{name:<{width}}  {pal.title:<42}  {len(pal):>4} colors")
+        click.echo(f"{name:<{width}}  {pal.title:<{tw}}  {len(pal):>4} colors")
 
 
 @palettes.command("show")
@@ -311,6 +312,28 @@ def make_pattern(medium_name: str, opts: dict[str, Any]) -> None:
         echo_sizes(api.make_sizes(request, result, sizes))
 
 
+def craft_help(cmd: click.Command, medium_name: str, stitch_default: str = "pes,dst") -> None:
+    """Word ``--formats`` and ``--orders`` of ``cmd`` for one craft: only the files that craft
+    writes (the shared texts of :mod:`craftpix.export.options` name every craft's);
+    ``stitch_default`` is what cross-stitch writes without ``--formats``."""
+    from craftpix.export.embroidery import FORMATS
+
+    formats = {
+        "stitch": f"Files to write, comma separated (or 'none'): embroidery {','.join(FORMATS)}, "
+                  f"oxs (the chart for other cross-stitch software); default {stitch_default}.",
+        "bricks": "Files to write (or 'none'): ldr, an LDraw model for Studio or LDCad "
+                  "(default none).",
+    }
+    orders = ("Write shopping-list.csv, bricklink.xml, rebrickable.csv and "
+              "lego-pick-a-brick.csv; default yes." if medium_name == "bricks"
+              else "Write shopping-list.csv; default yes.")
+    for param in cmd.params:
+        if param.name == "formats" and medium_name in formats:
+            param.help = formats[medium_name]  # type: ignore[attr-defined]
+        elif param.name == "orders":
+            param.help = orders  # type: ignore[attr-defined]
+
+
 def _craft_command(medium: Medium) -> click.Command:
     from craftpix.engines.sds.cli_options import sds_options
     from craftpix.export.options import export_options
@@ -319,7 +342,8 @@ def _craft_command(medium: Medium) -> click.Command:
     def command(**opts: Any) -> None:
         make_pattern(medium.name, opts)
 
-    others = sorted({b for m in MEDIA.values() if m is not medium for b in m.brands})
+    others = sorted({b for m in MEDIA.values() if m is not medium for b in m.brands}
+                    - set(medium.brands))  # diamond painting shares dmc with cross-stitch
     command.__doc__ = (
         f"Make a {medium.title} pattern from --prompt and/or --image.\n\n"
         f"Catalogs: {', '.join(medium.brands)} (default {medium.default_brand}); "
@@ -334,6 +358,7 @@ def _craft_command(medium: Medium) -> click.Command:
     cmd = click.command(medium.name, cls=CraftCommand, groups=groups)(
         pattern_options(sizes_option(export_options(sds_options(command)))))
     cmd.params = [p for p in cmd.params if p.name not in NOT_FOR[medium.name]]
+    craft_help(cmd, medium.name)
     brand = next(p for p in cmd.params if p.name == "brand")
     brand.help = (f"Catalog: {', '.join(medium.brands)} (default {medium.default_brand}).")
     if medium.name == "stitch":
@@ -420,9 +445,11 @@ def _report(pattern: Any, paths: list[Path], notes: list[str]) -> None:
                    "color around them.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write the edited pattern and its files here (default: in place).")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress bar (as the other commands; an edit shows none).")
 def edit_command(pattern_file: Path, replacements: tuple[str, ...], exclude: tuple[str, ...],
                  set_cells: tuple[str, ...], fills: tuple[str, ...], clean_size: int | None,
-                 out_dir: Path | None) -> None:
+                 out_dir: Path | None, quiet: bool) -> None:
     """Change a saved pattern: swap, drop or paint colors, flood fill, clean up.
 
     Edits run in this order: --replace, --exclude, --set, --fill, --clean. The pattern is
@@ -500,6 +527,7 @@ def _import_command() -> click.Command:
                              help="Output folder (default: named after the file).")(
                     export_options(command)))))
     cmd.params = [p for p in cmd.params if p.name not in NOT_FOR["stitch"]]
+    craft_help(cmd, "stitch", "oxs")
     return cmd
 
 

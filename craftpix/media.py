@@ -118,6 +118,14 @@ BEAD_LINES: dict[str, BeadLine] = {
     "artkal-mini": BeadLine("mini fuse beads", 2.6, (50,)),
 }
 
+
+
+def pitch_text(mm: float) -> str:
+    """A peg pitch as people read it, at most 3 decimals and no trailing zeros: 147/56 mm is
+    "2.625", 2.5 mm is "2.5" (the one way catalog listings, the PDF and the README say it)."""
+    return f"{mm:.3f}".rstrip("0").rstrip(".")
+
+
 MEDIA: dict[str, Medium] = {
     "beads": Medium(
         name="beads",

@@ -42,7 +42,6 @@ from craftpix.color import delta_e_2000, hex_to_rgb8, nearest_color_indices, rgb
 from craftpix.errors import InputError, excerpt, printable
 from craftpix.palette import Palette
 from craftpix.pattern import EMPTY, Color, Pattern
-from craftpix.symbols import GLYPH_FAMILY
 
 __all__ = ["MAX_FILE_BYTES", "OxsChart", "OxsItem", "chart_to_pattern", "parse_oxs"]
 
@@ -58,7 +57,6 @@ BRAND_LABELS = {"dmc": "DMC"}  # catalog name → how the notes name the brand
 #: DMC codes as other programs spell them → the catalog's code
 DMC_ALIASES = {"white": "BLANC", "blanc": "BLANC", "ecru": "ECRU", "snow white": "B5200"}
 _HEX6 = re.compile(r"#?([0-9A-Fa-f]{6})")
-_TWO_CHAR = re.compile(r"(.)([0-9]{1,3})")
 
 
 class OxsError(InputError):
@@ -305,22 +303,39 @@ def catalog_code(item: OxsItem, catalog: Palette, brand: str) -> int | None:
     return lookup.get(key)
 
 
+#: Longest chart symbol kept from a file (craftpix's own two-character symbols reach 3: ``X10``)
+MAX_SYMBOL = 3
+
+
+def _printable_symbol(text: str) -> bool:
+    """Whether ``text`` can be a chart symbol: 1 to :data:`MAX_SYMBOL` visible characters, each
+    one the chart font has (the PDF draws symbols in one embedded font, with no fallback)."""
+    if not 1 <= len(text) <= MAX_SYMBOL or any(not ch.isprintable() or ch.isspace()
+                                                for ch in text):
+        return False
+    from craftpix.export.fonts import BOLD, chart_font_has
+
+    return chart_font_has(text, BOLD)
+
+
 def _symbol(item: OxsItem, own_file: bool) -> str | None:
-    """The item's chart symbol if it is one of craftpix's (a numeric ``symbol`` is a code point
-    only in files craftpix wrote: other programs number the glyphs of their own fonts)."""
-    for raw, numeric_ok in ((item.symbol_courier, False), (item.symbol, own_file)):
+    """The item's chart symbol as the file gives it, when the chart font can draw it
+    (:func:`_printable_symbol`): the literal ``symbol_courier`` first (digits too), else
+    ``symbol``; a numeric ``symbol`` is a code point only in files craftpix wrote (other
+    programs number the glyphs of their own fonts), so there it is used only for craftpix's
+    files."""
+    for raw, literal in ((item.symbol_courier, True), (item.symbol, False)):
         if raw is None:
             continue
         text = raw
-        if raw.isdigit():
-            if not numeric_ok:
+        if raw.isdigit() and not literal:  # a code point (craftpix) or a font's glyph number
+            if not own_file:
                 continue
             cp = int(raw)
             if not 32 < cp <= 0x10FFFF:
                 continue
             text = chr(cp)
-        m = _TWO_CHAR.fullmatch(text)
-        if text in GLYPH_FAMILY or (m and m.group(1) in GLYPH_FAMILY and m.group(1).isascii()):
+        if _printable_symbol(text):
             return text
     return None
 
@@ -414,10 +429,14 @@ def chart_to_pattern(chart: OxsChart, catalog: Palette, brand: str,
             grid[int(y), int(x)] = p
             made_full += 1
     if made_full:
-        notes.append(f"{made_full} half or three-quarter stitches became full crosses "
-                     "(craftpix charts full crosses)")
+        notes.append(f"{made_full} half or three-quarter "
+                     + ("stitch became a full cross" if made_full == 1 else
+                        "stitches became full crosses")
+                     + " (craftpix charts full crosses)")
     if chart.ornaments:
-        notes.append(f"{chart.ornaments} knots, beads or other ornaments are not imported")
+        notes.append(f"{chart.ornaments} knot, bead or other ornament is not imported"
+                     if chart.ornaments == 1 else
+                     f"{chart.ornaments} knots, beads or other ornaments are not imported")
     for what, n in sorted(problems.items()):
         notes.append(f"{n} {what} left out" if "kept" not in what else f"{n} × {what}")
 
@@ -481,12 +500,13 @@ def chart_to_pattern(chart: OxsChart, catalog: Palette, brand: str,
     if pattern is None:
         pattern = _build(grid, used, targets, items, catalog, brand, own, meta)
         if chart.back:
-            notes.append(f"{len(chart.back)} backstitch lines are not imported (craftpix "
-                         "draws its own outline along cell edges: --backstitch auto)")
+            n = len(chart.back)
+            notes.append(f"{n} backstitch {'line is' if n == 1 else 'lines are'} not imported "
+                         "(craftpix draws its own outline along cell edges: --backstitch auto)")
     merged = [c for c, n in Counter(targets[p] for p in used).items() if n > 1]
     if merged:
         notes.append(f"{len(merged)} {BRAND_LABELS.get(brand, brand)} color"
-                     f"{'s' if len(merged) != 1 else ''} stand for "
+                     f"{' has to stand' if len(merged) == 1 else 's stand'} for "
                      "more than one of the file's colors: "
                      + ", ".join(catalog.codes[k] for k in merged[:8]))
     pattern.settings = settings
@@ -498,7 +518,9 @@ def _build(grid: np.ndarray, indices: list[int], targets: dict[int, int],
            meta: dict[str, Any]) -> Pattern:
     """The pattern of ``grid`` (OXS palindexes, 0 = cloth) with the palette items ``indices``
     as catalog colors ``targets``: in file order, one entry per catalog color, each item's
-    symbol pinned where it is one of craftpix's and clashes with none before it."""
+    symbol from the file pinned where it is valid (:func:`_symbol`) and no color before it
+    has it, so the chart reads as the other program printed it; the other colors get
+    craftpix's symbols when the pattern is exported."""
     order: list[int] = []  # catalog indices in file order, once each
     for p in sorted(set(indices)):
         if targets[p] not in order:
@@ -508,9 +530,6 @@ def _build(grid: np.ndarray, indices: list[int], targets: dict[int, int],
     for p in sorted(set(indices)):
         s, slot = _symbol(items[p], own), pos[targets[p]]
         if s is None or slot in symbols or s in symbols.values():
-            continue
-        fam = GLYPH_FAMILY.get(s)
-        if fam is not None and any(GLYPH_FAMILY.get(t) == fam for t in symbols.values()):
             continue
         symbols[slot] = s
     palette = [Color(catalog.codes[k], catalog.names[k], catalog.hexes[k], symbols.get(i))

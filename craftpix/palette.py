@@ -44,11 +44,23 @@ TITLES = {
     "perler": "Perler fuse beads (midi, 5 mm)",
     "hama": "Hama fuse beads (midi, 5 mm)",
     "artkal": "Artkal S-series fuse beads (5 mm)",
-    "perler-mini": "Perler Mini fuse beads (2.6 mm)",
-    "hama-mini": "Hama mini fuse beads (2.5 mm)",
-    "artkal-mini": "Artkal C-series mini fuse beads (2.6 mm)",
+    "perler-mini": "Perler Mini fuse beads",  # + the peg pitch of craftpix.media.BEAD_LINES
+    "hama-mini": "Hama mini fuse beads",
+    "artkal-mini": "Artkal C-series mini fuse beads",
     "lego": "LEGO plates, round plates and tiles 1x1",
 }
+
+
+
+def catalog_title(name: str) -> str:
+    """The product line of catalog ``name`` for listings; a mini bead line adds its peg pitch
+    from :data:`craftpix.media.BEAD_LINES` (the pitch the charts print at), e.g. "Perler Mini
+    fuse beads (2.625 mm pegs)"."""
+    from craftpix.media import BEAD_LINES, pitch_text
+
+    title = TITLES.get(name, name)
+    line = BEAD_LINES.get(name)
+    return f"{title} ({pitch_text(line.pitch_mm)} mm pegs)" if line is not None else title
 
 
 #: Largest palette accepted: ten times the largest catalog (DMC, about 500 floss colors).
@@ -424,7 +436,7 @@ def _finish(name: str, source_label: str, rows: list[tuple[str, str, str, dict[s
     _check_count(source_label, len(rows))
     return Palette(
         name=name,
-        title=TITLES.get(name, name),
+        title=catalog_title(name),
         codes=tuple(r[0] for r in rows),
         names=tuple(r[1] for r in rows),
         rgb8=np.array([hex_to_rgb8(r[2]) for r in rows], dtype=np.uint8),

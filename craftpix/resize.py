@@ -186,7 +186,10 @@ def _resized_pattern(pattern: Pattern, cells: np.ndarray, method: str, extra: di
     if reference_rgb is not None:
         meta["delta_e00_mean"] = round(mean_delta_e(cells, _pattern_rgb(pattern), reference_rgb), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(cells), 4)
-    return Pattern(cells, list(pattern.palette), pattern.medium, pattern.brand, meta).compact()
+    # the export settings stay (fabric count, strands, formats, mirror, merge, drill, ...): the
+    # new size is exported as the pattern was, as --sizes does at creation
+    return Pattern(cells, list(pattern.palette), pattern.medium, pattern.brand, meta,
+                   dict(pattern.settings)).compact()
 
 
 # --- photo patterns and the grid --------------------------------------------------------------
@@ -382,9 +385,12 @@ def resize_pattern(
     (:func:`resize_sds`, ``steps`` default :data:`SDS_RESIZE_STEPS`, ``out_dir`` keeps the
     new run's checkpoint); others are re-solved over their own colors (:func:`resize_photo`,
     with the photo when ``image`` is given). Why a fallback was taken is appended to ``notes``.
-    Raises :class:`InputError` (one line) for a bad size, image or checkpoint.
+    The result keeps the pattern's stored export settings (``pattern.settings``), so it is
+    exported as the pattern was. Raises :class:`InputError` (one line) for a bad size, image
+    or checkpoint.
     """
     new = target_size((pattern.width, pattern.height), size)
+    pattern = pattern.compact()  # only the colors cells have (not a backstitch-only thread)
     said = notes if notes is not None else []
     if pattern.meta.get("engine") == "sds":
         import importlib.util

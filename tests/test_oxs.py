@@ -222,9 +222,9 @@ def test_a_chart_written_by_hand_from_the_spec() -> None:
     assert p.settings["fabric_count"] == 14  # 28 count worked over two
     assert p.meta["title"] == "Tiny"
     text = " ".join(notes)
-    assert "1 half or three-quarter stitches became full crosses" in text
-    assert "1 knots, beads or other ornaments" in text
-    assert "backstitch lines are not imported" in text  # a diagonal: not a cell edge
+    assert "1 half or three-quarter stitch became a full cross" in text
+    assert "1 knot, bead or other ornament is not imported" in text
+    assert "1 backstitch line is not imported" in text  # a diagonal: not a cell edge
     assert "outside the 5×4 chart" in text and "undefined color" in text
     assert "nearest DMC color" in text
     assert "stand for more than one" in text  # 310 and Anchor 403 are now one color

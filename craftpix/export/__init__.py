@@ -110,7 +110,8 @@ class ExportResult:
     settings: ExportSettings
     bom: Bom
     formats: tuple[str, ...]
-    merged: MergeResult | None = None  # bricks with merge: pieces before/after
+    merged: MergeResult | None = None  # bricks with merge: the plates as built (the mirrored
+    #                                     chart's with mirror), pieces before/after
     stitch_plan: StitchPlan | None = None  # when embroidery files were written
     notes: list[str] = field(default_factory=list)  # things the user should be told
     hoop: Hoop | None = None  # the hoop the machine files are for
@@ -344,7 +345,6 @@ def export_pattern(
     pdf, preview = bool(effective.get("pdf", True)), bool(effective.get("preview", True))
     merge = bool(effective.get("merge", False))
     out = ensure_out_dir(out_dir)
-    merged = None
     if settings.section:
         from craftpix.export.layout import board_notes
         from craftpix.media import get_medium
@@ -352,12 +352,6 @@ def export_pattern(
         m = get_medium(pattern.medium, pattern.brand)
         notes += board_notes(pattern.width, pattern.height, settings.section,
                              "pegboard" if m.name == "beads" else "baseplate", m.piece)
-    if merge:
-        assert settings.section is not None
-        from craftpix.export.layout import board_origin
-
-        merged = merge_plates(pattern.cells, settings.section,
-                              origin=board_origin(pattern.width, pattern.height, settings.section))
     bs = None
     if effective.get("backstitch") == "auto":
         from craftpix.export.backstitch import plan_backstitch
@@ -365,13 +359,19 @@ def export_pattern(
         outlined, bs = plan_backstitch(pattern, effective.get("backstitch_color"))
         pattern.palette = outlined.palette  # the thread joins the palette
     pattern.palette = pattern.with_symbols().palette  # symbols stick from now on
-    chart, chart_merged = pattern, merged
+    chart = mirrored(pattern)[0] if settings.mirror else pattern
+    merged = None  # the plates as built: merged on the chart's layout (mirrored with --mirror)
+    if merge:
+        assert settings.section is not None
+        from craftpix.export.layout import board_origin
+
+        merged = merge_plates(chart.cells, settings.section,
+                              origin=board_origin(chart.width, chart.height, settings.section))
     if settings.mirror:
-        chart, chart_merged = mirrored(pattern, merged)
         notes.append("charts are mirrored left to right: lay the beads or plates face down as "
                      "charted (iron from the back, or build on a transparent board), then turn "
                      "the piece over")
-    bom = build_bom(pattern, settings, chart_merged)
+    bom = build_bom(pattern, settings, merged)
     if bs is not None:
         assert settings.fabric_count is not None
         _add_backstitch_to_bom(pattern, bom, bs, settings.fabric_count)
@@ -422,14 +422,15 @@ def export_pattern(
 
         hoop_mm = hoop.size if hoop is not None else (0.0, 0.0)
         written.append(write_pdf(pattern, out / "pattern.pdf", settings, bom, paper=paper,
-                                 merged=chart_merged, preview=craft_img, embroidery=plan,
+                                 merged=merged, preview=craft_img, embroidery=plan,
                                  formats=list(fmts), hoop=hoop_mm, notes=notes, backstitch=bs,
                                  chart=chart if chart is not pattern else None))
     for fmt, data in machine_files.items():
         written.append(write_bytes(out / f"pattern.{fmt}", data))
     for fmt in interchange_formats(effective.get("formats")):
         written.append(write_text(out / INTERCHANGE_FORMATS[fmt][1],
-                                  _interchange_text(fmt, pattern, settings, merged, bs, notes)))
+                                  _interchange_text(fmt, chart if fmt == "ldr" else pattern,
+                                                    settings, merged, bs, notes)))
     if effective.get("orders", True):
         from craftpix.export.orders import bricklink_xml, catalog_facts, shopping_csv
 

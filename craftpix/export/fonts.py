@@ -119,6 +119,13 @@ def runs(text: str, bold: bool = False) -> list[tuple[str, str]]:
     return out
 
 
+def chart_font_has(text: str, name: str = BOLD) -> bool:
+    """Whether font ``name`` (default the bold font chart symbols are drawn in) has every
+    character of ``text``."""
+    cmap = _cmap(name)
+    return all(ord(ch) in cmap for ch in text)
+
+
 def missing_chars(text: str) -> str:
     """The characters of ``text`` that no font of the chain has (empty when all print)."""
     fonts = chain(False)

@@ -27,7 +27,10 @@ looks at its bottom edge. It is centred on the origin; its footprint is 20·W ×
 mosaic's size) at plate height. One part line per piece of the bill of materials (merged
 plates as their own parts with ``--merge``), one ``0 STEP`` per baseplate, in the order of
 the PDF's baseplate pages. The baseplates themselves are not in the model (nor in the bill
-of materials).
+of materials). With ``--mirror`` the model is the mirrored chart as it is built (on a
+transparent baseplate, studs up, looked at from below): the same merged plates as the PDF,
+the bill of materials and the orders, so its top view shows the picture mirrored and its
+bottom view the picture.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from craftpix.export.embroidery import StitchPlan, ThreadBlock
 from craftpix.export.layout import ChartPage, page_plan, section_plan
 from craftpix.export.merge import MergeResult
 from craftpix.fileio import atomic_path
-from craftpix.media import MM_PER_INCH, get_medium, plural
+from craftpix.media import MM_PER_INCH, get_medium, pitch_text, plural
 from craftpix.pattern import Pattern, usage_order
 
 PAPERS: dict[str, tuple[float, float]] = {"a4": A4, "letter": LETTER}
@@ -323,7 +323,7 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
     ]
     if p.medium == "beads":
         bead = ("5 mm midi beads" if medium.pitch_mm == 5.0
-                else f"mini beads, {medium.pitch_mm:.2f} mm pegs")
+                else f"mini beads, {pitch_text(medium.pitch_mm)} mm pegs")
         facts[0] = ("Finished size", finished_size_text(w_mm, h_mm) + f", {bead}")
         facts.append(("Beads", f"{bom.total_cells:,}"))
         facts.append(("Pegboards", f"{plural(len(layout.pages), 'square board')} of "
