@@ -21,13 +21,16 @@ detail to survive and says how much the clean-up should spare them:
   button, a star, an eye in a drawing), while texture, where every cell differs from its
   surround, is not singled out.
 
-The result is a saliency ``s`` in 0..1 per cell. The photo engine first enlarges each
-feature's difference from its surround (:meth:`FeatureMap.sharpen`: at the cell scale a
-one-cell eye is the average of eye and skin pixels, paler than the eye a person sees, and
-often as close to the skin's catalog color as to any darker one), then multiplies the Potts weight
-of an edge by ``1 − (1 − FEATURE_SMOOTH) · max(s_p, s_q)``, does not absorb a blob that holds a
-cell with ``s ≥ 0.5``, and counts each cell ``1 + COLOR_BOOST · s`` times when it chooses the
-colors, so that a feature also has a color of its own to take. Importing this module imports
+The result is a saliency ``s`` in 0..1 per cell (:data:`DETAIL_WEIGHT` for a detail). The
+photo engine first enlarges each face feature's difference from the skin
+(:meth:`FeatureMap.sharpen`: at the cell scale a one-cell eye is the average of eye and skin
+pixels, paler than the eye a person sees, and often as close to the skin's catalog color as
+to any darker one), then multiplies the Potts weight of an edge by
+``1 − (1 − FEATURE_SMOOTH) · max(s_p, s_q)``, does not absorb a blob that holds a cell with
+``s ≥ 0.5``, and counts each cell ``1 + COLOR_BOOST · s`` times when it chooses the colors,
+so that a feature also has a color of its own to take. The constants were set on
+``examples/astronaut.jpg`` and scikit-image's photographs; docs/BENCHMARKS.md has what they
+cost. Importing this module imports
 neither OpenCV nor torch; OpenCV is imported on first use.
 """
 
@@ -72,8 +75,12 @@ DETECT_SIDE = 640
 #: Difference of Gaussians: surround σ in cells, least ΔE00 to the surround, and how many times
 #: the neighbourhood's median difference a detail must stand out by.
 DETAIL_SIGMA = 1.0
-DETAIL_DE = 14.0
-SURROUND_RATIO = 2.5
+DETAIL_DE = 20.0
+SURROUND_RATIO = 3.0
+#: Saliency of such a detail (faces' features reach 1): protected from the blob clean-up,
+#: Potts weight × 0.6, but not sharpened (it already stands out by DETAIL_DE; sharpening the
+#: stars of a telescope image raised its ΔE00 by 4 % on the photo benchmark).
+DETAIL_WEIGHT = 0.5
 #: Cells with at least this saliency are never absorbed by the blob clean-up.
 PROTECT_FROM = 0.5
 
@@ -192,9 +199,9 @@ def face_saliency(lab: np.ndarray, boxes: list[tuple[float, float, float, float]
 
 
 def detail_saliency(lab: np.ndarray, covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W) saliency of small details (module docstring) and their surround (H, W, 3) Lab: 1 where a cell's ΔE00 to its
-    Gaussian surround is ≥ :data:`DETAIL_DE` and ≥ :data:`SURROUND_RATIO` × the median of its
-    5×5 neighbourhood, else 0. Empty cells (``covered`` False) are never details and do not
+    """(H, W) saliency of small details (module docstring) and their surround (H, W, 3) Lab:
+    :data:`DETAIL_WEIGHT` where a cell's ΔE00 to its Gaussian surround is ≥ :data:`DETAIL_DE`
+    and ≥ :data:`SURROUND_RATIO` × the median of its 5×5 neighbourhood, else 0. Empty cells (``covered`` False) are never details and do not
     count in a surround."""
     from scipy.ndimage import gaussian_filter, median_filter
 
@@ -209,7 +216,7 @@ def detail_saliency(lab: np.ndarray, covered: np.ndarray) -> tuple[np.ndarray, n
     dog = np.where(covered, dog, 0.0)
     calm = median_filter(dog, size=5, mode="nearest")
     detail = (dog >= DETAIL_DE) & (dog >= SURROUND_RATIO * calm) & covered
-    return detail.astype(np.float64), surround
+    return DETAIL_WEIGHT * detail, surround
 
 
 def feature_map(rgb: np.ndarray, covered: np.ndarray, fitted: Image.Image | None = None,
@@ -223,7 +230,8 @@ def feature_map(rgb: np.ndarray, covered: np.ndarray, fitted: Image.Image | None
     rgb = np.asarray(rgb, dtype=np.float64)
     h, w = covered.shape
     lab = rgb_to_lab(rgb.reshape(-1, 3)).reshape(h, w, 3)
-    saliency, surround = detail_saliency(lab, covered)
+    saliency, _ = detail_saliency(lab, covered)
+    surround = lab.copy()  # details are spared, not sharpened
     boxes: list[tuple[float, float, float, float]] = []
     detector = False
     if faces and fitted is not None and min(h, w) >= FACE_MIN_CELLS:
