@@ -220,16 +220,18 @@ def main() -> None:
         photos = {name: getattr(skimage.data, name)()[..., :3] for name in SETS[args.set]}
         label = f"{args.set}: {', '.join(SETS[args.set])}"
     per: dict[str, list[dict[str, float]]] = defaultdict(list)
+    by_photo: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     ratios: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for cat, medium in (("perler", "beads"), ("dmc", "stitch")):
         pal = load_palette(cat)
         for size in sizes:
             for n in budgets:
-                for image in photos.values():
+                for photo_name, image in photos.items():
                     res = run_case(image, size, pal, n, medium, methods)
                     base = res["nearest"]
                     for method, r in res.items():
                         per[method].append(r)
+                        by_photo[(photo_name, method)].append(r)
                         ratios[method].append((r["de"] / base["de"], r["iso"] / max(base["iso"], 1e-9),
                                                r["blob"] / max(base["blob"], 1e-9)))
     print(f"Photos ({label}), {len(per['nearest'])} cases\n")
@@ -246,6 +248,7 @@ def main() -> None:
               f"{statistics.mean(r['blob'] for r in rs):.2%} | {blob_r:.2f} | "
               f"{statistics.mean(r['colors'] for r in rs):.1f} | "
               f"{statistics.mean(r['seconds'] for r in rs):.3f} |")
+    features_table(photos, per, by_photo)
     if args.plot:
         plot(summary, args.plot, args.set if not args.image else label)
     if not args.no_flat:
@@ -257,6 +260,25 @@ def main() -> None:
             print(f"| {r['name']} | {r['grid']} | {r['sources']} | {r['colors']} | {r['codes']} | "
                   f"{r['empty']} | {r['iso']:.1%} | {r['blob']:.1%} | {r['de']:.2f} | "
                   f"{'—' if r['exact'] is None else ('yes' if r['exact'] else 'NO')} | {r['seconds']:.3f} |")
+
+
+def features_table(photos: dict[str, np.ndarray], per: dict[str, list[dict[str, float]]],
+                   by_photo: dict[tuple[str, str], list[dict[str, float]]]) -> None:
+    """Per photo: what the feature map (craftpix.features) changes, for each method run both
+    with and without it (mean isolated cells and ΔE00 over that photo's cases)."""
+    pairs = [(m[: -len(" nofeatures")], m) for m in per if m.endswith(" nofeatures")
+             and m[: -len(" nofeatures")] in per]
+    if not pairs:
+        return
+    print("\nWith and without the feature map, per photo (isolated cells, mean ΔE00)\n")
+    print("| photo | method | isolated on | isolated off | ΔE00 on | ΔE00 off |")
+    print("|---|---|---|---|---|---|")
+    for name in photos:
+        for on, off in pairs:
+            a, b = by_photo[(name, on)], by_photo[(name, off)]
+            print(f"| {name} | {on} | {statistics.mean(r['iso'] for r in a):.2%} | "
+                  f"{statistics.mean(r['iso'] for r in b):.2%} | "
+                  f"{statistics.mean(r['de'] for r in a):.3f} | {statistics.mean(r['de'] for r in b):.3f} |")
 
 
 def plot(summary: dict[str, tuple[float, float, float]], path: Path, label: str) -> None:

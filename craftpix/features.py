@@ -63,7 +63,7 @@ SHARPEN = 1.0
 #: Potts weight left on an edge at a full feature (×; 1 would leave the clean-up unchanged).
 FEATURE_SMOOTH = 0.2
 #: Extra weight of a full feature cell in the color choice (a feature counts 1 + this times).
-COLOR_BOOST = 6.0
+COLOR_BOOST = 2.0
 #: Inside a face: ΔE00 from the skin color where a cell starts to be a feature, and where it
 #: fully is one. Skin shading stays below the first; eyes and mouth at 48 cells are ≈ 15–25.
 FACE_DETAIL_DE = 8.0
