@@ -9,6 +9,12 @@ one fails (the JSON is rewritten after every section):
   on a 48×32-cell pattern
   (canny + depth ControlNets, depth estimator, text encoders of the real sizes): finishes,
   finite statistics, seconds per step, peak memory;
+* ``presets``      — each ``--quality`` preset end to end on a prompt alone (reference first:
+  4 candidates at 1024², ranked by the diffusion score, photo engine, then SDS with both
+  ControlNets on the reference), 48×48 cells: seconds per stage (from the progress reports),
+  total seconds, peak memory; ``draft_4_steps`` is draft with the few-step LoRA's 4 steps
+  (LoRA not loaded: the same cost per step); ``paper`` runs its first steps and is
+  extrapolated to 6000 (``paper_estimate``);
 * ``precision``    — the logits' gradient of one SDS step in fp16 and bf16 against fp32, same
   random draws: cosine similarity (mean and min over a few timesteps);
 * ``compiled_run`` — the production ``--compile`` path (CUDA graphs) on a letterboxed
@@ -179,6 +185,67 @@ def end_to_end(tiny: bool, device: torch.device, dtype: str, steps: int) -> dict
             "host_syncs_by_line": dict(syncs.most_common(20))}
 
 
+def presets(tiny: bool, device: torch.device, paper_steps: int = 20) -> dict[str, Any]:
+    """Time each ``--quality`` preset end to end on a prompt alone (see the module doc)."""
+    from craftpix.engines.sds.run import run_sds
+    from craftpix.engines.sds.settings import QUALITY
+    from craftpix.engines.sds.stages import TITLES
+
+    comps = components(tiny, device)
+    cuda = device.type == "cuda"
+    if cuda:  # as a loaded run starts: fp16 weights, text encoders on the CPU
+        for m in (comps.unet, *comps.controlnets.values()):
+            m.to(dtype=torch.float16)
+        for m in comps.text_encoders:
+            m.to(device="cpu", dtype=torch.float16)
+        torch.cuda.empty_cache()
+    palette = np.random.default_rng(0).random((96, 3))  # a bead catalog has ~50-200 colors
+    small = dict(candidates=2, reference_steps=2) if tiny else {}
+    runs = [("draft", "draft", None, {}), ("draft_4_steps", "draft", None, {"reference_steps": 4}),
+            ("fine", "fine", 3 if tiny else None, {}), ("paper", "paper", 2 if tiny else paper_steps, {})]
+    out: dict[str, Any] = {"cells": "48x48", "colors": 16, "palette": len(palette)}
+    for name, quality, steps, extra in runs:
+        settings = SDSSettings(device=device.type, dtype="fp16" if cuda else "fp32",
+                               quality=quality, fuse_qkv=False,
+                               resolution=32 if tiny else None, **{**small, **extra})
+        reports: list[tuple[float, str]] = []
+        if cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+
+        def report(label: str, fraction: float, reports=reports, t0=t0) -> None:
+            reports.append((time.perf_counter() - t0, label))
+
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_sds(settings, prompt="a red rose", image=None, reference_rgb=None,
+                             palette_rgb=palette, height=48, width=48, colors=16,
+                             medium="beads", steps=steps, seed=0, smooth=20.0,
+                             out_dir=Path(tmp), quiet=True, components=comps,
+                             on_progress=report)
+        _sync(device)
+        seconds = time.perf_counter() - t0
+        starts = {}
+        for at, label in reports:
+            for stage, title in TITLES.items():
+                if label.startswith(title):
+                    starts.setdefault(stage, at)
+        order = sorted(starts.items(), key=lambda kv: kv[1])
+        stage_s = {stage: round((order[i + 1][1] if i + 1 < len(order) else seconds) - at, 2)
+                   for i, (stage, at) in enumerate(order)}
+        out[name] = {"seconds": round(seconds, 2), "steps": result.steps,
+                     "stage_seconds": stage_s, "peak_memory_gib": _peak(device),
+                     "candidates": result.reference_meta.get("candidates"),
+                     "reference_steps": result.reference_meta.get("steps")}
+    paper, full = out["paper"], QUALITY["paper"].steps
+    per_step = paper["stage_seconds"].get("sds", 0.0) / max(1, paper["steps"])
+    out["paper_estimate"] = {
+        "steps": full, "s_per_step": round(per_step, 4),
+        "seconds": round(paper["seconds"] - paper["stage_seconds"].get("sds", 0.0)
+                         + per_step * full, 1), "extrapolated_from_steps": paper["steps"]}
+    return out
+
+
 def _step_gradient(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
                    step: int, res: int) -> torch.Tensor:
     text = encode_text(comps.tokenizers, comps.text_encoders, "a red rose", "", sdxl=True)
@@ -313,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20, help="end-to-end steps")
     p.add_argument("--no-compile", action="store_true", help="skip the compile-on timing")
     p.add_argument("--sections",
-                   default="end_to_end,precision,compiled_run,speed,speed_graphs,speed_compiled",
+                   default="end_to_end,presets,precision,compiled_run,speed,speed_graphs,"
+                           "speed_compiled",
                    help="comma-separated subset of the sections to run")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -330,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = [
         ("end_to_end", lambda: end_to_end(args.tiny, device, "fp16" if cuda else "fp32",
                                           args.steps)),
+        ("presets", lambda: presets(args.tiny, device)),
         ("precision", lambda: precision(args.tiny, device, kinds)),
         ("compiled_run", lambda: compiled_run(args.tiny, device)),
         ("speed", lambda: speed(args.tiny, device, [False])),

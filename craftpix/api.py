@@ -341,7 +341,7 @@ def _make_pattern(
     # color step 1 (before the engine): --exclude, --only, the inventory's colors
     catalog, stock, color_notes, buyable = _filter_colors(req, catalog)
     notes += color_notes
-    ref = None
+    ref, flat = None, None
     if image is not None:
         from craftpix.imageio import reference_from_image
         from craftpix.restore import restored_image
@@ -349,17 +349,26 @@ def _make_pattern(
         placed = restored_image(image.crop(placement.crop_box), placement.inner_w,
                                 placement.inner_h, req.restore, req.engine, notes)
         ref = reference_from_image(placed, placement.inner_w, placement.inner_h)
+        if req.engine != "sds":  # flat art by its real colors, from any file (craftpix.flatart)
+            from craftpix.flatart import find_flat_art
+
+            flat = find_flat_art(placed, placement.inner_w, placement.inner_h)
+            ref = ref._replace(flat_colors=None if flat is None else flat.colors,
+                               flat_counts=None if flat is None else flat.counts)
     reference = ref.rgb if ref is not None else None
 
     progress("engine", 0.1)
     t0 = time.perf_counter()
     # the engines see the image's part of the grid; padding is added after them
     engine_req = dataclasses.replace(req, size=(placement.inner_w, placement.inner_h))
+    reference_image = None
     if req.engine == "sds":
-        indices, palette, meta = _run_sds(engine_req, catalog, ref, out)
+        indices, palette, meta = _run_sds(engine_req, catalog, ref, out,
+                                          lambda label, f: progress(label, 0.1 + 0.8 * f))
+        reference_image = meta.pop("reference_image", None)
     else:
         assert ref is not None
-        indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref)
+        indices, palette, meta, engine_notes = _run_photo(engine_req, catalog, ref, flat)
         notes += engine_notes
     seconds = time.perf_counter() - t0
     # color step 2 (after the engine): inventory counts and prices
@@ -376,6 +385,14 @@ def _make_pattern(
         meta["delta_e00_mean"] = round(mean_delta_e(indices, palette.rgb, reference), 3)
     meta["isolated_cells"] = round(isolated_cell_rate(indices), 4)
     meta.update(choice_meta)
+    if reference is not None:  # which source color each catalog color stands for, how far
+        from craftpix.flatart import far_note, stands_for
+
+        meta["stands_for"] = stands_for(indices, palette.codes, palette.lab, reference, flat)
+        far = far_note(meta["stands_for"], dict(zip(palette.codes, palette.names, strict=True)),
+                       brand)
+        if far:
+            notes.append(far)
     meta.update(_purchase_meta(medium, palette.codes, buyable, stock))
     if req.size is not None:
         meta["size"] = req.size.text()
@@ -392,6 +409,13 @@ def _make_pattern(
             export_kwargs.setdefault("background", req.background)
         # export_pattern saves pattern.json too, with the export settings it used
         result.exported = export_pattern(pattern, outputs.staging, **export_kwargs)
+        if reference_image is not None:  # a prompt's generated reference, beside the pattern
+            from craftpix.engines.sds.run import REFERENCE_FILE
+            from craftpix.fileio import atomic_path
+
+            with atomic_path(outputs.staging / REFERENCE_FILE) as tmp:
+                reference_image.save(tmp, format="PNG")
+            result.exported.paths.append(outputs.staging / REFERENCE_FILE)
         result.exported.paths = [outputs.final(p) for p in result.exported.paths]
         result.files = list(result.exported.paths)
         outputs.publish()
@@ -642,11 +666,15 @@ def summarize(pattern: Pattern, medium: Medium, brand: str, seconds: float,
     if cost is not None:
         owned = " beyond what you own" if pattern.meta.get("owned") else ""
         text += f", to buy{owned}: {cost:.2f}"
-    return f"{text}, {seconds:.1f} s"
+    text = f"{text}, {seconds:.1f} s"
+    shown = pattern.meta.get("stands_for") or {}
+    parts = [f"{c.name} for {shown[c.code]['source']} (ΔE00 {shown[c.code]['delta_e00']:.1f})"
+             for c in pattern.palette if c.code in shown]
+    return f"{text}\ncolors: {'; '.join(parts)}" if parts else text
 
 
 def _run_photo(
-    req: PatternRequest, catalog: Palette, ref: Reference,
+    req: PatternRequest, catalog: Palette, ref: Reference, flat: Any = None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any], list[str]]:
     """The model-free engine: cell indices into the colors it chose, meta values, notes."""
     from craftpix.engines.photo import PhotoSettings, make_photo_pattern
@@ -654,15 +682,17 @@ def _run_photo(
     result = make_photo_pattern(ref, catalog, PhotoSettings(
         colors=req.colors, smooth=1.0 if req.smooth is None else req.smooth,
         dither=req.dither, seed=req.seed, background=req.background, medium=req.medium,
-        features=req.features))
+        features=req.features), flat)
     return result.indices, result.palette, {"engine": "dither" if req.dither else "photo"}, \
         result.notes
 
 
 def _run_sds(
     req: PatternRequest, catalog: Palette, ref: Reference | None, out: Path | None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, Palette, dict[str, Any]]:
-    """The diffusion engine (SD-πXL): cell indices into the palette and meta values."""
+    """The diffusion engine (SD-πXL): cell indices into the palette and meta values (a
+    generated reference image under ``"reference_image"``, for the caller to save)."""
     import tempfile
 
     from craftpix.engines.sds.run import run_sds
@@ -678,9 +708,12 @@ def _run_sds(
     if reference is None:  # without a photo the color budget is met by pruning during the run
         wanted = DEFAULT_PROMPT_COLORS if req.colors is None else req.colors
         budget = wanted if wanted < len(palette) else None
-    steps = DEFAULT_SDS_STEPS if req.steps is None else req.steps
     smooth = 1.0 if req.smooth is None else req.smooth
     settings = req.sds if req.sds is not None else SDSSettings()
+    try:
+        steps = settings.steps_for(req.steps)  # None: the --quality preset's
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     settings = keep_final_checkpoint(settings, steps)  # what craftpix.resize continues from
     width, height = req.size
     with tempfile.TemporaryDirectory(prefix="craftpix-sds-") as scratch:
@@ -688,15 +721,19 @@ def _run_sds(
                          palette_rgb=palette.rgb, height=height, width=width, colors=budget,
                          medium=req.medium, steps=steps, seed=req.seed,
                          smooth=SDS_FFT_WEIGHT * smooth,
-                         out_dir=out if out is not None else Path(scratch), quiet=req.quiet)
-    meta: dict[str, Any] = {"steps": steps}
+                         out_dir=out if out is not None else Path(scratch), quiet=req.quiet,
+                         on_progress=progress)
+    meta: dict[str, Any] = {"steps": result.steps, "quality": settings.quality}
+    if result.reference is not None:
+        meta["reference"] = result.reference_meta
+        meta["reference_image"] = result.reference
     indices = result.indices
     if req.clean_up:  # the argmax has stray cells too; the photo engine's last pass absorbs them
         from craftpix.engines.photo import clean_up
 
         indices = clean_up(indices, reference, palette, smooth)
         meta["clean_up"] = True
-    if result.entropy is not None:  # how decided the cells were: near 0 is a crisp result
+    if result.steps and result.entropy is not None:  # near 0: a crisp result
         meta["entropy"] = round(result.entropy, 4)
     return indices, palette, meta
 

@@ -223,7 +223,8 @@ def pattern_options(f: Any) -> Any:
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
                      help="auto: a diffusion model when there is a prompt, else the photo engine."),
         click.option("--steps", type=click.IntRange(0, MAX_STEPS),
-                     help="Optimization steps of the diffusion engine (default 6000)."),
+                     help="Score-distillation steps of the diffusion engine (default: the "
+                          "--quality preset's: draft 0, fine 500, paper 6000)."),
         click.option("--clean-up", "clean_up", is_flag=True,
                      help="Diffusion engine: absorb stray cells of its result as the photo "
                           "engine does (strength --smooth)."),

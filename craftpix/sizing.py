@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from craftpix.errors import InputError
+from craftpix.notes import Hint, Note
 
 MIN_SIDE, MAX_SIDE = 2, 500
 FITS = ("pad", "crop", "stretch")
@@ -288,16 +289,18 @@ def place(width: int, height: int, image_size: tuple[int, int], fit: str = DEFAU
         left, top = (width - keep_w) // 2, (height - keep_h) // 2
         if keep_w < width:
             extra = width - keep_w
-            notes.append(f"the image is narrower than {size}: kept whole, with "
-                         f"{_side_word(left, 'empty column')} on the left and "
-                         f"{_side_word(extra - left, 'empty column')} on the right "
-                         f"(--fit crop fills the grid; --size x{height} keeps the image's shape)")
+            notes.append(Note(f"the image is narrower than {size}: kept whole, with "
+                              f"{_side_word(left, 'empty column')} on the left and "
+                              f"{_side_word(extra - left, 'empty column')} on the right",
+                              [Hint("fit", "crop", "fills the grid"),
+                               Hint("size", f"x{height}", "keeps the image's shape")]))
         else:
             extra = height - keep_h
-            notes.append(f"the image is wider than {size}: kept whole, with "
-                         f"{_side_word(top, 'empty row')} above and "
-                         f"{_side_word(extra - top, 'empty row')} below "
-                         f"(--fit crop fills the grid; --size {width}x keeps the image's shape)")
+            notes.append(Note(f"the image is wider than {size}: kept whole, with "
+                              f"{_side_word(top, 'empty row')} above and "
+                              f"{_side_word(extra - top, 'empty row')} below",
+                              [Hint("fit", "crop", "fills the grid"),
+                               Hint("size", f"{width}x", "keeps the image's shape")]))
         result = Placement(width, height, left, top, keep_w, keep_h, full, notes)
     elif differs and fit == "crop":
         target = width / height
@@ -305,25 +308,25 @@ def place(width: int, height: int, image_size: tuple[int, int], fit: str = DEFAU
             new_w = max(1, round(ih * target))
             x0 = (iw - new_w) // 2
             box = (x0, 0, x0 + new_w, ih)
-            notes.append(f"the image is wider than {size}: cut {1 - new_w / iw:.0%} of its width "
-                         "off the left and right (--fit pad keeps all of it)")
+            notes.append(Note(f"the image is wider than {size}: cut {1 - new_w / iw:.0%} of its "
+                              "width off the left and right", [Hint("fit", "pad", "keeps all of it")]))
         else:
             new_h = max(1, round(iw / target))
             y0 = (ih - new_h) // 2
             box = (0, y0, iw, y0 + new_h)
-            notes.append(f"the image is taller than {size}: cut {1 - new_h / ih:.0%} of its "
-                         "height off the top and bottom (--fit pad keeps all of it)")
+            notes.append(Note(f"the image is taller than {size}: cut {1 - new_h / ih:.0%} of its "
+                              "height off the top and bottom", [Hint("fit", "pad", "keeps all of it")]))
         result = Placement(width, height, 0, 0, width, height, box, notes)
     elif differs and fit == "stretch":
-        notes.append(f"the image ({iw}x{ih} pixels) is stretched to {size}: its shape "
-                     "changes (--fit pad keeps it)")
+        notes.append(Note(f"the image ({iw}x{ih} pixels) is stretched to {size}: its shape "
+                          "changes", [Hint("fit", "pad", "keeps it")]))
     bw = result.crop_box[2] - result.crop_box[0]
     bh = result.crop_box[3] - result.crop_box[1]
     scale = max(result.inner_w / bw, result.inner_h / bh)
     if scale >= UPSCALE_WARN:
-        notes.append(f"the image is only {iw}x{ih} pixels: each pixel becomes about "
-                     f"{scale:.1f}x{scale:.1f} cells, so the pattern will look blocky or soft "
-                     f"(--size {bw}x gives one cell per pixel)")
+        notes.append(Note(f"the image is only {iw}x{ih} pixels: each pixel becomes about "
+                          f"{scale:.1f}x{scale:.1f} cells, so the pattern will look blocky or "
+                          "soft", [Hint("size", f"{bw}x", "gives one cell per pixel")]))
     return result
 
 

@@ -238,7 +238,8 @@ def test_cli_lora(tiny_paths, loras, tmp_path) -> None:
         args = ["beads", "--prompt", "rose", "--size", "8", "--engine", "sds", "--steps", "2",
                 "--model", str(tiny_paths["sd15"]), "--vae", str(tiny_paths["taesd"]),
                 "--lora", str(lora), "--lora-scale", "0.8", "--device", "cpu",
-                "--dtype", "fp32", "--palette", str(palette), "--out", str(out), "--quiet"]
+                "--dtype", "fp32", "--palette", str(palette), "--out", str(out), "--quiet",
+                "--reference", "none"]  # random start: no ControlNet to give
         return CliRunner().invoke(main, args, catch_exceptions=False)
 
     result = invoke(loras["sd15"], tmp_path / "out")

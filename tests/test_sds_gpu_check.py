@@ -39,3 +39,19 @@ def test_gpu_check_without_cuda_says_how_to_test_it(tmp_path, capsys) -> None:
         pytest.skip("a CUDA device is present")
     assert _load().main(["--out", str(tmp_path / "x.json")]) == 2
     assert "--tiny --device cpu" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_gpu_check_times_every_preset_on_the_cpu(tmp_path) -> None:
+    out = tmp_path / "presets.json"
+    code = _load().main(["--tiny", "--device", "cpu", "--sections", "presets",
+                         "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 0, report
+    presets = report["presets"]
+    assert presets["draft"]["steps"] == 0 and presets["draft_4_steps"]["reference_steps"] == 4
+    assert presets["fine"]["steps"] == 3 and presets["paper"]["steps"] == 2
+    for name in ("draft", "fine", "paper"):
+        assert {"models", "candidates", "ranking"} <= set(presets[name]["stage_seconds"])
+    assert presets["fine"]["stage_seconds"]["sds"] > 0
+    assert presets["paper_estimate"]["steps"] == 6000 and presets["paper_estimate"]["seconds"] > 0

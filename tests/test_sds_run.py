@@ -220,14 +220,14 @@ def test_missing_model_offline_stops_before_work(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = SDSSettings(device="cpu")
+    settings = SDSSettings(device="cpu", reference="none")
     with pytest.raises(ModelNotAvailable) as err:
         _run(settings, tmp_path / "out", steps=2)
     msg = str(err.value)
     assert "\n" not in msg
     assert "stabilityai/stable-diffusion-xl-base-1.0" in msg and "madebyollin/taesdxl" in msg
     assert "craftpix models pull --sdxl" in msg and "hf download" in msg
-    assert "controlnet" not in msg.lower()  # prompt only: no ControlNet needed
+    assert "controlnet" not in msg.lower()  # random start: no ControlNet needed
     assert not (tmp_path / "out" / CHECKPOINT_NAME).exists()
 
     with pytest.raises(ModelNotAvailable) as err:
@@ -272,7 +272,7 @@ def test_cli_prompt_run(tiny_paths, tmp_path) -> None:
     args = ["beads", "--prompt", "rose", "--size", "8", "--engine", "sds", "--steps", "3",
             "--model", str(tiny_paths["sd15"]), "--vae", str(tiny_paths["taesd"]),
             "--device", "cpu", "--dtype", "fp32", "--palette", str(palette), "--out", str(out),
-            "--quiet", "--preview-every", "3"]
+            "--quiet", "--preview-every", "3", "--reference", "none"]
     result = CliRunner().invoke(cli.main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (out / "pattern.json").is_file()
@@ -312,7 +312,7 @@ def test_cli_clean_up_absorbs_stray_cells_of_the_argmax(tiny_paths, tmp_path) ->
     base = ["beads", "--prompt", "rose", "--size", "12", "--engine", "sds", "--steps", "2",
             "--model", str(tiny_paths["sd15"]), "--vae", str(tiny_paths["taesd"]),
             "--device", "cpu", "--dtype", "fp32", "--palette", str(palette), "--quiet",
-            "--no-pdf", "--smooth", "50"]
+            "--no-pdf", "--smooth", "50", "--reference", "none"]
     cells = {}
     for name, extra in (("raw", []), ("clean", ["--clean-up"])):
         res = CliRunner().invoke(main, [*base, *extra, "--out", str(tmp_path / name)],

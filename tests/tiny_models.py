@@ -195,7 +195,9 @@ def tiny_settings(paths: dict[str, Path], family: str = "sdxl", **overrides):
         controlnet_canny=str(paths[f"controlnet_canny_{family}"]),
         controlnet_depth=str(paths[f"controlnet_depth_{family}"]),
         depth_model=str(paths["depth"]), device="cpu", dtype="fp32", resolution=32,
-        optim={"warmup": 2})
+        optim={"warmup": 2},
+        # SD-πXL's own start and schedule unless a test asks for a preset or a reference
+        quality="paper", reference="none")
     values.update(overrides)
     return SDSSettings(**values)
 

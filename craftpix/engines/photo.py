@@ -18,11 +18,15 @@ the cells it actually got and the cells relabelled, while the energy falls. Last
 (1–3 cells of one color) are absorbed into a neighbour when that costs less than
 ``smooth · BLOB_PENALTY`` ΔE00. ``smooth = 0`` gives exactly the nearest catalog color.
 
-Flat art (few source colors: logos, sprites, line art, scaled pixel art; see
-:func:`craftpix.imageio.flat_colors`) is mapped exactly: each source color gets one catalog
-color, distinct source colors distinct catalog colors (a minimum-cost assignment on ΔE00),
-cells that are exactly a source color keep it, and only cells that mix several (anti-aliased
-edges of a downsampled logo) are decided by the labelling.
+Flat art (few real colors: logos, clip art, banners, sprites, line art; see
+:mod:`craftpix.flatart`, or :func:`craftpix.imageio.flat_colors` without it) is mapped by its
+real colors: each source color takes its nearest catalog color (:func:`craftpix.color.
+pairwise_match_cost`), and two source colors a person tells apart (ΔE00 >
+:data:`craftpix.flatart.SAME_COLOR_DE00`) that land on one catalog color are kept apart when the
+less frequent one has another unused catalog color at most :data:`DISTINCT_COST` worse
+(:func:`map_flat_colors`); two whites 3 units apart both become White. A cell made of one real
+color keeps it, and a cell that mixes several (anti-aliased, ringing or blended pixels) takes one
+of the real colors it holds, decided by the labelling: never a fringe color of its own.
 
 Cells less than half covered (alpha < 0.5) are empty (index -1), or take the background color
 when one is given. No torch on this path: numpy and scipy only.
@@ -46,7 +50,9 @@ from craftpix.color import (
 )
 from craftpix.engines.labeling import absorb_blobs, alpha_expansion, grid_edges, potts_energy
 from craftpix.errors import InputError
+from craftpix.flatart import SAME_COLOR_DE00, FlatArt
 from craftpix.imageio import Reference
+from craftpix.notes import Hint, Note
 from craftpix.palette import Palette, choose_indices, unique_colors
 
 __all__ = [
@@ -59,6 +65,7 @@ __all__ = [
     "contrast_weights",
     "label_fixed_colors",
     "make_photo_pattern",
+    "map_flat_colors",
 ]
 
 #: Potts weight per unit of ``smooth``, in ΔE00 per cut neighbour pair (tuned on scikit-image's
@@ -78,6 +85,14 @@ EMPTY_BELOW = 0.5
 #: Distinct cell colors the color choice looks at (grouped by fewer bits beyond this).
 SAMPLE_COLORS = 1024
 _FIXED = 1e4  # data cost that keeps a cell off a label (exact flat-art cells)
+#: Flat art: a source color a person tells apart from a more frequent one that took the same
+#: catalog color moves to its best unused catalog color when that costs at most this much more
+#: (:func:`craftpix.color.pairwise_match_cost` units, ≈ΔE00); else the two share the color.
+DISTINCT_COST = 8.0
+#: Flat art: a cell holds a real color when at least this share of its pixels belong to it, and
+#: is that color alone from PURE_SHARE.
+HOLDS_SHARE = 0.1
+PURE_SHARE = 0.9
 
 
 @dataclass
@@ -129,10 +144,12 @@ def _background_index(catalog: Palette, background: str) -> int:
                      "a hex color like #FFFFFF (or 'none')")
 
 
-def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSettings) -> PhotoResult:
+def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSettings,
+                       flat: FlatArt | None = None) -> PhotoResult:
     """Cell colors for ``reference`` from ``catalog`` (see the module docstring).
 
-    Returns indices (H, W) into the returned palette, a subset of ``catalog`` holding only
+    ``flat`` (from :func:`craftpix.flatart.find_flat_art` on the same grid) marks flat art and
+    gives each cell's real colors; without it ``reference.flat_colors`` decides. Returns indices (H, W) into the returned palette, a subset of ``catalog`` holding only
     the colors used, and notes for the summary. Raises InputError for a bad ``background``, a
     color count below 1 or an image without any opaque cell.
     """
@@ -157,8 +174,8 @@ def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSe
                          "(give --background COLOR to fill it)")
     cells = rgb[covered]
     cap = COLOR_CAPS.get(settings.medium, DEFAULT_CAP)
-    if reference.flat_colors is not None and len(cells):
-        labels, chosen = _flat_labels(reference, catalog, settings, rgb, covered)
+    if (flat is not None or reference.flat_colors is not None) and len(cells):
+        labels, chosen = _flat_labels(reference, catalog, settings, rgb, covered, flat)
         if settings.dither:
             notes.append("flat art is mapped color for color; --dither was not used")
     else:
@@ -173,7 +190,8 @@ def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSe
     remap[used] = np.arange(len(used))
     out = np.where(indices >= 0, remap[np.maximum(indices, 0)], -1)
     if settings.colors is None:
-        notes.insert(0, f"chose {len(used)} color{'' if len(used) == 1 else 's'} for this image (--colors N to set the number)")
+        notes.insert(0, Note(f"chose {len(used)} color{'' if len(used) == 1 else 's'} for this "
+                             "image", [Hint("colors", "N", "to set the number")]))
     return PhotoResult(out, catalog.subset(used), notes)
 
 
@@ -259,31 +277,66 @@ def _full_unary(unary: np.ndarray, covered: np.ndarray) -> np.ndarray:
     return full
 
 
-def _flat_labels(reference: Reference, catalog: Palette, settings: PhotoSettings, rgb: np.ndarray,
-                 covered: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Labels (N covered cells,) into catalog indices for flat art (module docstring)."""
-    h, w = covered.shape
-    src = np.asarray(reference.flat_colors, dtype=np.float64)
-    counts = np.asarray(reference.flat_counts, dtype=np.float64)
-    src_lab = rgb_to_lab(src)
-    d = pairwise_match_cost(src_lab, catalog.lab)  # (S, M)
-    n = settings.colors
-    if (n is not None and n < len(src)) or len(src) > len(catalog):
-        sub = catalog.choose(src, n=min(n or len(catalog), len(catalog)), weights=counts)
-        pool = [catalog.codes.index(c) for c in sub.codes]
-        mapping = [pool[i] for i in np.argmin(d[:, pool], axis=1)]
-    else:
-        from scipy.optimize import linear_sum_assignment  # imported here: ≈0.5 s of start-up
+def map_flat_colors(src_lab: np.ndarray, counts: np.ndarray, catalog: Palette,
+                    colors: int | None = None) -> list[int]:
+    """The catalog color (index) for each flat-art source color (module docstring).
 
-        rows, cols = linear_sum_assignment(d)
-        mapping = [0] * len(src)
-        for r, c in zip(rows, cols, strict=True):
-            mapping[int(r)] = int(c)
+    ``src_lab`` (S, 3) CIELAB, ``counts`` (S,) pixels of each. With ``colors`` below S the
+    catalog colors are first chosen for the image (:meth:`Palette.choose`) and each source color
+    takes its nearest among them. Else each takes its nearest catalog color by
+    :func:`craftpix.color.pairwise_match_cost`; then, most frequent first, a source color that a
+    person tells apart (ΔE00 > SAME_COLOR_DE00) from a more frequent one on the same catalog
+    color moves to its best catalog color no source uses, if that costs at most DISTINCT_COST
+    more. Returns S catalog indices.
+    """
+    d = pairwise_match_cost(src_lab, catalog.lab)  # (S, M)
+    if colors is not None and colors < len(src_lab):
+        from craftpix.color import lab_to_rgb
+
+        src = np.clip(lab_to_rgb(src_lab), 0.0, 1.0)
+        sub = catalog.choose(src, n=min(colors, len(catalog)), weights=np.asarray(counts, float))
+        pool = [catalog.codes.index(c) for c in sub.codes]
+        return [pool[i] for i in np.argmin(d[:, pool], axis=1)]
+    mapping = [int(m) for m in np.argmin(d, axis=1)]
+    apart = pairwise_delta_e_2000(src_lab, src_lab) > SAME_COLOR_DE00
+    order = np.argsort(-np.asarray(counts, dtype=np.float64), kind="stable")
+    for pos, t in enumerate(order):
+        if not any(mapping[s] == mapping[t] and apart[s, t] for s in order[:pos]):
+            continue
+        row = d[t].copy()
+        row[mapping] = np.inf
+        m = int(np.argmin(row))
+        if np.isfinite(row[m]) and row[m] <= d[t, mapping[t]] + DISTINCT_COST:
+            mapping[t] = m
+    return mapping
+
+
+def _flat_labels(reference: Reference, catalog: Palette, settings: PhotoSettings, rgb: np.ndarray,
+                 covered: np.ndarray, flat: FlatArt | None = None) -> tuple[np.ndarray, list[int]]:
+    """Labels (N covered cells,) into source colors, and each source's catalog index, for
+    flat art (module docstring)."""
+    h, w = covered.shape
+    if flat is not None:
+        src, counts = np.asarray(flat.colors, dtype=np.float64), np.asarray(flat.counts, float)
+    else:
+        src = np.asarray(reference.flat_colors, dtype=np.float64)
+        counts = np.asarray(reference.flat_counts, dtype=np.float64)
+    src_lab = rgb_to_lab(src)
+    mapping = map_flat_colors(src_lab, counts, catalog, settings.colors)
     cells = rgb[covered]
     cell_lab = rgb_to_lab(cells)
     unary = pairwise_delta_e_2000(cell_lab, src_lab)  # (N, S): distance to the source colors
-    exact = unary.min(axis=1) < 0.5
-    unary[exact] = np.where(unary[exact] == unary[exact].min(axis=1, keepdims=True), 0.0, _FIXED)
+    if flat is not None:
+        shares = np.asarray(flat.shares, dtype=np.float64)[covered]
+        known = shares.sum(axis=1) > 0
+        holds = shares >= np.minimum(HOLDS_SHARE, shares.max(axis=1, keepdims=True))
+        unary[known] = np.where(holds[known], unary[known], _FIXED)
+        pure = known & (shares.max(axis=1) >= PURE_SHARE)
+        exact = pure
+        unary[pure] = np.where(shares[pure] >= PURE_SHARE, 0.0, _FIXED)
+    else:
+        exact = unary.min(axis=1) < 0.5
+        unary[exact] = np.where(unary[exact] == unary[exact].min(axis=1, keepdims=True), 0.0, _FIXED)
     labels = np.argmin(unary, axis=1)
     if settings.smooth > 0 and (~exact).any() and len(src) > 1:
         edges = _compact_edges(h, w, covered)

@@ -415,6 +415,9 @@ def _bom_pages(d: _Doc, bom: Bom) -> None:
         for t in buy_lines:
             wrapped += simpleSplit(t, FONT, 8, buy_w)
         name_lines = simpleSplit(row.color.name, FONT, 8.5, _BOM_COLS[4] - _BOM_COLS[3] - 3 * mm)
+        shown = (p.meta.get("stands_for") or {}).get(row.color.code)
+        if isinstance(shown, dict) and "source" in shown:  # the source color it stands for
+            name_lines.append(f"for {shown['source']}, \u0394E00 {float(shown['delta_e00']):.1f}")
         n_lines = max(len(wrapped), len(name_lines), 1)
         row_h = max(7.5 * mm, n_lines * 10 + 6)
         if y - row_h < bottom:

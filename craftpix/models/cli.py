@@ -11,6 +11,7 @@ from craftpix.models.ids import (
     DEPTH_DEFAULT,
     DPT_HYBRID,
     FAMILY_DEFAULTS,
+    FAST_LORA,
     KNOWN_REVISIONS,
     SD15,
     SDXL_BASE,
@@ -46,6 +47,8 @@ def _known_roles() -> dict[str, str]:
     roles = {SDXL_BASE: "SDXL base (default)", SD15: "Stable Diffusion 1.5",
              DEPTH_DEFAULT: "depth estimator (SD 1.5 default)",
              DPT_HYBRID: "depth estimator (SDXL default)"}
+    for family, repo in FAST_LORA.items():
+        roles[repo] = f"{family} few-step LoRA (--reference-lora fast)"
     for family, d in FAMILY_DEFAULTS.items():
         for role, name in d.items():
             if name:
@@ -64,11 +67,17 @@ def models_group() -> None:
 @click.option("--sd15", "family", flag_value="sd15",
               help="Stable Diffusion 1.5 (lighter, ~3 GB in fp16).")
 @click.option("--no-controlnet", is_flag=True,
-              help="Skip the canny/depth ControlNets (prompt-only runs do not use them).")
+              help="Skip the canny/depth ControlNets (--quality draft and --reference none "
+                   "do not use them).")
 @click.option("--depth", is_flag=True,
-              help="Also the depth estimator that runs with --image and the depth ControlNet.")
+              help="Also the depth estimator of the depth ControlNet (--image, and a prompt's "
+                   "reference with --quality fine or paper).")
 @click.option("--full-vae", is_flag=True, help="Also the model's full VAE (for --vae full).")
-def pull_command(family: str, no_controlnet: bool, depth: bool, full_vae: bool) -> None:
+@click.option("--fast-reference", is_flag=True,
+              help="Also the few-step LCM-LoRA (OpenRAIL++ licence) for --reference-lora fast: "
+                   "reference images in 4 steps instead of 20.")
+def pull_command(family: str, no_controlnet: bool, depth: bool, full_vae: bool,
+                 fast_reference: bool = False) -> None:
     """Download what one configuration needs (safetensors and configs only)."""
     require_diffusion()  # one line naming the extra on a core install
     refs = default_refs(family, controlnet=not no_controlnet, depth=depth, full_vae=full_vae)
@@ -84,6 +93,12 @@ def pull_command(family: str, no_controlnet: bool, depth: bool, full_vae: bool) 
             f"retry later, or fetch it with `hf download {ref.name}{rev}`, or copy it "
             f"into {hub_cache()}"))
         click.echo(f"  ok  {ref.name}  →  {folder}")
+    if fast_reference:
+        from craftpix.models.lora import locate_lora
+
+        repo = FAST_LORA[family]
+        click.echo(f"fetching {repo} (few-step LoRA)", err=True)
+        click.echo(f"  ok  {repo}  →  {locate_lora(repo, allow_download=True)}")
 
 
 def _size(n: int) -> str:

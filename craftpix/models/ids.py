@@ -25,6 +25,15 @@ DEPTH_ANYTHING_SMALL = "depth-anything/Depth-Anything-V2-Small-hf"
 # Depth Anything V2 Small: Apache-2.0, ~25 M parameters, safetensors on its main branch.
 DEPTH_DEFAULT = DEPTH_ANYTHING_SMALL
 
+# Few-step LoRAs for the reference candidates (``--reference-lora fast``): LCM-LoRA
+# (Luo et al. 2023, arXiv 2311.05556), licence CreativeML Open RAIL++-M (the base models'
+# own), one pytorch_lora_weights.safetensors each (SDXL 394 MB, SD 1.5 135 MB).
+LCM_LORA_SDXL = "latent-consistency/lcm-lora-sdxl"
+LCM_LORA_SD15 = "latent-consistency/lcm-lora-sdv1-5"
+FAST_LORA = {"sdxl": LCM_LORA_SDXL, "sd15": LCM_LORA_SD15}
+#: A few-step LoRA's scheduler: LCM-LoRAs sample with the LCM scheduler, without CFG.
+FAST_LORA_SCHEDULER = "LCMScheduler"
+
 ALIASES = {"sdxl": SDXL_BASE, "sd15": SD15, "sd1.5": SD15, "sd-1.5": SD15}
 
 #: Per family: the tiny encoder and the default ControlNets (None: no default exists).

@@ -191,6 +191,10 @@ class LocatedModels:
     notes: list[str]
     lora_file: Path | None = None
     controls: tuple[str, ...] = ()
+    #: Reference first: the few-step LoRA file of the candidates (None: the base sampler) and
+    #: the CLIP model that ranks them (None: the diffusion score of the loaded models).
+    reference_lora_file: Path | None = None
+    scorer: ModelRef | None = None
 
 
 def prefers_fp16(settings: SDSSettings) -> bool:
@@ -206,11 +210,15 @@ def locate_components(
     *,
     controls: Sequence[str] | None = None,
     prefer_fp16: bool | None = None,
+    reference: bool = False,
 ) -> LocatedModels:
     """Find (and, if downloads are allowed, fetch) every model a run needs; load nothing.
 
     ``controls`` are the ControlNets wanted (``"canny"``, ``"depth"``); ``None`` means those
     with a positive weight in ``settings`` (callers pass ``()`` without a reference image).
+    ``reference`` (a prompt-only run that generates its reference first) also locates
+    ``settings.reference_lora`` and a CLIP ``settings.reference_scorer``
+    (:func:`locate_reference_extras`).
     Imports only ``huggingface_hub``, so a missing model is reported in about a second, before
     torch and diffusers are imported. Raises :class:`~craftpix.errors.ModelNotAvailable` naming
     every missing model at once, or :class:`~craftpix.errors.InputError` for a local folder,
@@ -236,12 +244,50 @@ def locate_components(
         # Everything is checked in the cache at once, so one message names all that is missing.
         family = _family_of(base.name, cached)
     vae_ref, cn_refs, depth_ref, notes = dependent_refs(settings, family, controls)
-    others = [r for r in (vae_ref, *cn_refs.values(), depth_ref) if r is not None]
+    scorer = scorer_ref(settings) if reference else None
+    ref_lora = None
+    if reference and settings.reference_lora:  # before the big downloads: a typo stops early
+        ref_lora = locate_reference_lora(settings, family)
+    others = [r for r in (vae_ref, *cn_refs.values(), depth_ref, scorer) if r is not None]
     locate(others if base_first else [base, *others], prefer_fp16=prefer_fp16)
     assert base.folder is not None
     _check_compatible(base, family, vae_ref, cn_refs)
     return LocatedModels(base, family, vae_ref, cn_refs, depth_ref, notes, lora_file,
-                         tuple(controls))
+                         tuple(controls), ref_lora, scorer)
+
+
+def scorer_ref(settings: SDSSettings) -> ModelRef | None:
+    """The CLIP model that ranks reference candidates (``--reference-scorer ID_OR_PATH``), or
+    None for ``"diffusion"`` (the loaded models' own score)."""
+    name = settings.reference_scorer
+    if not name or name == "diffusion":
+        return None
+    return ModelRef(name, "CLIP scorer", "transformers")
+
+
+def locate_reference_lora(settings: SDSSettings, family: str) -> Path:
+    """The few-step LoRA file of ``--reference-lora``: ``fast`` is the family's LCM-LoRA
+    (:data:`craftpix.models.ids.FAST_LORA`, fetched by ``craftpix models pull
+    --fast-reference``), anything else what ``--lora`` takes. Raises
+    :class:`~craftpix.errors.ModelNotAvailable` (one line, saying how to fetch it) or
+    :class:`InputError`."""
+    from craftpix.errors import ModelNotAvailable
+    from craftpix.models.ids import FAST_LORA
+
+    _require_peft()
+    name = str(settings.reference_lora)
+    if name == "fast":
+        if family not in FAST_LORA:
+            raise InputError(f"no few-step LoRA is known for this {family} model; give "
+                             "--reference-lora ID_OR_PATH")
+        repo = FAST_LORA[family]
+        try:
+            return locate_lora(repo)
+        except ModelNotAvailable as exc:
+            flag = {"sdxl": "--sdxl", "sd15": "--sd15"}[family]
+            raise ModelNotAvailable(f"{_first_line(exc)}, or with `craftpix models pull "
+                                    f"{flag} --fast-reference`") from None
+    return locate_lora(name)
 
 
 def load_components(

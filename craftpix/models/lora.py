@@ -7,7 +7,8 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,3 +182,74 @@ def apply_lora(comps: SDSComponents, lora: str | Path, scale: float = 1.0, *,
         dlog.set_verbosity(verbosity)
 
 
+
+
+@contextmanager
+def lora_adapter(comps: SDSComponents, lora: str | Path, *, name: str | None = None,
+                 adapter: str = "reference") -> Iterator[int]:
+    """Load a LoRA into the UNet for the ``with`` block only, through diffusers' own loader.
+
+    For the few-step LoRA of the reference candidates: ``load_lora_weights`` of the family's
+    pipeline class (which also converts kohya/SGM-style files such as LCM-LoRA's), as a PEFT
+    adapter, not fused; on leaving, ``unload_lora_weights`` removes its layers, so the networks
+    after the block are the base model's, weight for weight (a ``--lora`` style was fused
+    before and stays). Yields the number of LoRA layers added. Only the UNet takes it: the
+    candidates use the run's text conditioning. A file that is not a LoRA, or one for another
+    model family, raises one :class:`InputError` line.
+    """
+    _require_peft()
+    name = name or str(lora)
+    file = locate_lora(str(lora))
+    from diffusers.utils import USE_PEFT_BACKEND
+    from diffusers.utils import logging as dlog
+
+    if not USE_PEFT_BACKEND:
+        raise InputError("--reference-lora needs a newer peft for this diffusers: "
+                         "pip install -U peft")
+    model = comps.names.get("model", "the diffusion model")
+    pipe = _unet_pipeline(comps)
+    before = _lora_layers(comps)
+    verbosity = dlog.get_verbosity()
+    dlog.set_verbosity(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                pipe.load_lora_weights(str(file), weight_name=file.name, adapter_name=adapter,
+                                       use_safetensors=True, local_files_only=True)
+                layers = _lora_layers(comps) - before
+                if not layers:
+                    raise InputError(f"LoRA {name} has no layers of {model}'s UNet "
+                                     "(a LoRA for another kind of model?)")
+            except Exception as exc:
+                _unload(pipe)
+                if isinstance(exc, CraftpixError):
+                    raise
+                raise _lora_error(name, model, exc) from None
+    finally:
+        dlog.set_verbosity(verbosity)
+    try:
+        yield layers
+    finally:
+        _unload(pipe)
+
+
+def _unet_pipeline(comps: SDSComponents) -> Any:
+    """The family's pipeline around the UNet alone, for its LoRA loader (no text encoders:
+    text-encoder layers of a LoRA file are not loaded)."""
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    if comps.sdxl:
+        return StableDiffusionXLPipeline(
+            vae=None, text_encoder=None, text_encoder_2=None, tokenizer=None, tokenizer_2=None,
+            unet=comps.unet, scheduler=None, add_watermarker=False)
+    return StableDiffusionPipeline(
+        vae=None, text_encoder=None, tokenizer=None, unet=comps.unet, scheduler=None,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def _unload(pipe: Any) -> None:
+    try:
+        pipe.unload_lora_weights()
+    except Exception:  # pragma: no cover - nothing was loaded
+        pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from craftpix import api, edit
 from craftpix.errors import InputError
@@ -28,8 +28,8 @@ class PatternForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     medium: str = "beads"
-    width: int = 48
-    height: int = 48
+    width: int | None = 48  # None: follows the photo's shape (``--size x60``)
+    height: int | None = 48  # None: follows the photo's shape (``--size 48x``)
     brand: str | None = None
     palette: bool = False
     colors: int | None = None
@@ -56,8 +56,16 @@ class PromptForm(PatternForm):
     use_image: bool = False
 
 
+#: most cells one paint stroke (``set`` with ``cells``) may change
+MAX_STROKE = 4096
+
+
 class EditBody(BaseModel):
-    """One edit of :mod:`craftpix.edit`; rows and columns count from 0 at the top left."""
+    """One edit of :mod:`craftpix.edit`; rows and columns count from 0 at the top left.
+
+    ``set`` takes one cell (``row``, ``col``) or a stroke (``cells``: ``[[row, col], ...]``,
+    at most :data:`MAX_STROKE`), which is one undo step.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +74,7 @@ class EditBody(BaseModel):
     to: str | None = None  # the new color (replace, set, fill)
     row: int | None = None
     col: int | None = None
+    cells: list[tuple[int, int]] | None = Field(None, max_length=MAX_STROKE)
     size: int = 1  # clean: largest stray region absorbed, in cells
     brand: str | None = None  # convert: the new catalog
 
@@ -93,6 +102,18 @@ def export_kwargs(form: PatternForm) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if v is not None}
 
 
+def form_size(form: PatternForm) -> tuple[int, int] | str | None:
+    """The request's ``size``: both sides as given, or the given side with the other one
+    following the photo (``"48x"``, ``"x60"``, as ``--size`` takes them); None: the default."""
+    if form.width is not None and form.height is not None:
+        return (form.width, form.height)
+    if form.width is not None:
+        return f"{form.width}x"
+    if form.height is not None:
+        return f"x{form.height}"
+    return None
+
+
 def build_request(session: Session, form: PatternForm, **more: Any) -> api.PatternRequest:
     """The :class:`~craftpix.api.PatternRequest` a form describes (the session's files)."""
     from craftpix.export.options import export_settings
@@ -101,7 +122,7 @@ def build_request(session: Session, form: PatternForm, **more: Any) -> api.Patte
         raise InputError("upload a palette file first (or choose a catalog)")
     image = more.pop("image", session.image.path if session.image is not None else None)
     return api.PatternRequest(
-        medium=form.medium, size=(form.width, form.height), image=image,
+        medium=form.medium, size=form_size(form), image=image,
         brand=brand_name(form.brand), palette=session.palette.path if form.palette and
         session.palette is not None else None, colors=form.colors,
         all_finishes=form.all_finishes, fit=form.fit, smooth=form.smooth, dither=form.dither,
@@ -140,6 +161,9 @@ def apply_edit(pattern: Pattern, body: EditBody, catalog: Palette | None
     if op == "exclude":
         need("code")
         return edit.exclude(pattern, [str(body.code)]), catalog
+    if op == "set" and body.cells is not None:
+        need("to")
+        return paint_stroke(pattern, body.cells, body.to, catalog), catalog
     if op in ("set", "fill"):
         need("row", "col", "to")
         fn = edit.set_cell if op == "set" else edit.fill
@@ -159,3 +183,47 @@ def apply_edit(pattern: Pattern, body: EditBody, catalog: Palette | None
     raise InputError(f"unknown edit {op!r}; choose replace, exclude, set, fill, clean or convert")
 
 
+
+
+def paint_stroke(pattern: Pattern, cells: list[tuple[int, int]], code: str | None,
+                 catalog: Palette | None) -> Pattern:
+    """Paint the cells of one stroke (0-based ``(row, col)``, repeats ignored) with ``code``
+    (``None``: empty), as one pattern change.
+
+    The result is that of :func:`craftpix.edit.set_cell` applied cell by cell (the edit list
+    names each cell as ``craftpix edit --set ROW,COL=CODE`` does, counted from 1), computed in
+    two ``set_cell`` calls whatever the stroke's length: the first resolves the color, the
+    cells between are painted in one array assignment, the last settles the palette and the
+    symbols (a color painted over keeps its symbol retired). Raises :class:`InputError` (one
+    line, nothing changed) for a cell outside the pattern, an unknown color, or a stroke that
+    changes nothing.
+    """
+    seen: set[tuple[int, int]] = set()
+    todo: list[tuple[int, int]] = []
+    for row, col in cells:
+        if (row, col) in seen:
+            continue
+        seen.add((row, col))
+        if not (0 <= row < pattern.height and 0 <= col < pattern.width):
+            raise InputError(f"cell ({row + 1}, {col + 1}) is outside the {pattern.width}×"
+                             f"{pattern.height} pattern (rows and columns count from 1)")
+        here = int(pattern.cells[row, col])
+        if (code is None and here < 0) or (here >= 0 and pattern.palette[here].code == code):
+            continue  # already that color
+        todo.append((row, col))
+    if not todo:
+        raise InputError("the stroke changes nothing: those cells already have that color")
+    first = edit.set_cell(pattern, *todo[0], code, catalog)
+    if len(todo) == 1:
+        return first
+    middle = todo[1:-1]
+    grid = first.cells.copy()
+    if middle:
+        rows, cols = zip(*middle, strict=True)
+        grid[list(rows), list(cols)] = first.cells[todo[0]]
+    meta = dict(first.meta)
+    meta["edits"] = [*meta.get("edits", []),
+                     *(f"set {r + 1},{c + 1}={code or 'empty'}" for r, c in middle)]
+    between = Pattern(grid, list(first.palette), first.medium, first.brand, meta,
+                      dict(first.settings))
+    return edit.set_cell(between, *todo[-1], code, catalog)

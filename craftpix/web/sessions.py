@@ -66,6 +66,7 @@ class _Step:
     settings: dict[str, Any]
     shape: tuple[int, int]
     nbytes: int
+    context: Any = None  # what the owner keeps with this step (the web: form, export, notes)
 
 
 class History:
@@ -93,6 +94,11 @@ class History:
     def current(self) -> Pattern | None:
         return self._current
 
+    @property
+    def context(self) -> Any:
+        """The ``context`` pushed with the current step (None when there is none)."""
+        return self._steps[self.cursor].context if self._steps else None
+
     def _cells(self, k: int) -> np.ndarray:
         """Compact cells of step ``k``: its last full frame with the diffs after it."""
         j = k
@@ -114,13 +120,14 @@ class History:
         return Pattern(cells, list(s.palette), s.medium, s.brand, dict(s.meta),
                        dict(s.settings))
 
-    def reset(self, pattern: Pattern) -> None:
-        """A history of one step: ``pattern``."""
+    def reset(self, pattern: Pattern, context: Any = None) -> None:
+        """A history of one step: ``pattern`` (with ``context``)."""
         self._steps, self.cursor, self._current = [], -1, None
-        self.push(pattern)
+        self.push(pattern, context)
 
-    def push(self, pattern: Pattern) -> None:
-        """Drop any redo steps, append ``pattern``, then trim to the count and byte limits."""
+    def push(self, pattern: Pattern, context: Any = None) -> None:
+        """Drop any redo steps, append ``pattern`` (with ``context``, kept as given), then trim
+        to the count and byte limits."""
         del self._steps[self.cursor + 1:]
         cells = _compact(pattern.cells, len(pattern.palette))
         step_meta = (tuple(pattern.palette), pattern.medium, pattern.brand, dict(pattern.meta),
@@ -135,7 +142,7 @@ class History:
                 frame, diff = None, (changed, values)
         size = STEP_OVERHEAD + (frame.nbytes if frame is not None else
                                 diff[0].nbytes + diff[1].nbytes if diff else 0)
-        self._steps.append(_Step(frame, diff, *step_meta, nbytes=size))
+        self._steps.append(_Step(frame, diff, *step_meta, nbytes=size, context=context))
         self.cursor = len(self._steps) - 1
         self._current = pattern
         self.trim(self.max_bytes)
@@ -212,22 +219,38 @@ class Session:
         return (self.image is None and self.palette is None and self.pattern is None
                 and not self.job_catalogs)
 
+    def _context(self) -> dict[str, Any]:
+        """What a step keeps besides the pattern: export settings, summary, notes, form and
+        catalog, as they are when the step is pushed (undo and redo bring them back)."""
+        return {"export": dict(self.export), "summary": self.summary, "notes": list(self.notes),
+                "form": dict(self.form), "catalog": self.catalog}
+
     def start(self, pattern: Pattern, export: dict[str, Any], summary: str,
-              notes: list[str]) -> None:
-        """A newly made pattern: a fresh history of one."""
-        self.history.reset(pattern)
+              notes: list[str], keep_history: bool = False) -> None:
+        """A newly made pattern: a fresh history of one, or (``keep_history``, when there is
+        a pattern already) one more undoable step. Set ``form`` and ``catalog`` first."""
         self.export, self.summary, self.notes = dict(export), summary, list(notes)
+        if keep_history and self.pattern is not None:
+            self.history.push(pattern, self._context())
+        else:
+            self.history.reset(pattern, self._context())
         self.version += 1
 
     def push(self, pattern: Pattern) -> None:
         """An edit: drop any redo steps, append, keep within the history's limits."""
-        self.history.push(pattern)
+        self.history.push(pattern, self._context())
         self.version += 1
 
     def step(self, delta: int) -> bool:
-        """Undo (-1) or redo (+1); False when there is nothing to undo or redo."""
+        """Undo (-1) or redo (+1), with that step's export settings, notes, form and
+        catalog; False when there is nothing to undo or redo."""
         if not self.history.step(delta):
             return False
+        ctx = self.history.context
+        if isinstance(ctx, dict):
+            self.export, self.summary = dict(ctx["export"]), ctx["summary"]
+            self.notes, self.form, self.catalog = list(ctx["notes"]), dict(ctx["form"]), \
+                ctx["catalog"]
         self.version += 1
         return True
 

@@ -11,7 +11,9 @@ from fastapi import Response, UploadFile
 
 from craftpix import api
 from craftpix.media import get_medium
+from craftpix.notes import Hint, Note
 from craftpix.palette import Palette
+from craftpix.pattern import Pattern
 from craftpix.web.sessions import Session
 from craftpix.web.state import current
 from craftpix.web.uploads import check_size
@@ -29,7 +31,7 @@ def pattern_state(session: Session) -> dict[str, Any]:
         "version": session.version, "medium": pattern.medium, "title": medium.title,
         "piece": medium.piece, "brand": pattern.brand, "width": pattern.width,
         "height": pattern.height, "size_mm": [round(w_mm, 1), round(h_mm, 1)],
-        "pieces": int(counts.sum()), "summary": session.summary, "notes": session.notes,
+        "pieces": int(counts.sum()), "summary": session.summary, "notes": web_notes(session.notes),
         "edits": list(pattern.meta.get("edits", [])),
         "palette": [{"code": c.code, "name": c.name, "hex": c.hex, "symbol": s,
                      "count": int(n)} for c, s, n in zip(pattern.palette, symbols, counts,
@@ -38,6 +40,40 @@ def pattern_state(session: Session) -> dict[str, Any]:
         "form": session.form, "photo": session.image is not None,
         "can_undo": session.cursor > 0, "can_redo": session.cursor < len(session.history) - 1,
     }
+
+
+def live_summary(pattern: Pattern) -> str:
+    """One line about ``pattern`` as it is now: size, craft, colors of its catalog, pieces
+    (``"48×48 fuse beads, 11 hama colors, 1 392 beads"``); edits and conversions keep it true."""
+    medium = get_medium(pattern.medium, pattern.brand)
+    n = len(pattern.palette)
+    return (f"{pattern.width}×{pattern.height} {medium.title}, {n} {pattern.brand} "
+            f"color{'' if n == 1 else 's'}, {medium.pieces(int(pattern.counts().sum()))}")
+
+
+def web_hint(hint: Hint) -> str | None:
+    """A note's hint in the names of the page's form (the CLI says ``--fit crop``, the page
+    ``Fit "crop"``); None for a setting the page does not have (the hint is left out)."""
+    if hint.option == "fit" and hint.value:
+        return f'Fit "{hint.value}" {hint.effect}'
+    if hint.option == "size" and hint.value:
+        w, _, h = hint.value.partition("x")
+        if w and not h:
+            return f"Width {w} with Height left empty {hint.effect}"
+        if h and not w:
+            return f"Height {h} with Width left empty {hint.effect}"
+        return f"Width {w} and Height {h} {hint.effect}"
+    if hint.option == "colors":
+        return f"fill in Colors {hint.effect}"
+    if hint.option == "dither":
+        return f"dithering {hint.effect}"
+    return None
+
+
+def web_notes(notes: list[str]) -> list[str]:
+    """Notes as the page shows them: a :class:`~craftpix.notes.Note`'s hints in the form's
+    words, any other note as it is."""
+    return [n.worded(web_hint) if isinstance(n, Note) else str(n) for n in notes]
 
 
 def colors_json(pal: Palette) -> list[dict[str, str]]:
@@ -71,7 +107,7 @@ def ensure_export(session: Session) -> tuple[Path, list[str], list[str]]:
     with session.lock:
         pattern = current(session)
         if session.exported is not None and session.exported[0] == session.version:
-            return session.exported[1], session.exported[2], session.notes
+            return session.exported[1], session.exported[2], web_notes(session.notes)
         if session.exported is not None:
             shutil.rmtree(session.exported[1], ignore_errors=True)
             session.exported = None
@@ -84,7 +120,7 @@ def ensure_export(session: Session) -> tuple[Path, list[str], list[str]]:
             raise
         names = sorted((p.name for p in result.paths), key=lambda n: n != "pattern.json")
         session.exported = (session.version, folder, names)
-        return folder, names, list(result.notes)
+        return folder, names, web_notes(list(result.notes))
 
 
 MEDIA_TYPES = {".json": "application/json", ".pdf": "application/pdf", ".png": "image/png",

@@ -18,6 +18,9 @@ import click
 from craftpix.engines.sds.settings import (
     DEFAULT_CONTROL_WEIGHT,
     DEFAULT_GUIDANCE_SCALE,
+    DEFAULT_QUALITY,
+    QUALITY,
+    REFERENCES,
     SDSSettings,
 )
 from craftpix.models.ids import SDXL_BASE
@@ -30,13 +33,38 @@ OPTION_KEYS: tuple[str, ...] = (
     "model", "vae", "controlnet_canny", "controlnet_depth", "depth_model", "canny_weight",
     "depth_weight", "negative_prompt", "guidance_scale", "lora", "lora_scale", "template",
     "raw_prompt", "device", "dtype", "offload", "attention_slicing", "compile", "preview_every",
-    "checkpoint_every", "resume",
+    "checkpoint_every", "resume", "quality", "reference", "candidates", "reference_steps", "reference_lora",
+    "reference_scorer", "low_memory",
 )
 
 
 def sds_options(f: F) -> F:
     """Click decorator adding the SDS engine's options to a command."""
     options = [
+        click.option("--quality", type=click.Choice(list(QUALITY)), default=DEFAULT_QUALITY,
+                     show_default=True,
+                     help="draft: a reference image made into a pattern by the photo engine "
+                          "(seconds on a GPU); fine: draft + 500 steps of score distillation "
+                          "(about a minute); paper: SD-πXL's 6000 steps. --steps overrides."),
+        click.option("--reference", type=click.Choice(list(REFERENCES)), default="auto",
+                     show_default=True,
+                     help="A prompt alone: auto generates reference images first and starts "
+                          "from the best; none starts from random colors (no ControlNets)."),
+        click.option("--candidates", type=click.IntRange(1, 16), metavar="K",
+                     help="Reference images to generate and rank (default 4)."),
+        click.option("--reference-steps", type=click.IntRange(1, 200), metavar="N",
+                     help="Denoising steps per reference image (default 20; 4 with "
+                          "--reference-lora)."),
+        click.option("--reference-lora", metavar="fast|ID_OR_PATH",
+                     help="Few-step LoRA for the reference images: 'fast' is LCM-LoRA "
+                          "(craftpix models pull --fast-reference), 4 steps instead of 20."),
+        click.option("--reference-scorer", default="diffusion", show_default=True,
+                     metavar="diffusion|ID_OR_PATH",
+                     help="How reference images are ranked: the diffusion model's own score, "
+                          "or a CLIP model (id or folder) for CLIP score."),
+        click.option("--low-memory", is_flag=True,
+                     help="For 8–12 GB cards: one network on the GPU at a time, sliced "
+                          "attention, layer-by-layer offload if even that does not fit."),
         click.option("--model", default=SDXL_BASE, show_default=True, metavar="ID_OR_PATH",
                      help="Diffusion model: a Hugging Face id or a local diffusers folder. "
                           "SDXL by default; an SD 1.5/2.x model (e.g. 'sd15') is lighter."),
@@ -105,7 +133,10 @@ def sds_settings(kwargs: dict[str, Any] | None = None, /, **click_kwargs: Any) -
                 "device", "dtype"):
         if values.get(key) is None:
             values.pop(key, None)  # None from an untouched option: keep the default
-    for key in ("raw_prompt", "offload", "attention_slicing", "compile"):
+    for key in ("quality", "reference", "reference_scorer"):
+        if values.get(key) is None:
+            values.pop(key, None)
+    for key in ("raw_prompt", "offload", "attention_slicing", "compile", "low_memory"):
         values[key] = bool(values.get(key, defaults[key]))
     for key in ("preview_every", "checkpoint_every"):
         values[key] = int(values.get(key) or 0)

@@ -165,13 +165,16 @@ def speed_up(comps: SDSComponents, device: torch.device, settings: SDSSettings) 
 
 
 def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtype,
-                   settings: SDSSettings) -> torch.dtype:
+                   settings: SDSSettings, *, speed: bool = True) -> torch.dtype:
     """Put the per-step networks on ``device``; returns the encoder's dtype.
 
     The encoder never runs in fp16 (:func:`~craftpix.models.loading.encoder_dtype`). With
     ``offload`` on CUDA the ControlNets and the UNet stay on the CPU and accelerate hooks move
-    each one to the GPU when it runs (the previous one goes back). The speed settings are
-    applied last (:func:`speed_up`).
+    each one to the GPU when it runs (the previous one goes back); with
+    ``sequential_offload`` too (the last resort of ``--low-memory``) they are offloaded layer
+    by layer (accelerate's ``cpu_offload``). The speed settings are applied last
+    (:func:`speed_up`) unless ``speed`` is False (the caller applies them later, e.g. after a
+    reference LoRA is unloaded: fused or compiled networks would not take it).
     """
     vae_dtype = encoder_dtype(comps.vae, dtype, bf16_ok=bf16_supported(device))
     if hasattr(comps.vae, "to"):
@@ -181,11 +184,20 @@ def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtyp
         for net in nets:
             if hasattr(net, "set_attention_slice"):
                 net.set_attention_slice("auto")
-    if settings.offload and device.type == "cuda":
+    if settings.offload and device.type == "cuda" and settings.sequential_offload:
+        from accelerate import cpu_offload
+
+        for net in nets:
+            if getattr(net, "_hf_hook", None) is None:  # placed once: hooks stay
+                net.to(device="cpu", dtype=dtype)
+                cpu_offload(net, device)
+    elif settings.offload and device.type == "cuda":
         from accelerate import cpu_offload_with_hook
 
         hook = None
         for net in nets:
+            if getattr(net, "_hf_hook", None) is not None:
+                continue  # already offloaded (placed before the reference candidates)
             net.to(device="cpu", dtype=dtype)
             _, hook = cpu_offload_with_hook(net, device, prev_module_hook=hook)
     else:
@@ -197,6 +209,56 @@ def place_networks(comps: SDSComponents, device: torch.device, dtype: torch.dtyp
         _warn("--compile only matters on a GPU; ignored")
     elif settings.compile and settings.offload:
         _warn("--compile does not work with --offload (weights move between calls); ignored")
-    speed_up(comps, device, settings)
+    if speed:
+        speed_up(comps, device, settings)
     _free(device)
     return vae_dtype
+
+
+# --- low memory -----------------------------------------------------------------------------------
+#: Working memory a 1024² SDXL UNet call of batch 2 needs beyond its weights in fp16 with
+#: sliced attention (activations, SDPA workspace, the CUDA context): a computed allowance,
+#: pending measurement (docs/BENCHMARKS.md, GPU memory per preset).
+WORKSPACE_BYTES_1024 = 2.0 * 2**30
+
+
+def param_bytes(module: object, dtype: torch.dtype) -> int:
+    """Bytes of ``module``'s parameters and buffers in ``dtype`` (0 for a non-module)."""
+    if not hasattr(module, "parameters"):
+        return 0
+    size = torch.empty((), dtype=dtype).element_size()
+    n = sum(p.numel() for p in module.parameters())  # type: ignore[attr-defined]
+    n += sum(b.numel() for b in module.buffers())  # type: ignore[attr-defined]
+    return int(n * size)
+
+
+def needs_sequential(comps: SDSComponents, free_bytes: int, dtype: torch.dtype,
+                     resolution: int = 1024) -> bool:
+    """Whether even model offload (one network at a time) cannot fit ``free_bytes``: the
+    largest per-step network's weights in ``dtype`` plus :data:`WORKSPACE_BYTES_1024` scaled
+    by the canvas area. Then layer-by-layer (sequential) offload is the last resort."""
+    largest = max(param_bytes(n, dtype) for n in (comps.unet, *comps.controlnets.values()))
+    workspace = WORKSPACE_BYTES_1024 * (resolution / 1024) ** 2
+    return largest + workspace > free_bytes
+
+
+def low_memory_settings(settings: SDSSettings, comps: SDSComponents,
+                        device: torch.device) -> SDSSettings:
+    """``--low-memory``: model offload and sliced attention; sequential offload when the free
+    GPU memory cannot hold the largest network (:func:`needs_sequential`), with a warning.
+
+    Text encoders and the depth estimator already visit the GPU only while they run
+    (:func:`encode_prompt_pair`, :func:`control_inputs`). On the CPU it changes nothing.
+    """
+    from dataclasses import replace
+
+    if device.type != "cuda":
+        return settings
+    out = replace(settings, offload=True, attention_slicing=True, compile=False)
+    free, _ = torch.cuda.mem_get_info(device)
+    dtype = torch.float16
+    if needs_sequential(comps, int(free), dtype, settings.resolution or comps.native_resolution):
+        _warn(f"only {free / 2**30:.1f} GiB of GPU memory is free: offloading the networks "
+              "layer by layer (much slower)")
+        out = replace(out, sequential_offload=True)
+    return out

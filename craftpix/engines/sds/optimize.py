@@ -82,6 +82,10 @@ class OptimResult:
     #: normalized per-cell entropy after the step) and the objective's ``stats``.
     history: list[dict[str, float]] = field(default_factory=list)
     entropy: float = 0.0  # mean normalized per-cell entropy at the end: 0 = every cell decided
+    #: Reference first: the chosen reference image (saved as ``reference.png`` beside the
+    #: pattern) and what the run made of it (candidate seeds and scores, the scorer).
+    reference: Any = None
+    reference_meta: dict[str, Any] = field(default_factory=dict)
 
 
 class Interrupted(CraftpixError):

@@ -15,6 +15,59 @@ from craftpix.models.ids import SDXL_BASE
 
 DEFAULT_CONTROL_WEIGHT = 0.15
 DEFAULT_GUIDANCE_SCALE = 40.0
+#: The FFT weight that the user's ``smooth`` 1 stands for (SD-πXL's weight 20): the engine's
+#: ``smooth`` is this times the clean-up strength the photo engine takes.
+FFT_WEIGHT_PER_SMOOTH = 20.0
+
+
+@dataclass(frozen=True)
+class QualityPreset:
+    """One ``--quality`` preset: how long the score distillation runs, and on what.
+
+    ``steps`` are SDS steps (0: none, the reference's photo-engine pattern is the result);
+    ``warmup`` the learning-rate warm-up steps; ``t_max_start`` → ``t_max_end`` over the first
+    ``anneal_fraction`` of the steps is the noise level schedule; ``resolution`` the side of the
+    model-side canvas (None: the model's native size). ``candidates`` reference images are
+    generated for a prompt alone, each with ``candidate_steps`` denoising steps
+    (``fast_candidate_steps`` with a few-step LoRA) at ``candidate_guidance``.
+    """
+
+    name: str
+    steps: int
+    warmup: int
+    t_max_start: float
+    t_max_end: float
+    anneal_fraction: float
+    resolution: int | None
+    candidates: int = 4
+    candidate_steps: int = 20
+    fast_candidate_steps: int = 4
+    candidate_guidance: float = 5.0
+    summary: str = ""
+
+
+#: The presets of ``--quality``. ``paper`` is SD-πXL's schedule (6000 steps, 250 warm-up,
+#: t_max 0.98 → 0.8 over the first half). ``fine`` refines a reference for 500 steps from a
+#: lower noise level (0.7 → 0.4: the reference's layout is kept, details are distilled), sized
+#: to about a minute on one H100-class GPU: ≈ 85 ms per SDS step (SDXL + 2 ControlNets at
+#: 1024² fp16, estimated in docs/BENCHMARKS.md, unmeasured) × 500 ≈ 43 s, plus 4 candidates ×
+#: 20 denoising steps × ≈ 70 ms (one UNet call of batch 2) ≈ 6 s, ranking and loading ≈ 5 s.
+#: ``draft`` makes no SDS step: reference → photo engine.
+QUALITY: dict[str, QualityPreset] = {
+    "draft": QualityPreset("draft", steps=0, warmup=0, t_max_start=0.98, t_max_end=0.8,
+                           anneal_fraction=0.5, resolution=None,
+                           summary="reference image → photo engine, no score distillation"),
+    "fine": QualityPreset("fine", steps=500, warmup=50, t_max_start=0.7, t_max_end=0.4,
+                          anneal_fraction=0.5, resolution=None,
+                          summary="draft + 500 steps of score distillation (≈1 min, H100)"),
+    "paper": QualityPreset("paper", steps=6000, warmup=250, t_max_start=0.98, t_max_end=0.8,
+                           anneal_fraction=0.5, resolution=None,
+                           summary="SD-πXL's full schedule, 6000 steps"),
+}
+DEFAULT_QUALITY = "fine"
+#: ``reference``: "auto" generates a reference for a prompt alone, "none" starts from random
+#: logits (SD-πXL without an image).
+REFERENCES = ("auto", "none")
 
 
 @dataclass(frozen=True)
@@ -80,7 +133,17 @@ class SDSSettings:
     preview_every: int = 0
     checkpoint_every: int = 0
     resume: Path | None = None
+    quality: str = DEFAULT_QUALITY  # a key of QUALITY
+    reference: str = "auto"  # "auto" | "none" (see REFERENCES)
+    candidates: int | None = None  # reference candidates (None: the preset's)
+    reference_steps: int | None = None  # denoising steps per candidate (None: the preset's)
+    reference_lora: str | None = None  # few-step LoRA for the candidates; "fast": the family's
+    reference_scorer: str = "diffusion"  # "diffusion" or a CLIP model id/folder
+    low_memory: bool = False  # offload after use, slicing; sequential offload as last resort
     # --- not on the command line ---
+    #: Layer-by-layer offload (accelerate's cpu_offload), set by ``low_memory`` when even one
+    #: network at a time does not fit the free GPU memory.
+    sequential_offload: bool = False
     resolution: int | None = None
     #: Initial logits from the reference: "rgb-l1" (SD-πXL's distance and logit scale) or
     #: "de2000" (CIEDE2000/100: the perceptually nearest color wins, but logits ≈3× weaker).
@@ -97,6 +160,38 @@ class SDSSettings:
     speed_on_cpu: bool = False  # apply fuse_qkv/channels_last/compile on the CPU too (tests)
     objective: SDSConfig = field(default_factory=SDSConfig)
     optim: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def preset(self) -> QualityPreset:
+        """The :class:`QualityPreset` of ``quality``; raises ``ValueError`` for an unknown one."""
+        try:
+            return QUALITY[self.quality]
+        except KeyError:
+            raise ValueError(f"unknown quality {self.quality!r}; choose one of "
+                             f"{', '.join(QUALITY)}") from None
+
+    def steps_for(self, steps: int | None) -> int:
+        """The SDS steps of a run: ``steps`` when given (``--steps``), else the preset's."""
+        return self.preset.steps if steps is None else int(steps)
+
+    def objective_for(self) -> SDSConfig:
+        """The objective with the preset's noise schedule, unless code set its own schedule."""
+        p, o, d = self.preset, self.objective, SDSConfig()
+        if (o.t_max_start, o.t_max_end, o.anneal_fraction) != (
+                d.t_max_start, d.t_max_end, d.anneal_fraction):
+            return o
+        from dataclasses import replace
+
+        return replace(o, t_max_start=p.t_max_start, t_max_end=p.t_max_end,
+                       anneal_fraction=p.anneal_fraction)
+
+    def optim_for(self) -> dict[str, Any]:
+        """``optim`` with the preset's warm-up unless code set one (draft, when ``--steps``
+        asks for SDS steps anyway, warms up as fine does)."""
+        if "warmup" in self.optim:
+            return dict(self.optim)
+        warmup = self.preset.warmup if self.preset.steps else QUALITY["fine"].warmup
+        return {**self.optim, "warmup": warmup}
 
     @property
     def controls(self) -> list[str]:

@@ -71,6 +71,6 @@ def open_job(job_id: str, session: SessionDep,
     pattern = Pattern.from_json(text, source="prompt job")
     with session.lock:
         catalog, export = session.job_catalogs.get(job_id, (None, {}))
-        session.start(pattern, export, summary, notes)
         session.catalog, session.form = catalog, {}
+        session.start(pattern, export, summary, notes)
         return pattern_state(session)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from craftpix import api
 from craftpix.web.forms import EditBody, PatternForm, apply_edit, build_request, catalog_for
 from craftpix.web.state import ReadSessionDep, SessionDep, StateDep, WebError, current
-from craftpix.web.views import pattern_state, png_response
+from craftpix.web.views import live_summary, pattern_state, png_response
 
 router = APIRouter()
 
@@ -28,13 +28,19 @@ def generate(form: PatternForm, session: SessionDep,
     finally:
         state.generations.release()
     with session.lock:
-        session.start(result.pattern, dict(request.export), result.summary, result.notes)
+        # a remake is one more undoable step: Undo brings back the pattern (and its edits)
         session.catalog, session.form = catalog, form.model_dump()
+        session.start(result.pattern, dict(request.export), result.summary, result.notes,
+                      keep_history=True)
         return pattern_state(session)
 
-@router.get("/api/pattern")
-def get_pattern(session: ReadSessionDep) -> dict[str, Any]:
+@router.get("/api/pattern", response_model=None)
+def get_pattern(session: ReadSessionDep) -> dict[str, Any] | Response:
+    """The current pattern; ``204 No Content`` when there is none yet (a fresh page load
+    asks this first, and that is not an error)."""
     with session.lock:
+        if session.pattern is None:
+            return Response(status_code=204)
         return pattern_state(session)
 
 @router.get("/api/preview.png")
@@ -51,8 +57,11 @@ def edit_pattern(body: EditBody, session: SessionDep) -> dict[str, Any]:
     with session.lock:
         pattern = current(session)
         new, catalog = apply_edit(pattern, body, session.catalog)
-        session.push(new)
         session.catalog = catalog
+        if body.op == "convert" and session.form:
+            session.form = {**session.form, "brand": new.brand, "palette": False}
+        session.summary = live_summary(new)  # what the screen says follows every edit
+        session.push(new)
         return pattern_state(session)
 
 @router.post("/api/undo")

@@ -14,6 +14,10 @@ let makeSeq = 0;          // only the latest "make" applies
 let autoTimer = null;
 let job = null;           // the prompt job being watched
 let lastMade = null;      // the form values of the last "make" (unchanged: no remake)
+let shownForm = null;     // the server's form of the pattern on screen (JSON)
+let stroke = null;        // the paint stroke under way: {cells, seen, last, code, hex}
+let drawn = 0;            // cell size the chart was last drawn at (CSS px)
+const RULER_TOP = 18, RULER_LEFT = 30;  // the chart's number margins (CSS px)
 
 // --- calls ----------------------------------------------------------------------------------
 function showError(message) {
@@ -83,7 +87,11 @@ function showFinished() {
   let pitch = c.pitch_mm;
   if (c.fabric_counts.length) pitch = 25.4 / Number($("fabric-count").value || c.default_fabric_count);
   const w = Number($("width").value) * pitch / 10, h = Number($("height").value) * pitch / 10;
-  if (!(w > 0 && h > 0)) { $("finished").textContent = ""; return; }
+  if (!(w > 0 && h > 0)) {
+    const one = (w > 0) !== (h > 0);
+    $("finished").textContent = one ? `the ${w > 0 ? "height" : "width"} follows the photo` : "";
+    return;
+  }
   $("finished").textContent = `finished: ${w.toFixed(1)} × ${h.toFixed(1)} cm ` +
     `(${(w / 2.54).toFixed(1)} × ${(h / 2.54).toFixed(1)} in)`;
 }
@@ -147,6 +155,7 @@ async function uploadPhoto(file) {
   const form = new FormData();
   form.append("file", file);
   const info = await guarded(() => call("/api/image", { method: "POST", form }));
+  $("photo").value = "";  // picking the same file again uploads it again
   if (!info) return;
   hasPhoto = true;
   const thumb = $("thumb");
@@ -155,6 +164,20 @@ async function uploadPhoto(file) {
   thumb.hidden = false;
   $("drop-text").textContent = `${info.name} · ${info.width}×${info.height} px — drop another to change`;
   await make();
+}
+
+// Continue with a saved pattern: its pattern.json, or the zip of the downloads. The form takes
+// its settings; opening it is one step that Undo takes back.
+async function openPattern(file) {
+  if (!file) return;
+  const form = new FormData();
+  form.append("file", file);
+  const state = await guarded(() => call("/api/pattern", { method: "POST", form }));
+  $("open-file").value = "";
+  if (!state) return;
+  selected = null;
+  hasPhoto = state.photo;
+  show(state);
 }
 
 async function uploadPalette(file) {
@@ -190,7 +213,9 @@ function applyForm(form) {  // after a reload: the form shows what the pattern w
   onCraft();
   if (form.brand) $("brand").value = form.brand;
   for (const [key, id] of Object.entries(FIELDS)) {
-    if (key !== "medium" && form[key] !== null && form[key] !== undefined) $(id).value = form[key];
+    if (key === "medium" || form[key] === undefined) continue;
+    if (form[key] !== null) $(id).value = form[key];
+    else if ($(id).tagName === "INPUT") $(id).value = "";  // e.g. a side that follows the photo
   }
   for (const [key, id] of Object.entries(CHECKS)) $(id).checked = Boolean(form[key]);
   $("smooth-out").textContent = $("smooth").value;
@@ -199,16 +224,40 @@ function applyForm(form) {  // after a reload: the form shows what the pattern w
 }
 
 // --- showing a pattern ------------------------------------------------------------------------
+function setNotes(notes) {  // one line each, as a list
+  $("notes").replaceChildren(...notes.map((n) => {
+    const li = document.createElement("li");
+    li.textContent = n;
+    return li;
+  }));
+}
+
+// The form follows the pattern on screen: after an undo, a redo, a conversion or an opened
+// file it shows the settings that pattern was made with (and its catalog).
+function syncForm(state) {
+  const key = JSON.stringify(state.form || {});
+  if (state.form && state.form.medium && key !== shownForm) applyForm(state.form);
+  shownForm = key;
+  if ($("medium").value === state.medium && $("palette-drop").hidden &&
+      [...$("brand").options].some((o) => o.value === state.brand)) {
+    $("brand").value = state.brand;
+    lastMade = JSON.stringify(formValues());
+  }
+}
+
 function show(state) {
   STATE = state;
+  stroke = null;
   $("result").hidden = false;
+  syncForm(state);
   const [wmm, hmm] = state.size_mm;
-  $("summary").textContent = state.summary + ` — finished ${(wmm / 10).toFixed(1)} × ` +
-    `${(hmm / 10).toFixed(1)} cm`;
+  const [head, ...rest] = state.summary.split("\n");
+  $("summary").textContent = [head + ` — finished ${(wmm / 10).toFixed(1)} × ` +
+    `${(hmm / 10).toFixed(1)} cm`, ...rest].join("\n");
   $("undo").disabled = !state.can_undo;
   $("redo").disabled = !state.can_redo;
   $("edits").textContent = state.edits.length ? "Changes: " + state.edits.join("; ") : "";
-  $("notes").textContent = state.notes.join(" ");
+  setNotes(state.notes);
   $("files").replaceChildren();
   if (!state.palette.some((p) => p.code === selected)) selected = null;
   drawLegend();
@@ -304,7 +353,7 @@ async function step(direction) {
 // --- the chart --------------------------------------------------------------------------------
 function cellSize() {
   if (zoom > 0) return zoom;
-  const width = $("chart-wrap").clientWidth || 600;
+  const width = ($("chart-wrap").clientWidth || 600) - RULER_LEFT;
   return Math.max(2, Math.min(40, Math.floor((width - 2) / STATE.width)));
 }
 
@@ -327,15 +376,67 @@ function drawEmpty(g, x, y, s) {
   }
 }
 
+// Chart symbols in a bold sans-serif like the PDF's (Bitstream Vera Sans Bold; DejaVu is its
+// descendant), never a monospace face; "O" is drawn as the PDF's round ring so that it cannot
+// read as a zero.
+const SYMBOL_FONT = '"DejaVu Sans", "Bitstream Vera Sans", Verdana, Arial, sans-serif';
+
+function drawSymbol(g, symbol, x, y, s) {
+  const cx = x + s / 2, cy = y + s / 2;
+  if (symbol === "O") {
+    g.lineWidth = Math.max(1, s * 0.1);
+    g.beginPath();
+    g.arc(cx, cy, s * 0.27, 0, 2 * Math.PI);
+    g.stroke();
+    return;
+  }
+  g.fillText(symbol, cx, cy + 1);
+}
+
+function rulerStep(s) {  // numbers at every bold line, fewer when they would crowd
+  return [10, 20, 50, 100, 200].find((k) => k * s >= 26) || 500;
+}
+
+// Numbers along the top and left count design columns and rows, at the bold lines every ten,
+// as the PDF charts and `craftpix edit --set ROW,COL` count them (from 1 at the top left).
+function drawRulers(s, w, h, ratio) {
+  const step = rulerStep(s);
+  for (const [id, across] of [["ruler-top", true], ["ruler-left", false]]) {
+    const cv = $(id);
+    const cw = across ? w * s : RULER_LEFT, ch = across ? RULER_TOP : h * s;
+    cv.width = Math.round(cw * ratio);
+    cv.height = Math.round(ch * ratio);
+    cv.style.width = `${cw}px`;
+    cv.style.height = `${ch}px`;
+    const g = cv.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.fillStyle = "#333";
+    g.font = `11px ${SYMBOL_FONT}`;
+    g.textBaseline = "middle";
+    const n = across ? w : h;
+    for (let k = step; k <= n; k += step) {
+      if (across) {
+        g.textAlign = k * s + 12 > cw ? "right" : "center";
+        g.fillText(String(k), Math.min(k * s, cw), RULER_TOP / 2);
+      } else {
+        g.textAlign = "right";
+        g.fillText(String(k), RULER_LEFT - 3, Math.min(Math.max(k * s, 6), ch - 6));
+      }
+    }
+  }
+}
+
 function drawChart() {
   if (!STATE) return;
   const s = cellSize(), w = STATE.width, h = STATE.height;
+  drawn = s;
   const canvas = $("chart");
   const ratio = window.devicePixelRatio || 1;
   canvas.width = Math.round(w * s * ratio);
   canvas.height = Math.round(h * s * ratio);
   canvas.style.width = `${w * s}px`;
   canvas.style.height = `${h * s}px`;
+  drawRulers(s, w, h, ratio);
   const g = canvas.getContext("2d");
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   const pal = STATE.palette;
@@ -352,32 +453,46 @@ function drawChart() {
     }
   }
   if (s >= 12) {
-    g.font = `${Math.floor(s * 0.7)}px ui-monospace, monospace`;
+    g.font = `bold ${Math.floor(s * 0.62)}px ${SYMBOL_FONT}`;
     g.textAlign = "center";
     g.textBaseline = "middle";
     for (let r = 0; r < h; r++) {
       for (let c = 0; c < w; c++) {
         const p = pal[STATE.cells[r][c]];
         if (!p) continue;
-        g.fillStyle = inkFor(p.hex);
-        g.fillText(p.symbol, c * s + s / 2, r * s + s / 2 + 1);
+        g.fillStyle = g.strokeStyle = inkFor(p.hex);
+        drawSymbol(g, p.symbol, c * s, r * s, s);
       }
     }
   }
-  if (s >= 6) {
-    g.lineWidth = 1 / ratio;
-    g.strokeStyle = "rgba(0,0,0,0.25)";
-    g.beginPath();
-    for (let c = 0; c <= w; c++) { g.moveTo(c * s, 0); g.lineTo(c * s, h * s); }
-    for (let r = 0; r <= h; r++) { g.moveTo(0, r * s); g.lineTo(w * s, r * s); }
-    g.stroke();
-    g.lineWidth = 2 / ratio;
-    g.strokeStyle = "rgba(0,0,0,0.6)";
-    g.beginPath();
-    for (let c = 0; c <= w; c += 10) { g.moveTo(c * s, 0); g.lineTo(c * s, h * s); }
-    for (let r = 0; r <= h; r += 10) { g.moveTo(0, r * s); g.lineTo(w * s, r * s); }
-    g.stroke();
-  }
+  drawChartGrid(g, s, w, h, ratio);
+}
+
+function drawGridLines(g, s, x0, y0, x1, y1, ratio) {
+  g.lineWidth = 1 / ratio;
+  g.strokeStyle = "rgba(0,0,0,0.25)";
+  g.beginPath();
+  for (let c = x0; c <= x1; c++) { g.moveTo(c * s, y0 * s); g.lineTo(c * s, y1 * s); }
+  for (let r = y0; r <= y1; r++) { g.moveTo(x0 * s, r * s); g.lineTo(x1 * s, r * s); }
+  g.stroke();
+  g.lineWidth = 2 / ratio;
+  g.strokeStyle = "rgba(0,0,0,0.6)";
+  g.beginPath();
+  for (let c = Math.ceil(x0 / 10) * 10; c <= x1; c += 10) { g.moveTo(c * s, y0 * s); g.lineTo(c * s, y1 * s); }
+  for (let r = Math.ceil(y0 / 10) * 10; r <= y1; r += 10) { g.moveTo(x0 * s, r * s); g.lineTo(x1 * s, r * s); }
+  g.stroke();
+}
+
+function drawChartGrid(g, s, w, h, ratio) {  // thin lines, bold every ten (as the PDF)
+  if (s >= 6) drawGridLines(g, s, 0, 0, w, h, ratio);
+}
+
+// One cell painted on screen while a stroke is under way (the server's answer redraws all).
+function paintCell(row, col, hex) {
+  const g = $("chart").getContext("2d"), s = drawn;
+  g.fillStyle = hex;
+  g.fillRect(col * s, row * s, s, s);
+  if (s >= 6) drawGridLines(g, s, col, row, col + 1, row + 1, window.devicePixelRatio || 1);
 }
 
 function cellAt(event) {
@@ -389,18 +504,78 @@ function cellAt(event) {
   return { row, col };
 }
 
-function onChartClick(event) {
-  if (!STATE) return;
-  const cell = cellAt(event);
-  if (!cell) return;
+function tool() {
+  return document.querySelector("input[name=tool]:checked").value;
+}
+
+function describe(cell) {
   const here = STATE.palette[STATE.cells[cell.row][cell.col]];  // undefined: an empty cell
-  const tool = document.querySelector("input[name=tool]:checked").value;
   const what = here ? `${here.code} ${here.name}` : "empty";
   $("cell-info").textContent = `row ${cell.row + 1}, column ${cell.col + 1}: ${what}`;
-  if (tool === "look") return;
+  return here;
+}
+
+function onChartClick(event) {  // look and fill; painting goes by strokes (pointer events)
+  if (!STATE || tool() === "set") return;
+  const cell = cellAt(event);
+  if (!cell) return;
+  const here = describe(cell);
+  if (tool() === "look") return;
   if (!selected) { showError("pick the paint color in the legend first"); return; }
   if (here && here.code === selected) return;
-  edit({ op: tool, row: cell.row, col: cell.col, to: selected });
+  edit({ op: "fill", row: cell.row, col: cell.col, to: selected });
+}
+
+// Painting: press, drag over the cells, release — one edit, so one Undo takes it back.
+function onPaintDown(event) {
+  if (!STATE || tool() !== "set" || (event.button !== undefined && event.button > 0)) return;
+  const cell = cellAt(event);
+  if (!cell) return;
+  if (!selected) { showError("pick the paint color in the legend first"); return; }
+  const paint = STATE.palette.find((p) => p.code === selected);
+  if (!paint) return;
+  event.preventDefault();
+  stroke = { cells: [], seen: new Set(), last: null, code: paint.code, hex: paint.hex };
+  try { $("chart").setPointerCapture(event.pointerId); } catch (_) { /* synthetic events */ }
+  strokeTo(cell);
+}
+
+function strokeTo(cell) {  // every cell on the line from the last one: a fast drag leaves no gap
+  const from = stroke.last || cell;
+  const n = Math.max(Math.abs(cell.row - from.row), Math.abs(cell.col - from.col));
+  for (let i = stroke.last ? 1 : 0; i <= n; i++) {
+    const t = n ? i / n : 0;
+    const row = Math.round(from.row + (cell.row - from.row) * t);
+    const col = Math.round(from.col + (cell.col - from.col) * t);
+    const key = row * STATE.width + col;
+    if (stroke.seen.has(key)) continue;
+    stroke.seen.add(key);
+    const here = STATE.palette[STATE.cells[row][col]];
+    if (here && here.code === stroke.code) continue;
+    stroke.cells.push([row, col]);
+    paintCell(row, col, stroke.hex);
+  }
+  stroke.last = cell;
+  describe(cell);
+}
+
+function onPaintMove(event) {
+  if (!stroke) return;
+  const cell = cellAt(event);
+  if (cell) strokeTo(cell);
+}
+
+function onPaintUp() {
+  if (!stroke) return;
+  const done = stroke;
+  stroke = null;
+  if (done.cells.length) edit({ op: "set", cells: done.cells, to: done.code });
+}
+
+function onPaintCancel() {
+  if (!stroke) return;
+  stroke = null;
+  drawChart();  // the stroke is dropped: show the pattern as it is
 }
 
 function setZoom(next) {
@@ -424,7 +599,7 @@ async function prepareFiles() {
     if (f.bytes) li.append(` (${Math.max(1, Math.round(f.bytes / 1024))} KB)`);
     return li;
   }));
-  $("notes").textContent = data.notes.join(" ");
+  setNotes(data.notes);
 }
 
 function loadPreview() {
@@ -493,7 +668,9 @@ async function init() {
   onCraft();
   $("medium").addEventListener("change", () => { onCraft(); makeSoon(); });
   $("form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(autoTimer); make(); });
-  $("form").addEventListener("change", (e) => { if (e.target.id !== "palette-file" && e.target.id !== "medium") makeSoon(); });
+  $("form").addEventListener("change", (e) => {
+    if (!["palette-file", "medium", "open-file"].includes(e.target.id)) makeSoon();
+  });
   for (const id of ["width", "height", "fabric-count"]) $(id).addEventListener("input", showFinished);
   $("smooth").addEventListener("input", () => { $("smooth-out").textContent = $("smooth").value; });
   $("photo").addEventListener("change", () => uploadPhoto($("photo").files[0]));
@@ -515,6 +692,16 @@ async function init() {
     if (e.key === "y" || (e.key === "z" && e.shiftKey)) { e.preventDefault(); if (STATE.can_redo) step("redo"); }
   });
   $("chart").addEventListener("click", onChartClick);
+  $("chart").addEventListener("pointerdown", onPaintDown);
+  $("chart").addEventListener("pointermove", onPaintMove);
+  $("chart").addEventListener("pointerup", onPaintUp);
+  $("chart").addEventListener("pointercancel", onPaintCancel);
+  for (const radio of document.querySelectorAll("input[name=tool]")) {
+    radio.addEventListener("change", () => {  // a finger paints instead of scrolling
+      $("chart").style.touchAction = tool() === "set" ? "none" : "";
+    });
+  }
+  $("open-file").addEventListener("change", () => openPattern($("open-file").files[0]));
   $("zoom-in").addEventListener("click", () => setZoom(Math.min(64, Math.round(cellSize() * 1.5))));
   $("zoom-out").addEventListener("click", () => setZoom(Math.max(2, Math.round(cellSize() / 1.5))));
   $("zoom-fit").addEventListener("click", () => setZoom(0));
@@ -527,7 +714,11 @@ async function init() {
   $("tab-chart").addEventListener("click", () => tab("chart"));
   $("tab-preview").addEventListener("click", () => tab("preview"));
   $("cp-exclude").addEventListener("click", () => edit({ op: "exclude", code: selected }, null));
-  $("cp-paint").addEventListener("click", () => { $("tool-paint").checked = true; $("cell-info").textContent = "Tap cells to paint them."; });
+  $("cp-paint").addEventListener("click", () => {
+    $("tool-paint").checked = true;
+    $("tool-paint").dispatchEvent(new Event("change"));
+    $("cell-info").textContent = "Tap or drag over cells to paint them.";
+  });
   $("cp-close").addEventListener("click", () => { selected = null; $("color-panel").hidden = true; drawLegend(); });
   $("cp-filter").addEventListener("input", () => catalog && drawGrid(catalog.colors));
   $("clean").addEventListener("click", () => edit({ op: "clean", size: 1 }));
