@@ -57,7 +57,7 @@ lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q pip-tools
 	$(PY) -m piptools compile -q --generate-hashes --strip-extras --allow-unsafe \
-	    -c requirements/torch.txt --extra diffusion --extra restore --extra cluster --extra test --extra bench \
+	    -c requirements/torch.txt --extra diffusion --extra restore --extra faces --extra cluster --extra test --extra bench \
 	    -o requirements/dev.txt pyproject.toml requirements/build.in
 	# torch is installed on its own (TORCH_SPEC), so that a CUDA build can take its place
 	awk '/^torch==/{skip=1;next} skip && /^ /{next} {skip=0; print}' requirements/dev.txt \

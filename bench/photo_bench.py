@@ -11,6 +11,8 @@ reference:
 * potts λ   — plain α-expansion, constant Potts weight λ, over ``Palette.select(N)``
 * photo s   — the photo engine, ``colors=N``, ``smooth=s``
 * photo auto — the photo engine with its own color count (``colors=None``)
+* photo 1 nofeatures, photo auto nofeatures — the same with ``features=False`` (no feature
+  map, :mod:`craftpix.features`: what sparing faces and small details costs)
 
 reporting mean ΔE00 to the reference, isolated-cell rate, blob rate (cells in same-color
 components of ≤ 3 cells), colors used and the engine's wall time, plus ratios to nearest.
@@ -20,6 +22,7 @@ line art, scaled pixel art, scikit-image's transparent logo) and checked for exa
     python bench/photo_bench.py                      # everything, Markdown tables
     python bench/photo_bench.py --set heldout        # the held-out photos
     python bench/photo_bench.py --quick
+    python bench/photo_bench.py --image examples/astronaut.jpg --no-flat  # your own photos
     python bench/photo_bench.py --plot docs/photo-frontier.png
 """
 
@@ -72,15 +75,18 @@ def plain_potts(ref: np.ndarray, sub: Palette, lam: float) -> np.ndarray:
     return alpha_expansion(unary, edges, np.full(len(edges), lam)).reshape(h, w)
 
 
-def photo(ref: np.ndarray, pal: Palette, n: int | None, smooth: float, medium: str) -> tuple[np.ndarray, np.ndarray]:
-    res = make_photo_pattern(Reference(None, ref, None), pal,  # type: ignore[arg-type]
-                             PhotoSettings(colors=n, smooth=smooth, medium=medium))
+def photo(ref: np.ndarray, pal: Palette, n: int | None, smooth: float, medium: str,
+          fitted: Image.Image | None = None, features: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    res = make_photo_pattern(Reference(fitted, ref, None), pal,  # type: ignore[arg-type]
+                             PhotoSettings(colors=n, smooth=smooth, medium=medium,
+                                           features=features))
     return res.indices, res.palette.rgb
 
 
 def run_case(image: np.ndarray, size: int, pal: Palette, n: int, medium: str,
              methods: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
-    ref = area_downsample(fit_image(Image.fromarray(image), size, size), size, size)
+    fitted = fit_image(Image.fromarray(image), size, size)
+    ref = area_downsample(fitted, size, size)
     out: dict[str, dict[str, float]] = {}
 
     def record(name: str, fn: Callable[[], tuple[np.ndarray, np.ndarray]], extra: float = 0.0) -> None:
@@ -101,8 +107,10 @@ def run_case(image: np.ndarray, size: int, pal: Palette, n: int, medium: str,
     for lam in POTTS_LAMBDAS:
         record(f"potts {lam:g}", lambda lam=lam: (plain_potts(ref, sub, lam), sub.rgb), select_s)
     for s in STRENGTHS:
-        record(f"photo {s:g}", lambda s=s: photo(ref, pal, n, s, medium))
-    record("photo auto", lambda: photo(ref, pal, None, 1.0, medium))
+        record(f"photo {s:g}", lambda s=s: photo(ref, pal, n, s, medium, fitted))
+    record("photo auto", lambda: photo(ref, pal, None, 1.0, medium, fitted))
+    record("photo 1 nofeatures", lambda: photo(ref, pal, n, 1.0, medium, fitted, False))
+    record("photo auto nofeatures", lambda: photo(ref, pal, None, 1.0, medium, fitted, False))
     return out
 
 
@@ -196,6 +204,8 @@ def main() -> None:
     ap.add_argument("--set", choices=sorted(SETS), default="tune")
     ap.add_argument("--quick", action="store_true", help="48×48, 12 colors only")
     ap.add_argument("--no-flat", action="store_true")
+    ap.add_argument("--image", type=Path, action="append",
+                    help="photo files to use instead of the scikit-image set (repeatable)")
     ap.add_argument("--methods", help="comma-separated method names to run (nearest always runs), "
                                       "e.g. 'photo 1,potts 2'")
     ap.add_argument("--plot", type=Path, help="write the ΔE00-vs-confetti frontier PNG here")
@@ -203,20 +213,28 @@ def main() -> None:
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else None
     sizes = (48,) if args.quick else (32, 48, 64)
     budgets = (12,) if args.quick else (8, 12, 16)
+    if args.image:
+        photos = {p.name: np.asarray(Image.open(p).convert("RGB")) for p in args.image}
+        label = ", ".join(photos)
+    else:
+        photos = {name: getattr(skimage.data, name)()[..., :3] for name in SETS[args.set]}
+        label = f"{args.set}: {', '.join(SETS[args.set])}"
     per: dict[str, list[dict[str, float]]] = defaultdict(list)
+    by_photo: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     ratios: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for cat, medium in (("perler", "beads"), ("dmc", "stitch")):
         pal = load_palette(cat)
         for size in sizes:
             for n in budgets:
-                for name in SETS[args.set]:
-                    res = run_case(getattr(skimage.data, name)()[..., :3], size, pal, n, medium, methods)
+                for photo_name, image in photos.items():
+                    res = run_case(image, size, pal, n, medium, methods)
                     base = res["nearest"]
                     for method, r in res.items():
                         per[method].append(r)
+                        by_photo[(photo_name, method)].append(r)
                         ratios[method].append((r["de"] / base["de"], r["iso"] / max(base["iso"], 1e-9),
                                                r["blob"] / max(base["blob"], 1e-9)))
-    print(f"Photos ({args.set}: {', '.join(SETS[args.set])}), {len(per['nearest'])} cases\n")
+    print(f"Photos ({label}), {len(per['nearest'])} cases\n")
     print("| method | mean ΔE00 | × nearest | isolated | × nearest | blob rate | × nearest | colors | engine s |")
     print("|---|---|---|---|---|---|---|---|---|")
     summary = {}
@@ -230,8 +248,9 @@ def main() -> None:
               f"{statistics.mean(r['blob'] for r in rs):.2%} | {blob_r:.2f} | "
               f"{statistics.mean(r['colors'] for r in rs):.1f} | "
               f"{statistics.mean(r['seconds'] for r in rs):.3f} |")
+    features_table(photos, per, by_photo)
     if args.plot:
-        plot(summary, args.plot, args.set)
+        plot(summary, args.plot, args.set if not args.image else label)
     if not args.no_flat:
         print("\nFlat art (default settings, colors chosen per image)\n")
         print("| case | grid | source colors | colors | catalog codes | empty cells | isolated | blob rate | ΔE00 | exact | engine s |")
@@ -241,6 +260,25 @@ def main() -> None:
             print(f"| {r['name']} | {r['grid']} | {r['sources']} | {r['colors']} | {r['codes']} | "
                   f"{r['empty']} | {r['iso']:.1%} | {r['blob']:.1%} | {r['de']:.2f} | "
                   f"{'—' if r['exact'] is None else ('yes' if r['exact'] else 'NO')} | {r['seconds']:.3f} |")
+
+
+def features_table(photos: dict[str, np.ndarray], per: dict[str, list[dict[str, float]]],
+                   by_photo: dict[tuple[str, str], list[dict[str, float]]]) -> None:
+    """Per photo: what the feature map (craftpix.features) changes, for each method run both
+    with and without it (mean isolated cells and ΔE00 over that photo's cases)."""
+    pairs = [(m[: -len(" nofeatures")], m) for m in per if m.endswith(" nofeatures")
+             and m[: -len(" nofeatures")] in per]
+    if not pairs:
+        return
+    print("\nWith and without the feature map, per photo (isolated cells, mean ΔE00)\n")
+    print("| photo | method | isolated on | isolated off | ΔE00 on | ΔE00 off |")
+    print("|---|---|---|---|---|---|")
+    for name in photos:
+        for on, off in pairs:
+            a, b = by_photo[(name, on)], by_photo[(name, off)]
+            print(f"| {name} | {on} | {statistics.mean(r['iso'] for r in a):.2%} | "
+                  f"{statistics.mean(r['iso'] for r in b):.2%} | "
+                  f"{statistics.mean(r['de'] for r in a):.3f} | {statistics.mean(r['de'] for r in b):.3f} |")
 
 
 def plot(summary: dict[str, tuple[float, float, float]], path: Path, label: str) -> None:
@@ -254,7 +292,7 @@ def plot(summary: dict[str, tuple[float, float, float]], path: Path, label: str)
     for prefix, style, title in (("photo ", "o-", "photo engine (smooth 0.25 … 4)"),
                                  ("potts ", "s--", "plain α-expansion Potts (λ 0.5 … 8)")):
         pts = sorted((v[1], v[0]) for k, v in summary.items()
-                     if k.startswith(prefix) and k != "photo auto")
+                     if k.startswith(prefix) and k != "photo auto" and "nofeatures" not in k)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=title)
     for k, marker in (("nearest", "k*"), ("kmeans", "bv"), ("dither", "r^"), ("photo auto", "go")):
         if k in summary:

@@ -100,7 +100,9 @@ class PatternRequest:
     names a built-in catalog (default: the medium's), ``palette`` a palette file
     (``code,name,hex`` CSV, GIMP ``.gpl`` or ``.hex``) used instead. ``colors`` caps the number
     of colors; ``None`` lets the engine choose (photos) or keeps 16 (a prompt alone).
-    ``smooth`` is the clean-up strength (``None`` = 1; 0 = exactly the nearest color per cell).
+    ``smooth`` is the clean-up strength (``None`` = 1; 0 = exactly the nearest color per cell);
+    ``features`` (photo engine, default on) spares eyes, mouths and other small details from it
+    (:mod:`craftpix.features`; faces need the ``faces`` extra).
     Transparent areas of the image (alpha < 50 %) become empty cells, or ``background`` (a
     catalog code or ``#RRGGBB``) when given.
     Colors (:mod:`craftpix.inventory`): ``exclude`` lists codes never to use; ``only`` lists
@@ -132,6 +134,7 @@ class PatternRequest:
     seed: int = 0
     background: str | None = None
     clean_up: bool = False  # diffusion engine: the photo engine's clean-up on its final argmax
+    features: bool = True  # photo engine: spare faces' features and small details (craftpix.features)
     export: Mapping[str, Any] = field(default_factory=dict)
     sds: Any = None
     out: str | os.PathLike[str] | None = None
@@ -682,7 +685,8 @@ def _run_photo(
 
     result = make_photo_pattern(ref, catalog, PhotoSettings(
         colors=req.colors, smooth=1.0 if req.smooth is None else req.smooth,
-        dither=req.dither, seed=req.seed, background=req.background, medium=req.medium), flat)
+        dither=req.dither, seed=req.seed, background=req.background, medium=req.medium,
+        features=req.features), flat)
     return result.indices, result.palette, {"engine": "dither" if req.dither else "photo"}, \
         result.notes
 

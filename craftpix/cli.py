@@ -127,7 +127,8 @@ GROUP_OF = {
                      "force"),
                     WHAT),
     **dict.fromkeys(("brand", "palette_file", "colors", "all_finishes", "exclude", "only",
-                     "inventory", "only_owned", "prefer_cheap", "budget", "smooth", "dither",
+                     "inventory", "only_owned", "prefer_cheap", "budget", "smooth", "features",
+                     "dither",
                      "background", "restore"), COLORS),
     **dict.fromkeys(("pdf", "paper", "section", "merge", "part", "fabric_count", "strands",
                      "mirror", "drill"), PRINTING),
@@ -214,6 +215,10 @@ def pattern_options(f: Any) -> Any:
         click.option("--smooth", type=click.FloatRange(0, 100), default=None,
                      help="Clean-up strength: 1 is the default, 0 turns it off, higher gives "
                           "flatter regions."),
+        click.option("--features", type=click.Choice(("on", "off")), default="on",
+                     show_default=True,
+                     help="Spare eyes, mouths and small details from the clean-up (faces "
+                          "need the 'faces' extra)."),
         click.option("--dither", is_flag=True,
                      help="Classic Floyd-Steinberg dithering instead."),
         click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
@@ -288,6 +293,7 @@ def request_from_options(medium_name: str, opts: dict[str, Any]) -> PatternReque
         all_finishes=opts["all_finishes"], fit=opts["fit"], engine=opts["engine"],
         steps=opts["steps"], smooth=opts["smooth"], dither=opts["dither"], seed=opts["seed"],
         background=opts["background"], restore=opts["restore"], clean_up=opts["clean_up"],
+        features=opts.get("features", "on") != "off",
         export=export, sds=sds, out=out, quiet=opts["quiet"],
         exclude=tuple(c.strip() for c in exclude), only=opts["only"],
         inventory=opts["inventory"], prefer_cheap=opts["prefer_cheap"], budget=opts["budget"],

@@ -175,14 +175,16 @@ def alpha_expansion(unary: np.ndarray, edges: np.ndarray, weights: np.ndarray,
 
 def absorb_blobs(labels: np.ndarray, unary: np.ndarray, edges: np.ndarray, weights: np.ndarray,
                  shape: tuple[int, int], penalty: float, max_size: int = 3,
-                 valid: np.ndarray | None = None) -> np.ndarray:
+                 valid: np.ndarray | None = None, protect: np.ndarray | None = None) -> np.ndarray:
     """Relabel tiny same-color components (≤ ``max_size`` cells) when that clearly pays.
 
     A blob (4-connected component of one label) of 1–``max_size`` cells is given the label of a
     bordering component when the Potts energy rises by less than ``penalty`` (ΔE00 units: the
     price put on one blob a crafter must place by hand). Each blob tries every label it borders
     and takes the cheapest. ``labels`` (N,) flat over ``shape`` = (H, W); ``valid`` (N,) bool
-    marks the cells that take part (empty cells do not). Returns a new label array.
+    marks the cells that take part (empty cells do not); a blob holding a cell marked in
+    ``protect`` (N,) bool (a feature, :mod:`craftpix.features`) is kept as it is. Returns a
+    new label array.
     """
     h, w = shape
     out = np.asarray(labels, dtype=np.int64).copy()
@@ -204,6 +206,10 @@ def absorb_blobs(labels: np.ndarray, unary: np.ndarray, edges: np.ndarray, weigh
     _, comp = connected_components(graph, directed=False)
     sizes = np.bincount(comp, minlength=n)
     small = ok & (sizes[comp] <= max_size)
+    if protect is not None:
+        guarded = np.zeros(n, dtype=bool)
+        guarded[comp[np.asarray(protect, dtype=bool).ravel() & small]] = True
+        small &= ~guarded[comp]
     cells_by: dict[int, list[int]] = {}
     for c in np.flatnonzero(small).tolist():
         cells_by.setdefault(int(comp[c]), []).append(c)

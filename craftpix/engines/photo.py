@@ -38,6 +38,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from craftpix.color import (
     hex_to_rgb8,
@@ -104,6 +105,7 @@ class PhotoSettings:
     seed: int = 0
     background: str | None = None  # None/"none": transparent → empty cells; else code or hex
     medium: str = "beads"        # for the per-medium color cap
+    features: bool = True        # spare faces' features and small details (craftpix.features)
 
 
 @dataclass
@@ -177,7 +179,8 @@ def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSe
         if settings.dither:
             notes.append("flat art is mapped color for color; --dither was not used")
     else:
-        labels, chosen = _photo_labels(catalog, settings, rgb, covered, cap, notes)
+        labels, chosen = _photo_labels(catalog, settings, rgb, covered, cap, notes,
+                                       reference.fitted)
     indices = np.full((h, w), -1, dtype=np.int64)
     indices[covered] = np.asarray(chosen, dtype=np.int64)[labels] if len(cells) else 0
     if bg is not None:
@@ -193,11 +196,20 @@ def make_photo_pattern(reference: Reference, catalog: Palette, settings: PhotoSe
 
 
 def _photo_labels(catalog: Palette, settings: PhotoSettings, rgb: np.ndarray, covered: np.ndarray,
-                  cap: int, notes: list[str]) -> tuple[np.ndarray, list[int]]:
+                  cap: int, notes: list[str], fitted: Image.Image | None = None,
+                  ) -> tuple[np.ndarray, list[int]]:
     """Labels (N covered cells,) into ``chosen`` catalog indices, for a photo."""
     h, w = covered.shape
     cells = rgb[covered]
-    colors_u, w_u, group = unique_colors(cells, max_colors=SAMPLE_COLORS, return_inverse=True)
+    feats = None  # the feature map (craftpix.features): faces' features and small details
+    if settings.features and not settings.dither:
+        from craftpix.features import feature_map
+
+        feats = feature_map(rgb, covered, fitted)
+        cells = feats.sharpen(rgb)[covered]
+    colors_u, w_u, group = unique_colors(
+        cells, weights=None if feats is None else feats.color_weights()[covered],
+        max_colors=SAMPLE_COLORS, return_inverse=True)
     d_u = pairwise_match_cost(rgb_to_lab(colors_u), catalog.lab)  # (U, M)
     chosen = sorted(choose_indices(d_u, w_u, catalog.lab, settings.colors, cap, COLOR_GAIN))
     cell_lab = rgb_to_lab(cells)
@@ -211,6 +223,8 @@ def _photo_labels(catalog: Palette, settings: PhotoSettings, rgb: np.ndarray, co
         return np.argmin(unary, axis=1), chosen
     edges = _compact_edges(h, w, covered)
     weights = contrast_weights(cell_lab, edges, settings.smooth * POTTS)
+    if feats is not None:
+        weights = weights * feats.edge_scale(_full_edges(edges, covered))
     labels = alpha_expansion(unary, edges, weights, max_cycles=CYCLES)
     energy = potts_energy(labels, unary, edges, weights)
     # Joint choice: re-pick each label's catalog color for the cells it got, relabel, repeat.
@@ -234,7 +248,8 @@ def _photo_labels(catalog: Palette, settings: PhotoSettings, rgb: np.ndarray, co
         chosen, unary, labels, energy = new, unary_new, labels_new, e
     full = absorb_blobs(_full_labels(labels, covered), _full_unary(unary, covered),
                         _full_edges(edges, covered), weights, (h, w),
-                        settings.smooth * BLOB_PENALTY, valid=covered.ravel())
+                        settings.smooth * BLOB_PENALTY, valid=covered.ravel(),
+                        protect=None if feats is None else feats.protected().ravel())
     labels = full[covered.ravel()]
     return labels, chosen
 
