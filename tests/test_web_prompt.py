@@ -46,3 +46,34 @@ def test_prompt_job_runs_the_sds_engine_and_opens(tmp_path, tiny_paths):  # noqa
         edited = c.post("/api/edit", json={"op": "set", "row": 0, "col": 0, "to": "C1"})
         assert edited.status_code == 200 and edited.json()["can_undo"]
         assert c.get("/api/files/pattern.pdf").content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("quality,steps", [("draft", 0), ("fine", 500)])
+def test_prompt_jobs_offer_the_quality_presets(tmp_path, tiny_paths, quality, steps):  # noqa: F811
+    """The page's Quality choice is the CLI's --quality: the job runs the preset's SDS steps
+    (draft none, from a reference picture saved beside the pattern); Steps overrides it."""
+    palette = write_palette_csv(tmp_path / "tiny.csv")
+    sds = tiny_settings(tiny_paths, reference="auto", candidates=2, reference_steps=2)
+    settings = WebSettings(work_dir=tmp_path / "work", sds=sds)
+    with TestClient(create_app(settings)) as c:
+        c.post("/api/palette", files={"file": ("tiny.csv", palette.read_bytes())})
+        form = {"medium": "beads", "width": 8, "height": 8, "palette": True, "colors": 4,
+                "prompt": "a red rose", "quality": quality, "seed": 3}
+        if quality != "draft":
+            form["steps"] = 2  # a CPU test: Steps overrides the preset's 500
+        job = c.post("/api/jobs", json=form).json()
+        assert job["steps"] == (0 if quality == "draft" else 2)
+        if quality == "draft":
+            deadline = time.monotonic() + 300
+            while (data := c.get(f"/api/jobs/{job['id']}").json())["state"] in (
+                    "queued", "running"):
+                assert time.monotonic() < deadline, data
+                time.sleep(0.1)
+            assert data["state"] == "done", data
+            assert list((tmp_path / "work").rglob("reference.png"))
+            state = c.post(f"/api/jobs/{job['id']}/open").json()
+            assert (state["width"], state["height"]) == (8, 8)
+        bad = c.post("/api/jobs", json={**form, "quality": "best"})
+        assert bad.status_code in (400, 422)
+    from craftpix.engines.sds.settings import QUALITY
+    assert QUALITY[quality].steps == steps

@@ -6,7 +6,7 @@ that turn them into a :class:`~craftpix.api.PatternRequest` or a :mod:`craftpix.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,7 +52,9 @@ class PromptForm(PatternForm):
     """A prompt job: the photo form plus the prompt, steps, and whether to use the photo."""
 
     prompt: str = ""
-    steps: int | None = None
+    #: the ``--quality`` preset (craftpix.engines.sds.settings.QUALITY): draft, fine, paper
+    quality: Literal["draft", "fine", "paper"] = "fine"
+    steps: int | None = None  # None: the preset's
     use_image: bool = False
 
 

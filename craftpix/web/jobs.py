@@ -427,6 +427,7 @@ class Job:
         now = time.monotonic()
         return {"id": self.id, "state": self.state, "stage": self.stage,
                 "fraction": round(self.fraction, 4), "message": self.message,
+                "steps": self.steps,
                 "seconds": round((self.finished or now) - (self.started or now), 1),
                 "preview": self.preview() is not None}
 

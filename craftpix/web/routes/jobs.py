@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
-from craftpix import api
+from craftpix.engines.sds.settings import SDSSettings
 from craftpix.errors import InputError
 from craftpix.pattern import Pattern
 from craftpix.web.forms import PromptForm, build_request, catalog_for
@@ -31,11 +32,13 @@ def submit_job(form: PromptForm, session: SessionDep, settings: SettingsDep,
         image = session.image.path if form.use_image and session.image is not None else None
         if form.use_image and image is None:
             raise InputError("pick a photo first, or untick 'use the photo'")
+        sds = replace(settings.sds if settings.sds is not None else SDSSettings(),
+                      quality=form.quality)
         request = build_request(session, form, image=image, prompt=prompt, engine="sds",
-                           steps=form.steps, sds=settings.sds, out=folder)
+                                steps=form.steps, sds=sds, out=folder)
         request.validated()
         catalog = catalog_for(session, form, request)
-    steps = api.DEFAULT_SDS_STEPS if form.steps is None else form.steps
+    steps = sds.steps_for(form.steps)  # the preset's unless Steps is given
     job = state.jobs.submit(session.id, request, folder, steps,
                             preview_every=max(1, steps // PROMPT_PREVIEWS))
     with session.lock:

@@ -617,7 +617,8 @@ function tab(which) {
 
 // --- prompt jobs ---------------------------------------------------------------------------------
 async function startJob() {
-  const body = { ...formValues(), prompt: $("prompt").value, steps: number("steps"),
+  const body = { ...formValues(), prompt: $("prompt").value, quality: $("quality").value,
+                 steps: number("steps"),
                  use_image: $("use-photo").checked };
   const data = await guarded(() => call("/api/jobs", { method: "POST", json: body }));
   if (!data) return;
