@@ -77,3 +77,32 @@ def test_prompt_jobs_offer_the_quality_presets(tmp_path, tiny_paths, quality, st
         assert bad.status_code in (400, 422)
     from craftpix.engines.sds.settings import QUALITY
     assert QUALITY[quality].steps == steps
+
+
+def test_a_prompt_job_never_downloads_a_model_that_was_not_pulled(tmp_path, monkeypatch):
+    """With nothing pulled, a job from the page says which model is missing and how to pull
+    it, in one line, without trying the Hub (downloads stay `craftpix models pull`'s)."""
+    from craftpix.api import PatternRequest
+    from craftpix.engines.sds.settings import SDSSettings
+    from craftpix.models import hub
+    from craftpix.web.jobs import run_job
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(hub, "download", lambda *a, **k: pytest.fail("tried the Hub"))
+
+    class Conn:
+        sent: list = []
+
+        def send(self, message):
+            self.sent.append(message)
+
+        def close(self):
+            pass
+
+    request = PatternRequest(medium="beads", size=(8, 8), prompt="a red rose", engine="sds",
+                             sds=SDSSettings(device="cpu", dtype="fp32"))
+    run_job(request, Conn())
+    kind, message = Conn.sent[-1][:2]
+    assert kind == "error" and "\n" not in message, Conn.sent[-1]
+    assert "not in the Hugging Face cache" in message and "craftpix models pull" in message

@@ -370,6 +370,9 @@ def run_job(request: Any, conn: Connection, preview_every: int = 0) -> None:
     often. Messages: ``("progress", stage, fraction)``, then ``("done", pattern_json,
     summary, notes)`` or ``("error", one_line_message)``.
     """
+    # A job uses the models already pulled (`craftpix models pull`): a click on a page must not
+    # start a download of several GB. HF_HUB_OFFLINE=0 in the server's environment allows it.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import dataclasses
 
