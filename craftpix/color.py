@@ -520,6 +520,11 @@ CLOSE_MATCH_DE00, _FAR = 5.0, 10.0
 #: catalog color counts as grey (hue lost). Same source.
 _HUE_WEIGHT = 0.75
 _GREY_CHROMA = 0.02
+#: CIELAB chroma C*ab of a source color over which its hue is seen (the hue term ramps in
+#: linearly from the first to the second): IPT's 0.43 power has an infinite slope at black, so
+#: a near-black such as #020000 (C*ab 0.6) has an IPT chroma like a pastel's and would be
+#: matched by its invisible hue. A C*ab of 1 is about one just-noticeable difference.
+_HUE_SEEN = (1.0, 5.0)
 
 
 def lab_to_ipt(lab: np.ndarray) -> np.ndarray:
@@ -548,7 +553,8 @@ def pairwise_match_cost(a: np.ndarray, b: np.ndarray, chunk_size: int | None = N
     catalog color's P-T vector divided by ``max(C_b, 0.02)`` (so a grey catalog color, whose hue
     is lost, costs as a 90° hue turn). ``|û_a − u_b| = 2 sin(Δh/2)`` for chromatic pairs.
     ``w`` is 0 for ΔE00 <= 5 (close matches are plain CIEDE2000, Sharma et al. 2005) and 1 for
-    ΔE00 >= 10. Raises ValueError for shapes other than (N, 3), (M, 3).
+    ΔE00 >= 10. ``C_a`` is scaled by 0 → 1 as the source's CIELAB chroma goes from 1 to 5
+    (a near-black's hue is not seen; see ``_HUE_SEEN``). Raises ValueError for shapes other than (N, 3), (M, 3).
     """
     na = np.asarray(a.detach().cpu().numpy() if _is_torch(a) else a, dtype=np.float64)
     nb = np.asarray(b.detach().cpu().numpy() if _is_torch(b) else b, dtype=np.float64)
@@ -562,7 +568,9 @@ def pairwise_match_cost(a: np.ndarray, b: np.ndarray, chunk_size: int | None = N
     rows = np.flatnonzero(far.any(axis=1))
     pa = lab_to_ipt(na[rows])[:, 1:]
     pb = lab_to_ipt(nb)[:, 1:]
-    ca = np.hypot(pa[:, 0], pa[:, 1])
+    seen = np.clip((np.hypot(na[rows, 1], na[rows, 2]) - _HUE_SEEN[0])
+                   / (_HUE_SEEN[1] - _HUE_SEEN[0]), 0.0, 1.0)
+    ca = np.hypot(pa[:, 0], pa[:, 1]) * seen
     ua = pa / np.maximum(ca, 1e-12)[:, None]
     ub = pb / np.maximum(np.hypot(pb[:, 0], pb[:, 1]), _GREY_CHROMA)[:, None]
     turn = np.sqrt(np.maximum(0.0, (ua * ua).sum(1)[:, None] - 2.0 * ua @ ub.T

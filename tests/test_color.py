@@ -588,3 +588,14 @@ def _xkcd_hue_namer():
         return Counter(names[i] for i in near).most_common(1)[0][0]
 
     return name
+
+
+def test_a_near_black_is_matched_as_black_not_by_its_invisible_hue():
+    """#020000 (a JPEG's black) has a tiny red hue nobody sees: Black, not Cocoa (perler)."""
+    from craftpix.color import hex_to_rgb8, nearest_color_indices, rgb8_to_lab
+    from craftpix.palette import load_palette
+
+    perler = load_palette("perler")
+    for h in ("020000", "000002", "030303", "000000"):
+        lab = rgb8_to_lab(np.array([hex_to_rgb8(h)]))
+        assert perler.names[int(nearest_color_indices(lab, perler.lab)[0])] == "Black", h

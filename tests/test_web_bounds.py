@@ -302,12 +302,17 @@ def test_one_session_cannot_hold_both_slots():
 def test_work_over_its_time_limit_is_killed():
     import psutil
 
+    def alive() -> set[int]:  # children of this process (other tests may have left some)
+        return {p.pid for p in psutil.Process().children()
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE}
+
+    before = alive()
     pool = WorkPool("testing", slots=1, timeout_s=0.5)
     t0 = time.monotonic()
     with pytest.raises(WorkTimeout, match="longer than 0.5 s"):
         pool.run("A", time.sleep, 30)
     assert time.monotonic() - t0 < 3
-    assert not [p for p in psutil.Process().children() if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive() - before  # the work child was killed, not left behind
     assert pool.run("A", _stamp, 0)[1] >= 0  # the slot is free again
     with pytest.raises(WorkFailed, match="stopped unexpectedly"):
         pool.run("A", os._exit, 3)  # a child that dies without an answer
