@@ -76,6 +76,12 @@ MIN_CHANGING = 0.25
 #: its would-be cells' centres).
 MAX_RESIDUAL = 4.0
 MAX_MIXED = 0.03
+#: Pixels that differ from the sprite's reconstruction by more than ``OFF_GRID_DIFF`` (8-bit,
+#: any channel) must lie within ``EDGE_BAND`` of a pitch of a grid line; at most
+#: ``MAX_OFF_GRID`` of them elsewhere (a drawing's curves and lines cross cells anywhere).
+OFF_GRID_DIFF = 64
+EDGE_BAND = 0.3
+MAX_OFF_GRID = 0.02
 #: The edge search's cost per pixel of change in a lattice line's offset from the previous one.
 OFFSET_CHANGE = 0.05
 _FFT_OVERSAMPLE = 16
@@ -359,10 +365,37 @@ def find_sprite(image: Image.Image) -> Sprite | None:
         return None
     out = np.zeros((ch, cw, arr.shape[2]), dtype=np.uint8)
     out[..., :3][opaque] = colors[labels]
+    if _off_grid_share(rgb, xs, ys, out[..., :3], opaque) > MAX_OFF_GRID:
+        return None  # color changes inside cells: curves and lines of a drawing, not cells
     if arr.shape[2] == 4:
         out[..., 3] = np.where(opaque, 255, 0)
     mode = "RGBA" if arr.shape[2] == 4 else "RGB"
     return Sprite(Image.fromarray(out, mode), xs, ys, (gx[1], gy[1]), colors)
+
+
+def _off_grid_share(rgb: np.ndarray, xs: np.ndarray, ys: np.ndarray, cells: np.ndarray,
+                    opaque: np.ndarray) -> float:
+    """Share of the pixels that differ clearly from the sprite's reconstruction which lie away
+    from every grid line (farther than :data:`EDGE_BAND` of a pitch, at least 2 px).
+
+    Scaled-up pixel art differs from its reconstruction only along the cell edges (blur, JPEG
+    ringing, drift); a drawing read on a lattice differs wherever its curves and lines cross
+    the would-be cells. rgb (H, W, 3) uint8; xs (w + 1,), ys (h + 1,) cell edges in pixels;
+    cells (h, w, 3) the sprite; opaque (h, w) bool. Returns 0 when nothing differs.
+    """
+    h, w = rgb.shape[:2]
+    col = np.clip(np.searchsorted(xs, np.arange(w) + 0.5, side="right") - 1, 0, len(xs) - 2)
+    row = np.clip(np.searchsorted(ys, np.arange(h) + 0.5, side="right") - 1, 0, len(ys) - 2)
+    rebuilt = cells[row[:, None], col[None, :]].astype(np.int32)
+    diff = np.abs(rgb.astype(np.int32) - rebuilt).max(axis=2) > OFF_GRID_DIFF
+    diff &= opaque[row[:, None], col[None, :]]
+    if not diff.any():
+        return 0.0
+    pitch = min(float(np.diff(xs).mean()), float(np.diff(ys).mean()))
+    band = max(2.0, EDGE_BAND * pitch)
+    dx = np.abs(np.arange(w)[:, None] + 0.5 - xs[None, :]).min(axis=1) > band
+    dy = np.abs(np.arange(h)[:, None] + 0.5 - ys[None, :]).min(axis=1) > band
+    return float((diff & dy[:, None] & dx[None, :]).sum() / diff.sum())
 
 
 def _residual(rgb: np.ndarray, xs: np.ndarray, ys: np.ndarray, opaque: np.ndarray,

@@ -147,3 +147,21 @@ def test_size_by_hand_uses_the_sprite_only_for_its_own_grid(tmp_path):
                                         size=(w - 9, h - 7)))
     assert not any("pixel art" in n for n in other.notes)
     assert other.pattern.cells.shape == (h - 7, w - 9)
+
+
+def test_a_drawn_logo_is_not_read_as_pixel_art(tmp_path):
+    """A rectangle and a circle drawn at 400×300 line up with a 10.5-pixel lattice well enough
+    to pass the periodicity and flat-cell checks; its curve crosses cells anywhere, so it is not
+    pixel art: `--size auto` refuses it in one line."""
+    from PIL import ImageDraw
+
+    for mode, bg in (("RGB", "white"), ("RGBA", (0, 0, 0, 0))):
+        im = Image.new(mode, (400, 300), bg)
+        d = ImageDraw.Draw(im)
+        d.rectangle([40, 60, 200, 240], fill=(0, 70, 200))
+        d.ellipse([220, 80, 360, 220], fill=(220, 20, 30))
+        assert find_sprite(im) is None, mode
+        im.save(tmp_path / "logo.png")
+        res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "logo.png"),
+                                        "--size", "auto", "--out", str(tmp_path / "o")])
+        assert res.exit_code == 2 and "is not pixel art" in res.output, res.output
