@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 from pypdf import PdfReader
+from synthetic import asymmetric_perler, run_cli
 
 from craftpix import api
 from craftpix.cli import main
@@ -28,25 +28,11 @@ WIDE, TALL = 41, 10  # an odd width: the two boards hold 21 and 20 columns
 
 
 def run(*args: str) -> tuple[int, str]:
-    res = CliRunner().invoke(main, list(args))
-    return res.exit_code, res.output
+    return run_cli(main, *args)
 
 
 def _asymmetric(path: Path) -> Path:
-    """41×10 flat perler colors: red on the left, white, light blue on the right with a
-    black block; one pixel per bead."""
-    perler = load_palette("perler")
-
-    def rgb(code: str) -> tuple[int, int, int]:
-        return perler.rgb8[perler.codes.index(code)]
-
-    img = np.empty((TALL, WIDE, 3), np.uint8)
-    img[:] = rgb("80-19001")
-    img[:, :12] = rgb("80-19005")
-    img[:, 30:] = rgb("80-19009")
-    img[2:5, 34:39] = rgb("80-19018")
-    Image.fromarray(img).save(path)
-    return path
+    return asymmetric_perler(path, WIDE, TALL)
 
 
 @pytest.fixture(scope="module")
