@@ -905,12 +905,9 @@ def write_edited(
         result.paths = [outputs.final(p) for p in result.paths]
         outputs.publish()
     gone = [n for n in gone if not (target.parent / n).exists()]
-    if gone and why:
-        result.notes.append(f"removed {', '.join(gone)}: not written again for the changed "
-                            f"pattern{why}")
-    elif gone:
-        result.notes.append(f"removed {', '.join(gone)} from an earlier run (not part of "
-                            "this pattern's files)")
+    if gone:
+        result.notes.append(f"removed {', '.join(gone)} of the earlier set: not written for "
+                            f"this pattern{why}")
     result.notes += outputs.notes
     return result
 
