@@ -323,9 +323,9 @@ class Pattern:
         except FileNotFoundError:
             raise PatternError(f"pattern file {printable(p)} does not exist") from None
         except UnicodeDecodeError:
-            raise PatternError(f"{printable(p)} is not a pattern.json ({_file_kind(p)}): give "
-                               "the pattern.json that a craftpix run wrote, e.g. "
-                               "owl-beads-32/pattern.json") from None
+            raise PatternError(f"cannot read pattern file {printable(p)}: it is {_file_kind(p)}, "
+                               "not a pattern.json; give the pattern.json that a craftpix run "
+                               "wrote, e.g. owl-beads-32/pattern.json") from None
         except OSError as exc:
             raise PatternError(f"cannot read pattern file {printable(p)}: "
                                f"{exc.strerror or exc}") from None
@@ -340,18 +340,18 @@ _MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF
 
 def _file_kind(path: Path) -> str:
     """What a file that is not UTF-8 text is, by its first bytes: ``"a PNG image"``; else
-    ``"not text"``. WebP is ``RIFF....WEBP``."""
+    ``"a binary file"``. WebP is ``RIFF....WEBP``."""
     try:
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError:
-        return "not text"
+        return "a binary file"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "a WebP image"
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
-    return "not text"
+    return "a binary file"
 
 
 def _check_tree(data: Any, source: str) -> None:

@@ -173,7 +173,7 @@ def test_edit_of_an_image_says_it_takes_a_pattern_json(tmp_path):
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
     assert len(lines) == 1, res.output
-    assert "not a pattern.json (a PNG image)" in lines[0] and "UTF-8" not in lines[0]
+    assert "it is a PNG image, not a pattern.json" in lines[0] and "UTF-8" not in lines[0]
 
 
 @pytest.mark.parametrize("command", ["export", "convert"])
@@ -181,4 +181,4 @@ def test_other_pattern_commands_refuse_a_picture_the_same_way(tmp_path, command)
     logo = _logo(tmp_path / "logo.png")
     res = CliRunner().invoke(main, [command, str(logo)])
     assert res.exit_code == 2
-    assert "is not a pattern.json (a PNG image)" in res.output, res.output
+    assert "it is a PNG image, not a pattern.json" in res.output, res.output
