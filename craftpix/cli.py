@@ -369,7 +369,8 @@ def _craft_command(medium: Medium) -> click.Command:
     brand.help = (f"Catalog: {', '.join(medium.brands)} (default {medium.default_brand}).")
     if medium.name == "stitch":
         size = next(p for p in cmd.params if p.name == "size")
-        size.help = f"{size.help} hoop: the largest design that fits --hoop."
+        size.help = (f"{size.help} hoop: the largest design whose stitches fit --hoop "
+                     "(transparent margins are not sewn and need no room).")
     return cmd
 
 

@@ -85,6 +85,18 @@ def test_edit_names_the_machine_files_it_cannot_write_again(tmp_path):
     assert "does not fit the 100x100 mm hoop" in res.output
 
 
+def test_convert_writes_the_files_the_pattern_folder_holds(tmp_path):
+    logo = _logo(tmp_path / "logo.png")
+    owl = tmp_path / "owl"
+    res = run("beads", "--image", logo, "--size", "12", "--out", owl, "-q")
+    assert res.exit_code == 0, res.output
+    res = run("export", owl / "pattern.json", "--no-pdf")  # keeps the PDF it does not rewrite
+    assert res.exit_code == 0 and "kept pattern.pdf" in res.output, res.output
+    res = run("convert", owl / "pattern.json", "--brand", "hama")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "owl-hama" / "pattern.pdf").exists(), res.output
+
+
 def test_export_into_another_folder_names_what_it_removes(tmp_path):
     logo = _logo(tmp_path / "logo.png")
     a, b = tmp_path / "a", tmp_path / "b"
