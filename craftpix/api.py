@@ -468,9 +468,11 @@ def _plan_size(req: PatternRequest, medium: Medium
         from craftpix.imageio import open_image
 
         image = open_image(req.image)
-        width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
+        width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm,
+                                       alpha=_margins(image, spec, req))
         image, sprite_notes = _sprite_for_grid(image, (width, height))
-    width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm)
+    width, height = sizing.resolve(spec, cell_mm, image.size, hoop_mm,
+                                   alpha=_margins(image, spec, req))
     placement = sizing.place(width, height, image.size, req.fit, both_given=spec.both)
     notes = sprite_notes + list(placement.notes)
     frames = sizing.frame_count(req.image)
@@ -478,6 +480,15 @@ def _plan_size(req: PatternRequest, medium: Medium
         notes.append(f"{Path(req.image).name} is animated ({frames} frames): only the first "
                      "frame is used")
     return image, placement, notes
+
+
+def _margins(image: Any, spec: SizeSpec, req: PatternRequest) -> np.ndarray | None:
+    """For ``--size hoop``: the image's alpha plane, so that its transparent margins (empty
+    cells, not sewn) take no room in the hoop; None without transparency, with a
+    ``background`` (that fills them) or for another size."""
+    if not spec.hoop or str(req.background or "none").strip().lower() != "none":
+        return None
+    return sizing.alpha_plane(image)
 
 
 def _sprite_for_grid(image: Any, grid: tuple[int, int]) -> tuple[Any, list[str]]:
@@ -848,28 +859,62 @@ def stored_settings(pattern: Pattern) -> dict[str, Any]:
 
 def write_edited(
     pattern: Pattern, path: str | os.PathLike[str], settings: Mapping[str, Any] | None = None,
+    like: str | os.PathLike[str] | None = None,
 ) -> ExportResult:
     """Re-run every export of a changed ``pattern`` next to ``path``, then save it to ``path``.
 
     ``settings`` are the export settings to use (normally :func:`stored_settings` of the
-    pattern before the change, so a pattern made at 18 count is re-exported at 18 count).
-    The exports are checked before anything is written, so a failing export leaves the old
-    files. The files are published as one output set (:class:`craftpix.fileio.OutputSet`):
-    recorded in the folder's manifest as craftpix's, and never seen half old, half new.
-    Returns the export result; its ``paths`` include ``path``.
+    pattern before the change, so a pattern made at 18 count is re-exported at 18 count),
+    widened to every file craftpix wrote in folder ``like`` (default: ``path``'s folder;
+    :func:`craftpix.export.settings_for_folder`): machine files that ``export`` kept there are
+    rewritten from the changed pattern too, so none describes the pattern before the change.
+    Files of the earlier set that cannot be written again are removed, and the notes name
+    them; the reference image of a prompt's pattern stays. The exports are checked before
+    anything is written, so a failing export leaves the old files. The files are published
+    as one output set (:class:`craftpix.fileio.OutputSet`): recorded in the folder's manifest
+    as craftpix's, and never seen half old, half new. Returns the export result; its
+    ``paths`` include ``path``.
     """
-    from craftpix.fileio import OutputSet
+    from craftpix.engines.sds.run import REFERENCE_FILE
+    from craftpix.export import settings_for_folder
+    from craftpix.fileio import OutputSet, read_manifest
 
     target = Path(path)
+    given = dict(settings or {})
+    wanted = settings_for_folder(pattern, like if like is not None else target.parent, given)
     with OutputSet(target.parent) as outputs:
-        result = export(pattern, outputs.staging, **dict(settings or {}))
+        why = ""
+        try:
+            result = export(Pattern(pattern.cells.copy(), list(pattern.palette), pattern.medium,
+                                    pattern.brand, dict(pattern.meta), dict(pattern.settings)),
+                            outputs.staging, **wanted)
+        except InputError as exc:
+            if wanted == given:
+                raise
+            why = f": {exc}"  # the widened set cannot be written; the stored one may
+            result = export(pattern, outputs.staging, **given)
         staged = outputs.staging / target.name
         if staged not in result.paths:  # export saves pattern.json itself; another name: save it
             result.paths.append(pattern.save(staged))
+        written = {p.name for p in result.paths}
+        if same_folder(like, target.parent):
+            outputs.keep(REFERENCE_FILE)  # the picture a prompt's pattern was made from
+        owned = read_manifest(target.parent)
+        gone = sorted(n for n in owned if n not in written and n != REFERENCE_FILE
+                      and (target.parent / n).is_file())
         result.paths = [outputs.final(p) for p in result.paths]
         outputs.publish()
+    gone = [n for n in gone if not (target.parent / n).exists()]
+    if gone:
+        result.notes.append(f"removed {', '.join(gone)} of the earlier set: not written for "
+                            f"this pattern{why}")
     result.notes += outputs.notes
     return result
+
+
+def same_folder(a: str | os.PathLike[str] | None, b: str | os.PathLike[str]) -> bool:
+    """Whether folder ``a`` (``None``: ``b`` itself) is folder ``b``."""
+    return a is None or Path(a).resolve() == Path(b).resolve()
 
 
 def convert_pattern(

@@ -369,7 +369,8 @@ def _craft_command(medium: Medium) -> click.Command:
     brand.help = (f"Catalog: {', '.join(medium.brands)} (default {medium.default_brand}).")
     if medium.name == "stitch":
         size = next(p for p in cmd.params if p.name == "size")
-        size.help = f"{size.help} hoop: the largest design that fits --hoop."
+        size.help = (f"{size.help} hoop: the largest design whose stitches fit --hoop "
+                     "(transparent margins are not sewn and need no room).")
     return cmd
 
 
@@ -472,7 +473,7 @@ def edit_command(pattern_file: Path, replacements: tuple[str, ...], exclude: tup
     )
     edited = api.apply_edits(pattern, edits)
     target = (out_dir / pattern_file.name) if out_dir is not None else pattern_file
-    result = api.write_edited(edited, target, settings)
+    result = api.write_edited(edited, target, settings, like=pattern_file.parent)
     _report(edited, result.paths, result.notes)
 
 
@@ -498,7 +499,8 @@ def convert_command(pattern_file: Path, brand: str | None, palette_file: str | N
             if folder.name in ("", ".", ".."):  # e.g. ../pattern.json: the folder's real name
                 folder = folder.resolve()
             out_dir = folder.with_name(f"{folder.name}-{_slug(converted.brand)}")
-    result = api.write_edited(converted, out_dir / pattern_file.name, settings)
+    result = api.write_edited(converted, out_dir / pattern_file.name, settings,
+                                like=pattern_file.parent)
     _report(converted, result.paths, result.notes)
     click.echo(f"mean color change ΔE00 {converted.meta['convert_delta_e00_mean']:.2f}")
 

@@ -71,8 +71,9 @@ def _has(pattern: Pattern) -> str:
 RETIRED = "retired_symbols"
 
 
-def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str) -> Pattern:
-    meta = dict(pattern.meta)
+def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str,
+          meta: Mapping[str, object] | None = None) -> Pattern:
+    meta = dict(pattern.meta if meta is None else meta)
     meta["edits"] = [*meta.get("edits", []), edit]
     if not (cells >= 0).any():
         raise InputError("that edit would leave the pattern without a single piece")
@@ -146,7 +147,33 @@ def replace(pattern: Pattern, mapping: Mapping[str, str | None],
         j, palette = _index(probe, new, catalog)
         cells[pattern.cells == codes.index(old)] = j
     pairs = ", ".join(f"{o}={n or 'empty'}" for o, n in mapping.items())
-    return _with(pattern, cells, palette, f"replace {pairs}")
+    meta = dict(pattern.meta)
+    if isinstance(meta.get("stands_for"), dict):
+        meta["stands_for"] = _inherit_stands_for(meta["stands_for"], mapping, palette)
+    return _with(pattern, cells, palette, f"replace {pairs}", meta)
+
+
+def _inherit_stands_for(shown: Mapping[str, object], mapping: Mapping[str, str | None],
+                        palette: list[Color]) -> dict[str, object]:
+    """``meta["stands_for"]`` after ``replace(mapping)``: a new color stands for the source
+    color the one it replaced stood for, its ΔE00 measured anew (CIEDE2000,
+    :func:`craftpix.color.delta_e_2000`, as :func:`craftpix.flatart.stands_for` does); a
+    color that was already in the pattern keeps its own entry; emptied colors have none."""
+    from craftpix.color import delta_e_2000, hex_to_rgb8
+
+    out = {code: v for code, v in shown.items() if code not in mapping}
+    hexes = {c.code: c for c in palette}
+    for old, new in mapping.items():
+        entry = shown.get(old)
+        if new is None or new in out or not isinstance(entry, dict) or "source" not in entry:
+            continue
+        try:
+            src = rgb8_to_lab(np.array(hex_to_rgb8(str(entry["source"])), dtype=np.float64))
+        except (ValueError, TypeError):
+            continue
+        lab = rgb8_to_lab(np.array(hexes[new].rgb8, dtype=np.float64))
+        out[new] = {**entry, "delta_e00": round(float(delta_e_2000(src, lab)), 2)}
+    return out
 
 
 def exclude(pattern: Pattern, codes: Iterable[str]) -> Pattern:

@@ -322,13 +322,36 @@ class Pattern:
             text = p.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise PatternError(f"pattern file {printable(p)} does not exist") from None
-        except UnicodeDecodeError as exc:
-            raise PatternError(f"cannot read pattern file {printable(p)}: not UTF-8 text "
-                               f"(byte {exc.start})") from None
+        except UnicodeDecodeError:
+            raise PatternError(f"cannot read pattern file {printable(p)}: it is {_file_kind(p)}, "
+                               "not a pattern.json; give the pattern.json that a craftpix run "
+                               "wrote, e.g. owl-beads-32/pattern.json") from None
         except OSError as exc:
             raise PatternError(f"cannot read pattern file {printable(p)}: "
                                f"{exc.strerror or exc}") from None
         return cls.from_json(text, source=str(p))
+
+
+#: how a file that is not a pattern starts, and what it is (for the one-line refusal)
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"BM", "a BMP image"), (b"%PDF", "a PDF"), (b"II*\x00", "a TIFF image"),
+          (b"MM\x00*", "a TIFF image"), (b"#PES", "a PES embroidery file"))
+
+
+def _file_kind(path: Path) -> str:
+    """What a file that is not UTF-8 text is, by its first bytes: ``"a PNG image"``; else
+    ``"a binary file"``. WebP is ``RIFF....WEBP``."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return "a binary file"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "a binary file"
 
 
 def _check_tree(data: Any, source: str) -> None:

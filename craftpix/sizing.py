@@ -12,8 +12,9 @@ Size texts (``--size``):
   (:meth:`craftpix.media.Medium.cell_mm`: 5 mm beads, 8 mm studs, 25.4 mm / fabric count).
 
 ``auto``: the native grid of pixel art scaled up by a whole factor (each block one cell).
-``hoop`` (cross-stitch): the largest design of the image's shape that fits the embroidery
-hoop's sewing field (``--hoop``), so machine files can be written.
+``hoop`` (cross-stitch): the largest design of the image's shape whose stitched extent fits
+the embroidery hoop's sewing field (``--hoop``), so machine files can be written; the
+transparent margins of an image are not sewn, so they need no room in the hoop.
 
 Boards (``--boards 2x3``, or ``2`` for 2×2): that many pegboards or baseplates of the
 craft's section size (29 beads, 16/32/48 studs).
@@ -31,6 +32,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from craftpix.errors import InputError
 from craftpix.notes import Hint, Note
@@ -189,15 +193,73 @@ def _check(width: int, height: int, spec_text: str, why: str = "") -> tuple[int,
     return width, height
 
 
+def stitched_extent(alpha: np.ndarray, width: int, height: int) -> tuple[int, int]:
+    """``(columns, rows)`` of the cells that hold pieces when an image with alpha plane
+    ``alpha`` ((H, W) uint8, 0..255) fills a ``width``×``height`` grid: the bounding box of the
+    cells at least half covered (mean alpha ≥ 0.5 over the cell, box filter), the rule of
+    :func:`craftpix.imageio.area_downsample_alpha` and the photo engine. ``(0, 0)`` when no
+    cell is."""
+    from PIL import Image
+
+    a = np.asarray(alpha, dtype=np.float32) / 255.0
+    cover = np.asarray(Image.fromarray(a).resize((width, height), Image.Resampling.BOX))
+    rows = np.flatnonzero((cover >= 0.5).any(axis=1))
+    cols = np.flatnonzero((cover >= 0.5).any(axis=0))
+    if rows.size == 0:
+        return 0, 0
+    return int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def alpha_plane(image: Any) -> np.ndarray | None:
+    """The alpha plane ((H, W) uint8) of a PIL image with transparency, else None."""
+    if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
+        return None
+    a = np.asarray(image.convert("RGBA").getchannel("A"))
+    return a if a.size and a.min() < 255 else None
+
+
+def _hoop_grid(wmax: int, hmax: int, aspect: float,
+               alpha: np.ndarray | None) -> tuple[int, int]:
+    """The largest grid of the image's shape (the following side rounded down) whose
+    stitched extent (:func:`stitched_extent`) is at most ``wmax``×``hmax`` cells; the whole
+    grid counts when ``alpha`` is None. The longer side is at most ``MAX_SIDE``."""
+    if aspect >= wmax / hmax:
+        full = (wmax, min(hmax, max(1, math.floor(wmax / aspect + 1e-9))))
+    else:
+        full = (min(wmax, max(1, math.floor(hmax * aspect + 1e-9))), hmax)
+    if alpha is None:
+        return full
+
+    def grid(n: int) -> tuple[int, int]:
+        return ((n, max(1, math.floor(n / aspect + 1e-9))) if aspect >= 1
+                else (max(1, math.floor(n * aspect + 1e-9)), n))
+
+    def fits(n: int) -> bool:
+        w, h = grid(n)
+        ew, eh = stitched_extent(alpha, w, h)
+        return max(w, h) <= MAX_SIDE and 0 < ew <= wmax and 0 < eh <= hmax
+
+    lo, hi = max(full), MAX_SIDE  # lo always fits: its whole grid does
+    if fits(hi):
+        return grid(hi)
+    while hi - lo > 1:  # the extent grows with the grid: bisect for the last size that fits
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return grid(lo) if lo > max(full) else full
+
+
 def resolve(spec: SizeSpec, cell_mm: float, image_size: tuple[int, int] | None = None,
-            hoop_mm: tuple[float, float] | None = None) -> tuple[int, int]:
+            hoop_mm: tuple[float, float] | None = None, *,
+            alpha: np.ndarray | None = None) -> tuple[int, int]:
     """The grid ``(width, height)`` in cells for ``spec``.
 
     ``cell_mm`` is the cell pitch in mm (for lengths); ``image_size`` the image's
     ``(width, height)`` in pixels (after EXIF rotation) for the sides that follow its aspect
     ratio, ``None`` for a prompt alone (``N`` is then a square). The following side is
     rounded to the nearest cell. ``hoop_mm`` is the hoop's sewing field ``(width, height)``
-    in mm for ``spec.hoop``: every side is rounded down so the design fits it. Raises
+    in mm for ``spec.hoop``: every side is rounded down so the design fits it; with ``alpha``,
+    the image's alpha plane (:func:`alpha_plane`), the stitched extent must fit it, not the
+    grid with its empty margins (:func:`stitched_extent`). Raises
     :class:`InputError` when a side is out of ``MIN_SIDE..MAX_SIDE``, when a side must
     follow an image and there is none, or for ``hoop`` without ``hoop_mm``.
     """
@@ -211,9 +273,7 @@ def resolve(spec: SizeSpec, cell_mm: float, image_size: tuple[int, int] | None =
         why = f" to fit the {hoop_mm[0]:g}x{hoop_mm[1]:g} mm hoop"
         if aspect is None:
             return _check(wmax, hmax, text, why)
-        if aspect >= wmax / hmax:
-            return _check(wmax, min(hmax, max(1, math.floor(wmax / aspect + 1e-9))), text, why)
-        return _check(min(wmax, max(1, math.floor(hmax * aspect + 1e-9))), hmax, text, why)
+        return _check(*_hoop_grid(wmax, hmax, aspect, alpha), text, why)
     if spec.longest is not None:
         n = spec.longest.cells(cell_mm)
         if aspect is None:

@@ -102,6 +102,48 @@ def interchange_formats(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(f for f in parse_export_formats(value) if f in INTERCHANGE_FORMATS)
 
 
+#: the files each on/off export setting writes (the others: ``pattern.<format>``)
+SETTING_FILES: dict[str, tuple[str, ...]] = {
+    "pdf": ("pattern.pdf",),
+    "preview": ("preview.png", "preview-pixels.png"),
+    "orders": ("shopping-list.csv", "bricklink.xml", "rebrickable.csv", "lego-pick-a-brick.csv"),
+}
+
+
+def settings_for_folder(pattern: Pattern, folder: str | os.PathLike[str],
+                        settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` widened so that an export of ``pattern`` rewrites every file of its kind
+    that craftpix wrote in ``folder`` (as its manifest records, :func:`craftpix.fileio.read_manifest`).
+
+    For ``edit`` and ``convert``: ``export --formats jef`` keeps the pattern.pes beside it, so
+    the stored settings name fewer files than the folder holds; an edit must rewrite those
+    too, or they would describe the pattern before the edit. A ``pattern.pdf``, preview or
+    shopping list there switches ``pdf``, ``preview`` or ``orders`` on; a ``pattern.<fmt>`` of
+    a format this craft writes is added to ``formats`` (after the stored ones, or after the
+    default ``pes,dst`` of cross-stitch when none are stored). Returns a new dict.
+    """
+    from craftpix.export.embroidery import FORMATS
+    from craftpix.fileio import read_manifest
+
+    held = {name for name in read_manifest(folder) if Path(folder, name).is_file()}
+    out = dict(settings)
+    for key, names in SETTING_FILES.items():
+        if held & set(names) and not merged_settings(pattern.settings, out).get(key, True):
+            out[key] = True
+    kinds = [name.removeprefix("pattern.") for name in sorted(held)
+             if name.startswith("pattern.") and name != "pattern.json"]
+    writable = [k for k in kinds
+                if (k in FORMATS and pattern.medium == "stitch")
+                or (k in INTERCHANGE_FORMATS and INTERCHANGE_FORMATS[k][0] == pattern.medium)]
+    stored = merged_settings(pattern.settings, out).get("formats")
+    now = (parse_export_formats(stored) if stored is not None
+           else DEFAULT_FORMATS if pattern.medium == "stitch" else ())
+    extra = [k for k in writable if k not in now]
+    if extra:
+        out["formats"] = [*now, *extra]
+    return out
+
+
 @dataclass
 class ExportResult:
     """What :func:`export_pattern` wrote and computed."""

@@ -96,6 +96,17 @@ def _fmt_len(mm_value: float) -> str:
     return f"{mm_value / 10:.1f} cm"
 
 
+#: fabric around a cross-stitch design for the hoop and finishing, each side (mm)
+FABRIC_MARGIN_MM = 50.0
+
+
+def fabric_cut_cm(side_mm: float) -> int:
+    """Whole cm of fabric to cut for a design side of ``side_mm`` mm: the side plus
+    :data:`FABRIC_MARGIN_MM` on each end, rounded up (a cut never leaves less margin than
+    the cover promises: 82 mm → 19 cm, not 18)."""
+    return math.ceil((side_mm + 2 * FABRIC_MARGIN_MM) / 10 - 1e-9)
+
+
 def finished_size_text(w_mm: float, h_mm: float) -> str:
     return (f"{w_mm / 10:.1f} \u00d7 {h_mm / 10:.1f} cm "
             f"({w_mm / MM_PER_INCH:.1f} \u00d7 {h_mm / MM_PER_INCH:.1f} in)")
@@ -359,8 +370,8 @@ def _cover(d: _Doc, bom: Bom, settings: ExportSettings, layout: ChartLayout,
         facts.append(("Stitches", f"{bom.total_cells:,} full crosses"))
         facts.append(("Floss", f"{settings.strands} strands; "
                       + "; ".join(t.text() for t in bom.totals)))
-        facts.append(("Fabric", f"cut at least {(w_mm + 100) / 10:.0f} \u00d7 "
-                      f"{(h_mm + 100) / 10:.0f} cm (5 cm margin each side)"))
+        facts.append(("Fabric", f"cut at least {fabric_cut_cm(w_mm)} \u00d7 "
+                      f"{fabric_cut_cm(h_mm)} cm (5 cm margin each side)"))
         if emb_plan is not None and formats:
             facts.append(("Machine files", f"{', '.join(f.upper() for f in formats)}: "
                           f"{emb_plan.stitches:,} stitches, {len(emb_plan.color_order)} "
