@@ -400,14 +400,15 @@ def _solve(labels: np.ndarray, src: _Sources, capacity: np.ndarray, price_cell: 
 def _cheapest(solve: Callable[..., np.ndarray], n_cells: int, owned_cap: np.ndarray | None,
               may_buy: np.ndarray, codes: tuple[str, ...] | list[str],
               prices: Mapping[str, float], packs: Callable[[int], int],
-              cost: Callable[[np.ndarray], float]) -> tuple[np.ndarray, float]:
+              cost: Callable[[np.ndarray], float], score: np.ndarray) -> tuple[np.ndarray, float]:
     """The cheapest pattern the colors can make, and its cost: what you own used first (it
     costs nothing), the rest in the one color whose whole packs cost least.
 
     One color is the cheapest: packs are counted per color with whole packs and a spare that
     never shrinks when two colors are merged (:func:`craftpix.export.bom.bags_needed`,
     :func:`craftpix.export.bom.spare`), so splitting cells between colors never buys fewer.
-    ``owned_cap`` (targets,) holds the pieces owned (``inf``: plenty), None when nothing is owned.
+    ``owned_cap`` (targets,) holds the pieces owned (``inf``: plenty), None when nothing is owned;
+    among colors of the same cost the one of least ``score`` (targets,: color error) is taken.
     """
     held = 0.0 if owned_cap is None else float(np.minimum(owned_cap.sum(), n_cells))
     rest = int(n_cells - held)
@@ -417,7 +418,8 @@ def _cheapest(solve: Callable[..., np.ndarray], n_cells: int, owned_cap: np.ndar
     per_color = np.array([prices[c] * packs(rest) if ok else np.inf
                           for c, ok in zip(codes, may_buy, strict=True)])
     allow = np.zeros(len(codes), bool)
-    allow[int(np.argmin(per_color))] = True
+    tied = np.flatnonzero(per_color <= per_color.min() + 1e-9)
+    allow[int(tied[np.argmin(score[tied])])] = True
     labels = solve(CHEAPEST_WEIGHT, allow)
     return labels, cost(labels)
 
@@ -501,6 +503,81 @@ def _budget_colors(
     allow = np.zeros(n_t, bool)
     allow[sorted(s)] = True
     return allow
+
+
+def _ran_out(engine: np.ndarray, result: np.ndarray, capacity: np.ndarray, targets: Palette
+             ) -> dict[str, dict[str, object]]:
+    """Owned colors the engine wanted more of than you own: ``{code: {"owned", "needed",
+    "shown_as": [codes the rest took, most cells first]}}``. ``engine``/``result`` (H, W)
+    index ``targets``; ``capacity`` (targets,) the pieces owned (``inf``: plenty)."""
+    e, r = engine.ravel(), result.ravel()
+    wanted = np.bincount(e, minlength=len(targets))
+    out: dict[str, dict[str, object]] = {}
+    for c in np.flatnonzero(wanted > capacity):
+        moved = r[(e == c) & (r != c)]
+        if moved.size == 0:
+            continue
+        took = np.bincount(moved, minlength=len(targets))
+        shown = [targets.codes[int(j)] for j in np.argsort(-took, kind="stable") if took[j]]
+        out[targets.codes[int(c)]] = {"owned": int(capacity[c]), "needed": int(wanted[c]),
+                                      "shown_as": shown}
+    return out
+
+
+def _ran_out_notes(ran: Mapping[str, Mapping[str, object]], targets: Palette) -> list[str]:
+    """One plain note per owned color that ran out (see :func:`_ran_out`)."""
+    names = dict(zip(targets.codes, targets.names, strict=True))
+    notes = []
+    for code, v in ran.items():
+        shown = ", ".join(names.get(str(c), str(c)) for c in v["shown_as"])  # type: ignore[attr-defined]
+        notes.append(f"your {names.get(code, code)} ran out (owned {v['owned']} of {v['needed']} "
+                     f"needed): the rest is shown as the nearest owned color ({shown})")
+    return notes
+
+
+#: "Own first, buy the rest": an owned color this many ΔE00 farther from a source color than the
+#: catalog's best match is called out (≈ one and a half just noticeable differences, ΔE00 ≈ 2.3;
+#: Sharma et al. 2005), so the crafter can buy the better color.
+POOR_OWNED_DELTA_E = 3.0
+
+
+def _poor_owned_notes(result: np.ndarray, reference: np.ndarray, capacity: np.ndarray,
+                      targets: Palette, min_cells: int) -> list[str]:
+    """Notes naming where an owned color stands in for a source color much worse (by more than
+    :data:`POOR_OWNED_DELTA_E` ΔE00) than the best color of ``targets`` would.
+
+    ``result`` (H, W) indexes ``targets``; ``reference`` (H, W, 3) float sRGB 0..1;
+    ``capacity`` (targets,) pieces owned (> 0: yours). The best color is the one of least
+    :func:`craftpix.color.pairwise_match_cost`; cells are grouped by (owned color, best color),
+    groups under ``min_cells`` cells are left out; ΔE00 is CIEDE2000 from the group's mean color.
+    """
+    from craftpix.color import delta_e_2000, pairwise_delta_e_2000, rgb8_to_hex
+
+    rgb8 = np.clip(np.rint(reference.reshape(-1, 3) * 255), 0, 255).astype(np.int64)
+    uniq, inverse = np.unique(rgb8, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    lab = rgb_to_lab(uniq / 255.0)
+    best = np.argmin(pairwise_match_cost(lab, targets.lab), axis=1)[inverse]
+    de = pairwise_delta_e_2000(lab, targets.lab)
+    a = result.ravel()
+    cells = np.arange(a.size)
+    poor = (capacity[a] > 0) & (best != a) & (
+        de[inverse, a] - de[inverse, best] > POOR_OWNED_DELTA_E)
+    found = []
+    for pair in np.unique(np.stack([a[poor], best[poor]], 1), axis=0):
+        members = cells[poor][(a[poor] == pair[0]) & (best[poor] == pair[1])]
+        if members.size < min_cells:
+            continue
+        mean = np.rint(rgb8[members].mean(axis=0)).astype(int)
+        m_lab = rgb_to_lab(mean / 255.0)
+        d_own = float(delta_e_2000(m_lab, targets.lab[pair[0]]))
+        d_best = float(delta_e_2000(m_lab, targets.lab[pair[1]]))
+        if d_own - d_best > POOR_OWNED_DELTA_E:
+            found.append((members.size, f"used your {targets.names[pair[0]]} for "
+                          f"{rgb8_to_hex(mean)} (ΔE00 {d_own:.1f}); buying "
+                          f"{targets.names[pair[1]]} would match better (ΔE00 {d_best:.1f})"))
+    found.sort(key=lambda t: -t[0])
+    return [text for _, text in found[:3]]
 
 
 def constrain(
@@ -633,22 +710,33 @@ def constrain(
             return cost(lbl, budget_prices)
 
         may_buy = buy_cap > 0 if complete else np.ones(n_t, bool)
+        if complete:  # owned pieces stay where the plain solution put them; the rest is bought
+            sinks = solve(weight, raw_sinks=True).ravel()
+            fixed = np.bincount(sinks[sinks < n_t], minlength=n_t)
+            start = np.unique(sinks[sinks >= n_t] - n_t)
+            src = _group(flat, rgb8, sinks >= n_t, targets) if start.size else None
+        else:
+            fixed, start = np.zeros(n_t, np.int64), np.unique(result)
+            src = _group(flat, rgb8, np.ones(flat.size, bool), targets)
+        score = (np.zeros(n_t) if src is None
+                 else (src.delta_e * src.supply[:, None]).sum(axis=0))
         cheap_labels, cheapest = _cheapest(
             solve, lab.size, capacity if complete else None, may_buy, targets.codes,
             budget_prices, lambda n: packs_to_buy(medium, n, 0, pack_size, fabric_count, strands),
-            bcost)
+            bcost, score)
         if cheapest > budget + 1e-9:
             raise InputError(
                 f"--budget {budget:.2f} is below the cheapest pattern these colors can make, "
-                f"which costs {cheapest:.2f} ({unit} prices, whole packs, spares included, "
-                f"what you own subtracted); give --budget {math.ceil(cheapest * 100 - 1e-6) / 100:.2f} or more")
+                f"which costs {cheapest:.2f} ({unit} prices, whole packs, spares included"
+                + (", what you own subtracted" if stock is not None else "")
+                + f"); give --budget {math.ceil(cheapest * 100 - 1e-6) / 100:.2f} or more")
 
         def lagrange(allow: np.ndarray | None) -> tuple[np.ndarray, float] | None:
             """Smallest price weight (doubling, then bisection) whose pattern fits the budget."""
-            lo, hi, best = weight, max(weight, 0.25), None
             first = solve(weight, allow)
             if bcost(first) <= budget:
                 return first, weight
+            lo, hi, best = weight, max(weight, 0.25), None
             while hi < CHEAPEST_WEIGHT:
                 trial = solve(hi, allow)
                 if bcost(trial) <= budget:
@@ -669,33 +757,27 @@ def constrain(
                     lo = mid
             return best, hi
 
-        # candidates within the budget: the colors chosen by a search over color sets (cheaper
-        # near colors first), the price-weighted assignment over every color, the cheapest one
-        found = [(cheap_labels, CHEAPEST_WEIGHT)]
-        if complete:  # owned pieces stay where the plain solution put them; the rest is bought
-            sinks = solve(weight, raw_sinks=True).ravel()
-            fixed = np.bincount(sinks[sinks < n_t], minlength=n_t)
-            start = np.unique(sinks[sinks >= n_t] - n_t)
-            src = _group(flat, rgb8, sinks >= n_t, targets) if start.size else None
-        else:
-            fixed, start = np.zeros(n_t, np.int64), np.unique(result)
-            src = _group(flat, rgb8, np.ones(flat.size, bool), targets)
+        # candidates within the budget: the colors a search over color sets chose (cheaper
+        # near colors before fewer colors), the price-weighted assignment over every color,
+        # the cheapest pattern; the one of least color error (match cost) wins
         pack_price = np.array([budget_prices[c] for c in targets.codes])
         chosen = None if src is None else _budget_colors(
             src, fixed, start.tolist(), targets, may_buy, budget,
             lambda n: cost_of({c: int(k) for c, k in zip(targets.codes, n, strict=True) if k},
                               budget_prices, medium, pack_size, fabric_count, strands, owned_map),
             pack_price)
-        import os as _os
-        if _os.environ.get("DBG"):
-            print("DBG chosen", None if chosen is None else [targets.codes[i] for i in np.flatnonzero(chosen)], "cheapest", cheapest, "start", start)
+        found = [(cheap_labels, CHEAPEST_WEIGHT)]
         for allow in ([chosen] if chosen is not None else []) + [None]:
             got = lagrange(allow)
-            if _os.environ.get("DBG"):
-                print("DBG got", allow is None, None if got is None else (bcost(got[0]), mean_delta_e(got[0], targets.rgb, reference), got[1]))
             if got is not None:
                 found.append(got)
-        best, hi = min(found, key=lambda bw: mean_delta_e(bw[0], targets.rgb, reference))
+        every_cell = _group(flat, rgb8, np.ones(flat.size, bool), targets)
+
+        def error(lbl: np.ndarray) -> float:
+            moved = lbl.ravel()[every_cell.moving]
+            return float(every_cell.delta_e[every_cell.inverse, moved].sum())
+
+        best, hi = min(found, key=lambda bw: error(bw[0]))
         before = mean_delta_e(lab, targets.rgb, reference)
         after = mean_delta_e(best, targets.rgb, reference)
         n_colors = len(np.unique(best))
@@ -721,9 +803,15 @@ def constrain(
             notes.append(f"{bought} cells use pieces to buy ({why}): the pattern is completed "
                          f"from the {targets.name} catalog and the shopping list names only "
                          "what to buy (--only-owned: nothing but what you own)")
+        notes += _poor_owned_notes(result, reference, capacity, targets,
+                                   max(MIN_BOUGHT_CELLS, lab.size // 100))
     elif stock is not None and weight == 0:
         choice.meta["inventory_moved_cells"] = moved
-        if moved:
+        ran = _ran_out(lab, result, capacity, targets)
+        if ran:
+            choice.meta["ran_out"] = ran
+            notes += _ran_out_notes(ran, targets)
+        elif moved:
             notes.append(f"{moved} cells took their next-best color to stay within your inventory")
     elif moved:
         choice.meta["price_moved_cells"] = moved
