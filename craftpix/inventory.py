@@ -767,7 +767,10 @@ def constrain(
                               budget_prices, medium, pack_size, fabric_count, strands, owned_map),
             pack_price)
         found = [(cheap_labels, CHEAPEST_WEIGHT)]
-        for allow in ([chosen] if chosen is not None else []) + [None]:
+        # (with an inventory each solve is a linear program: the weighted one over every color
+        # only when the search found no set)
+        tries = [chosen] if chosen is not None else []
+        for allow in tries + ([None] if not (complete and tries) else []):
             got = lagrange(allow)
             if got is not None:
                 found.append(got)
