@@ -592,10 +592,18 @@ def constrain(
     the ``(H, W, 3)`` float sRGB 0..1 cell colors of the image; ``catalog`` every color the
     run may use (``palette`` is a subset). Counts from ``stock`` cap each color; prices come
     from ``stock`` and the catalog's ``price`` column. ``prefer_cheap`` weighs price with
-    :data:`PREFER_CHEAP_WEIGHT`; ``budget`` (in the prices' currency) finds the smallest
-    weight whose pattern costs at most that, by doubling then bisection on the weight (the
-    Lagrangian of the cost constraint); a budget below the cheapest pattern (every cell in its
-    cheapest color, :data:`CHEAPEST_WEIGHT`) is refused naming that minimum. When the engine's
+    :data:`PREFER_CHEAP_WEIGHT`. ``budget`` (in the prices' currency; what is owned costs
+    nothing, a color without a price costs as much as the dearest) may switch to any color of
+    ``catalog`` (or ``buyable``): the colors to buy are chosen by a search over color sets
+    (:func:`_budget_colors`: cheaper near colors before fewer colors, cost in whole packs of what
+    the pattern uses), then the smallest price weight on those colors whose pattern fits, by
+    doubling then bisection (the Lagrangian of the cost constraint); of these and the
+    cheapest pattern the one of least color error (:func:`craftpix.color.pairwise_match_cost`)
+    is kept. A budget below the cheapest pattern (:func:`_cheapest`: what you own, and the rest
+    in the one color whose packs cost least) is refused naming that minimum. ``price_file``
+    names the file the prices came from, for the notes. With only owned colors, an owned
+    color the engine wanted more of than you own is named in a note (and in ``meta["ran_out"]``);
+    when the rest is bought, owned colors that match much worse than a color to buy are named. When the engine's
     colors cannot hold every cell, every owned color is used. When ``buyable`` (the colors that
     may be bought) is given, owned pieces are used first and the rest is bought: each color is a sink twice, owned (its count, no price) and bought
     (unlimited, :data:`BUY_PENALTY` ΔE00 dearer plus its price). Costs count only what is bought. Returns a :class:`Choice`; ``meta`` gets ``cost`` when
