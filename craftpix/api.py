@@ -393,7 +393,9 @@ def _make_pattern(
         from craftpix.flatart import far_note, stands_for
 
         meta["stands_for"] = stands_for(indices, palette.codes, palette.lab, reference, flat)
+        # owned colors standing in for a color that ran out or a better one to buy have their note
         stand_ins = {c for v in choice_meta.get("ran_out", {}).values() for c in v["shown_as"]}
+        stand_ins |= set(choice_meta.get("better_to_buy", {}))
         far = far_note({c: v for c, v in meta["stands_for"].items() if c not in stand_ins},
                        dict(zip(palette.codes, palette.names, strict=True)), brand)
         if far:

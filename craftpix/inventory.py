@@ -542,7 +542,7 @@ POOR_OWNED_DELTA_E = 3.0
 
 
 def _poor_owned_notes(result: np.ndarray, reference: np.ndarray, capacity: np.ndarray,
-                      targets: Palette, min_cells: int) -> list[str]:
+                      targets: Palette, min_cells: int) -> tuple[list[str], dict[str, str]]:
     """Notes naming where an owned color stands in for a source color much worse (by more than
     :data:`POOR_OWNED_DELTA_E` ΔE00) than the best color of ``targets`` would.
 
@@ -550,6 +550,7 @@ def _poor_owned_notes(result: np.ndarray, reference: np.ndarray, capacity: np.nd
     ``capacity`` (targets,) pieces owned (> 0: yours). The best color is the one of least
     :func:`craftpix.color.pairwise_match_cost`; cells are grouped by (owned color, best color),
     groups under ``min_cells`` cells are left out; ΔE00 is CIEDE2000 from the group's mean color.
+    Returns the notes (at most 3, most cells first) and ``{owned code: better code}`` of them.
     """
     from craftpix.color import delta_e_2000, pairwise_delta_e_2000, rgb8_to_hex
 
@@ -573,11 +574,12 @@ def _poor_owned_notes(result: np.ndarray, reference: np.ndarray, capacity: np.nd
         d_own = float(delta_e_2000(m_lab, targets.lab[pair[0]]))
         d_best = float(delta_e_2000(m_lab, targets.lab[pair[1]]))
         if d_own - d_best > POOR_OWNED_DELTA_E:
-            found.append((members.size, f"used your {targets.names[pair[0]]} for "
+            found.append((members.size, targets.codes[pair[0]], targets.codes[pair[1]],
+                          f"used your {targets.names[pair[0]]} for "
                           f"{rgb8_to_hex(mean)} (ΔE00 {d_own:.1f}); buying "
                           f"{targets.names[pair[1]]} would match better (ΔE00 {d_best:.1f})"))
     found.sort(key=lambda t: -t[0])
-    return [text for _, text in found[:3]]
+    return [t[3] for t in found[:3]], {t[1]: t[2] for t in reversed(found[:3])}
 
 
 def constrain(
@@ -814,8 +816,11 @@ def constrain(
             notes.append(f"{bought} cells use pieces to buy ({why}): the pattern is completed "
                          f"from the {targets.name} catalog and the shopping list names only "
                          "what to buy (--only-owned: nothing but what you own)")
-        notes += _poor_owned_notes(result, reference, capacity, targets,
-                                   max(MIN_BOUGHT_CELLS, lab.size // 100))
+        poor, better = _poor_owned_notes(result, reference, capacity, targets,
+                                         max(MIN_BOUGHT_CELLS, lab.size // 100))
+        notes += poor
+        if better:
+            choice.meta["better_to_buy"] = better
     elif stock is not None and weight == 0:
         choice.meta["inventory_moved_cells"] = moved
         ran = _ran_out(lab, result, capacity, targets)

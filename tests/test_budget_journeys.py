@@ -177,3 +177,4 @@ def test_a_poor_owned_match_names_the_better_color_to_buy(tmp_path: Path) -> Non
                   r"better \(ΔE00 ([\d.]+)\)", text)
     assert m, text
     assert float(m.group(1)) - float(m.group(3)) > 3
+    assert "no close match" not in text  # the catalog has one: the note names it
