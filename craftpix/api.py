@@ -393,8 +393,11 @@ def _make_pattern(
         from craftpix.flatart import far_note, stands_for
 
         meta["stands_for"] = stands_for(indices, palette.codes, palette.lab, reference, flat)
-        far = far_note(meta["stands_for"], dict(zip(palette.codes, palette.names, strict=True)),
-                       brand)
+        # owned colors standing in for a color that ran out or a better one to buy have their note
+        stand_ins = {c for v in choice_meta.get("ran_out", {}).values() for c in v["shown_as"]}
+        stand_ins |= set(choice_meta.get("better_to_buy", {}))
+        far = far_note({c: v for c, v in meta["stands_for"].items() if c not in stand_ins},
+                       dict(zip(palette.codes, palette.names, strict=True)), brand)
         if far:
             notes.append(far)
     meta.update(_purchase_meta(medium, palette.codes, buyable, stock))
@@ -631,7 +634,9 @@ def _apply_stock(
         indices, reference, palette, catalog, medium=req.medium, stock=stock,
         prefer_cheap=req.prefer_cheap, budget=req.budget, pack_size=medium.pack_size or 1,
         fabric_count=export_kwargs.get("fabric_count"), strands=export_kwargs.get("strands"),
-        buyable=None if req.only_owned else buyable)
+        buyable=None if req.only_owned else buyable,
+        price_file=(Path(req.inventory).name if stock is not None and stock.prices
+                    else Path(req.palette).name if req.palette is not None else None))
     return choice.labels, choice.palette, dict(choice.meta), choice.notes
 
 

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -365,15 +366,18 @@ def _group(flat: np.ndarray, rgb8: np.ndarray, moving: np.ndarray, targets: Pale
 
 
 def _solve(labels: np.ndarray, src: _Sources, capacity: np.ndarray, price_cell: np.ndarray,
-           weight: float) -> np.ndarray:
+           weight: float, extra: np.ndarray | None = None) -> np.ndarray:
     """One re-assignment of the cells in ``src`` (labels index the targets); see
-    :func:`constrain`."""
+    :func:`constrain`. ``extra`` (targets,) is added to every cell's cost of each target."""
     flat = labels.ravel()
     out = flat.copy()
     if src.moving.size == 0:
         return labels
     fixed = np.bincount(np.delete(flat, src.moving), minlength=len(capacity))
-    x = transport(src.supply, src.delta_e + weight * price_cell[None, :], capacity - fixed)
+    cost = src.delta_e + weight * price_cell[None, :]
+    if extra is not None:
+        cost = cost + extra[None, :]
+    x = transport(src.supply, cost, capacity - fixed)
     if ((x > 0).sum(axis=1) == 1).all():  # each source goes whole to one color
         out[src.moving] = np.argmax(x, axis=1)[src.inverse]
         return out.reshape(labels.shape)
@@ -393,11 +397,196 @@ def _solve(labels: np.ndarray, src: _Sources, capacity: np.ndarray, price_cell: 
     return out.reshape(labels.shape)
 
 
+def _cheapest(solve: Callable[..., np.ndarray], n_cells: int, owned_cap: np.ndarray | None,
+              may_buy: np.ndarray, codes: tuple[str, ...] | list[str],
+              prices: Mapping[str, float], packs: Callable[[int], int],
+              cost: Callable[[np.ndarray], float], score: np.ndarray) -> tuple[np.ndarray, float]:
+    """The cheapest pattern the colors can make, and its cost: what you own used first (it
+    costs nothing), the rest in the one color whose whole packs cost least.
+
+    One color is the cheapest: packs are counted per color with whole packs and a spare that
+    never shrinks when two colors are merged (:func:`craftpix.export.bom.bags_needed`,
+    :func:`craftpix.export.bom.spare`), so splitting cells between colors never buys fewer.
+    ``owned_cap`` (targets,) holds the pieces owned (``inf``: plenty), None when nothing is owned;
+    among colors of the same cost the one of least ``score`` (targets,: color error) is taken.
+    """
+    held = 0.0 if owned_cap is None else float(np.minimum(owned_cap.sum(), n_cells))
+    rest = int(n_cells - held)
+    if rest == 0:
+        labels = solve(CHEAPEST_WEIGHT)
+        return labels, cost(labels)
+    per_color = np.array([prices[c] * packs(rest) if ok else np.inf
+                          for c, ok in zip(codes, may_buy, strict=True)])
+    allow = np.zeros(len(codes), bool)
+    tied = np.flatnonzero(per_color <= per_color.min() + 1e-9)
+    allow[int(tied[np.argmin(score[tied])])] = True
+    labels = solve(CHEAPEST_WEIGHT, allow)
+    return labels, cost(labels)
+
+
+def _budget_colors(
+    src: _Sources, fixed: np.ndarray, start: Iterable[int], targets: Palette, may_buy: np.ndarray,
+    budget: float, cost_of_counts: Callable[[np.ndarray], float], pack_price: np.ndarray,
+) -> np.ndarray | None:
+    """The colors to buy, within ``budget``, that leave the smallest color error: a search over
+    color sets, each cell of ``src`` in its nearest color of the set (by
+    :func:`craftpix.color.pairwise_match_cost`, ``src.delta_e``), cost in whole packs
+    (``cost_of_counts`` of the pieces per color, ``fixed`` pieces added).
+
+    From the colors ``start`` (those first chosen), while over the budget: the step (drop a
+    color, or swap one for a cheaper near one) that adds the least error per unit of money
+    saved (the greedy rule of the knapsack problem; Dantzig 1957). Then, within the budget, steps that
+    lower the error (add, drop, swap a color) while any does. Greedy: a good set, not always the
+    best. Returns a (targets,) bool mask, or None when no set within the budget is found.
+    """
+    n_t = len(targets)
+    cand = np.flatnonzero(may_buy)
+    sup = src.supply
+    memo: dict[frozenset[int], tuple[float, float]] = {}
+
+    def evaluate(s: frozenset[int]) -> tuple[float, float]:
+        if s not in memo:
+            cols = np.array(sorted(s))
+            sub = src.delta_e[:, cols]
+            k = np.argmin(sub, axis=1)
+            err = float((sub[np.arange(len(k)), k] * sup).sum())
+            n = fixed + np.bincount(cols[k], weights=sup, minlength=n_t)
+            memo[s] = (err, cost_of_counts(np.rint(n).astype(np.int64)))
+        return memo[s]
+
+    near_cache: dict[int, np.ndarray] = {}
+
+    def near(c: int, k: int = 12) -> np.ndarray:
+        if c not in near_cache:
+            d = pairwise_match_cost(targets.lab[[c]], targets.lab[cand])[0]
+            near_cache[c] = cand[np.argsort(d)][1:k + 1]
+        return near_cache[c]
+
+    def steps(s: frozenset[int], cheaper: bool) -> Iterable[frozenset[int]]:
+        for c in s:
+            if len(s) > 1:
+                yield s - {c}
+            for d in near(c):
+                if d not in s and (not cheaper or pack_price[d] < pack_price[c]):
+                    yield (s - {c}) | {int(d)}
+
+    s = frozenset(int(c) for c in start if may_buy[c])
+    if not s:
+        return None
+    err, cst = evaluate(s)
+    for _ in range(4 * n_t):
+        if cst <= budget:
+            break
+        best = None
+        for m in steps(s, True):
+            e, k = evaluate(m)
+            if k >= cst:
+                continue
+            key = (e - err) / (cst - k)  # error added per unit saved
+            if best is None or key < best[0]:
+                best = (key, m, e, k)
+        if best is None:
+            return None
+        _, s, err, cst = best
+    if cst > budget:
+        return None
+    for _ in range(4 * n_t):
+        found = None
+        adds = (s | {int(d)} for d in cand if d not in s)
+        for m in itertools.chain(steps(s, False), adds):
+            e, k = evaluate(m)
+            if k <= budget and e < err - 1e-9 and (found is None or e < found[1]):
+                found = (m, e, k)
+        if found is None:
+            break
+        s, err, cst = found
+    allow = np.zeros(n_t, bool)
+    allow[sorted(s)] = True
+    return allow
+
+
+def _ran_out(engine: np.ndarray, result: np.ndarray, capacity: np.ndarray, targets: Palette
+             ) -> dict[str, dict[str, object]]:
+    """Owned colors the engine wanted more of than you own: ``{code: {"owned", "needed",
+    "shown_as": [codes the rest took, most cells first]}}``. ``engine``/``result`` (H, W)
+    index ``targets``; ``capacity`` (targets,) the pieces owned (``inf``: plenty)."""
+    e, r = engine.ravel(), result.ravel()
+    wanted = np.bincount(e, minlength=len(targets))
+    out: dict[str, dict[str, object]] = {}
+    for c in np.flatnonzero(wanted > capacity):
+        moved = r[(e == c) & (r != c)]
+        if moved.size == 0:
+            continue
+        took = np.bincount(moved, minlength=len(targets))
+        shown = [targets.codes[int(j)] for j in np.argsort(-took, kind="stable") if took[j]]
+        out[targets.codes[int(c)]] = {"owned": int(capacity[c]), "needed": int(wanted[c]),
+                                      "shown_as": shown}
+    return out
+
+
+def _ran_out_notes(ran: Mapping[str, Mapping[str, object]], targets: Palette) -> list[str]:
+    """One plain note per owned color that ran out (see :func:`_ran_out`)."""
+    names = dict(zip(targets.codes, targets.names, strict=True))
+    notes = []
+    for code, v in ran.items():
+        shown = ", ".join(names.get(str(c), str(c)) for c in v["shown_as"])  # type: ignore[attr-defined]
+        notes.append(f"your {names.get(code, code)} ran out (owned {v['owned']} of {v['needed']} "
+                     f"needed): the rest is shown as the nearest owned color ({shown})")
+    return notes
+
+
+#: "Own first, buy the rest": an owned color this many ΔE00 farther from a source color than the
+#: catalog's best match is called out (≈ one and a half just noticeable differences, ΔE00 ≈ 2.3;
+#: Sharma et al. 2005), so the crafter can buy the better color.
+POOR_OWNED_DELTA_E = 3.0
+
+
+def _poor_owned_notes(result: np.ndarray, reference: np.ndarray, capacity: np.ndarray,
+                      targets: Palette, min_cells: int) -> tuple[list[str], dict[str, str]]:
+    """Notes naming where an owned color stands in for a source color much worse (by more than
+    :data:`POOR_OWNED_DELTA_E` ΔE00) than the best color of ``targets`` would.
+
+    ``result`` (H, W) indexes ``targets``; ``reference`` (H, W, 3) float sRGB 0..1;
+    ``capacity`` (targets,) pieces owned (> 0: yours). The best color is the one of least
+    :func:`craftpix.color.pairwise_match_cost`; cells are grouped by (owned color, best color),
+    groups under ``min_cells`` cells are left out; ΔE00 is CIEDE2000 from the group's mean color.
+    Returns the notes (at most 3, most cells first) and ``{owned code: better code}`` of them.
+    """
+    from craftpix.color import delta_e_2000, pairwise_delta_e_2000, rgb8_to_hex
+
+    rgb8 = np.clip(np.rint(reference.reshape(-1, 3) * 255), 0, 255).astype(np.int64)
+    uniq, inverse = np.unique(rgb8, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    lab = rgb_to_lab(uniq / 255.0)
+    best = np.argmin(pairwise_match_cost(lab, targets.lab), axis=1)[inverse]
+    de = pairwise_delta_e_2000(lab, targets.lab)
+    a = result.ravel()
+    cells = np.arange(a.size)
+    poor = (capacity[a] > 0) & (best != a) & (
+        de[inverse, a] - de[inverse, best] > POOR_OWNED_DELTA_E)
+    found = []
+    for pair in np.unique(np.stack([a[poor], best[poor]], 1), axis=0):
+        members = cells[poor][(a[poor] == pair[0]) & (best[poor] == pair[1])]
+        if members.size < min_cells:
+            continue
+        mean = np.rint(rgb8[members].mean(axis=0)).astype(int)
+        m_lab = rgb_to_lab(mean / 255.0)
+        d_own = float(delta_e_2000(m_lab, targets.lab[pair[0]]))
+        d_best = float(delta_e_2000(m_lab, targets.lab[pair[1]]))
+        if d_own - d_best > POOR_OWNED_DELTA_E:
+            found.append((members.size, targets.codes[pair[0]], targets.codes[pair[1]],
+                          f"used your {targets.names[pair[0]]} for "
+                          f"{rgb8_to_hex(mean)} (ΔE00 {d_own:.1f}); buying "
+                          f"{targets.names[pair[1]]} would match better (ΔE00 {d_best:.1f})"))
+    found.sort(key=lambda t: -t[0])
+    return [t[3] for t in found[:3]], {t[1]: t[2] for t in reversed(found[:3])}
+
+
 def constrain(
     labels: np.ndarray, reference: np.ndarray, palette: Palette, catalog: Palette, *,
     medium: str, stock: Stock | None = None, prefer_cheap: bool = False,
     budget: float | None = None, pack_size: int = 1000, fabric_count: int | None = None,
-    strands: int | None = None, buyable: Palette | None = None,
+    strands: int | None = None, buyable: Palette | None = None, price_file: str | None = None,
 ) -> Choice:
     """Re-assign cells so the pattern respects an inventory and a price preference.
 
@@ -405,17 +594,25 @@ def constrain(
     the ``(H, W, 3)`` float sRGB 0..1 cell colors of the image; ``catalog`` every color the
     run may use (``palette`` is a subset). Counts from ``stock`` cap each color; prices come
     from ``stock`` and the catalog's ``price`` column. ``prefer_cheap`` weighs price with
-    :data:`PREFER_CHEAP_WEIGHT`; ``budget`` (in the prices' currency) finds the smallest
-    weight whose pattern costs at most that, by doubling then bisection on the weight (the
-    Lagrangian of the cost constraint); a budget below the cheapest pattern (every cell in its
-    cheapest color, :data:`CHEAPEST_WEIGHT`) is refused naming that minimum. When the engine's
+    :data:`PREFER_CHEAP_WEIGHT`. ``budget`` (in the prices' currency; what is owned costs
+    nothing, a color without a price costs as much as the dearest) may switch to any color of
+    ``catalog`` (or ``buyable``): the colors to buy are chosen by a search over color sets
+    (:func:`_budget_colors`: cheaper near colors before fewer colors, cost in whole packs of what
+    the pattern uses), then the smallest price weight on those colors whose pattern fits, by
+    doubling then bisection (the Lagrangian of the cost constraint); of these and the
+    cheapest pattern the one of least color error (:func:`craftpix.color.pairwise_match_cost`)
+    is kept. A budget below the cheapest pattern (:func:`_cheapest`: what you own, and the rest
+    in the one color whose packs cost least) is refused naming that minimum. ``price_file``
+    names the file the prices came from, for the notes. With only owned colors, an owned
+    color the engine wanted more of than you own is named in a note (and in ``meta["ran_out"]``);
+    when the rest is bought, owned colors that match much worse than a color to buy are named. When the engine's
     colors cannot hold every cell, every owned color is used. When ``buyable`` (the colors that
     may be bought) is given, owned pieces are used first and the rest is bought: each color is a sink twice, owned (its count, no price) and bought
     (unlimited, :data:`BUY_PENALTY` ΔE00 dearer plus its price). Costs count only what is bought. Returns a :class:`Choice`; ``meta`` gets ``cost`` when
     prices are known. Raises :class:`InputError` when the inventory is too small, prices are
     missing for a budget, or the budget cannot be met.
     """
-    from craftpix.prices import palette_prices
+    from craftpix.prices import packs_to_buy, palette_prices
 
     notes: list[str] = []
     codes = list(palette.codes)
@@ -448,6 +645,9 @@ def constrain(
         lab = remap[lab]
         notes.append(f"your inventory holds fewer than {lab.size} pieces of the {len(palette)} "
                      "colors chosen first, so any color you own may be used")
+    elif stock is None and budget is not None:  # a budget may switch to any catalog color
+        targets = catalog
+        lab = np.array([catalog.codes.index(c) for c in codes])[lab]
     capacity = limits(targets)
     if not complete and capacity.sum() < lab.size:
         raise InputError(f"the pattern needs {lab.size} pieces and the inventory holds only "
@@ -457,39 +657,50 @@ def constrain(
     raw = np.array([prices.get(c, np.nan) / per_unit for c in targets.codes])
     if (prefer_cheap or budget is not None) and np.isnan(raw).any():
         missing = [c for c, v in zip(targets.codes, raw, strict=True) if np.isnan(v)]
-        notes.append(f"{len(missing)} color(s) have no price and count as the dearest "
+        where = f" in {price_file}" if price_file else ""
+        notes.append(f"{len(missing)} color{'s' if len(missing) != 1 else ''} without a price"
+                     f"{where} {'are' if len(missing) != 1 else 'is'} treated as the most "
+                     "expensive, so they are used only where nothing else is close "
                      f"(first: {missing[0]})")
     known = raw[~np.isnan(raw)]
     scale = float(np.median(known[known > 0])) if (known > 0).any() else 1.0
     price_cell = np.nan_to_num(raw, nan=float(known.max()) if known.size else 0.0) / scale
+    # what the budget counts: a color without a price costs as much as the dearest one
+    dearest = max((prices[c] for c in targets.codes if c in prices), default=0.0)
+    budget_prices = {c: prices.get(c, dearest) for c in targets.codes}
 
-    def cost(lbl: np.ndarray) -> float:
+    def cost(lbl: np.ndarray, table: Mapping[str, float] = prices) -> float:
         n = np.bincount(lbl.ravel(), minlength=len(targets))
-        return cost_of({c: int(k) for c, k in zip(targets.codes, n, strict=True)}, prices,
+        return cost_of({c: int(k) for c, k in zip(targets.codes, n, strict=True)}, table,
                        medium, pack_size, fabric_count, strands, owned_map)
 
     flat = lab.ravel()
     rgb8 = np.clip(np.rint(reference.reshape(-1, 3) * 255), 0, 255).astype(np.int64)
     counts = np.bincount(flat, minlength=len(targets))
     over = np.isin(flat, np.flatnonzero(counts > capacity))  # cells of over-used colors
-    groups: dict[bool, _Sources] = {}
+    groups: dict[object, _Sources] = {}
 
     n_t = len(targets)
 
-    def solve(w: float) -> np.ndarray:
+    def solve(w: float, allow: np.ndarray | None = None, raw_sinks: bool = False) -> np.ndarray:
+        """The assignment at price weight ``w``; ``allow`` (targets,) bool: the colors that may
+        be bought (complete) or used (otherwise)."""
         if complete:  # each color twice: owned (its count, free) and bought (unlimited)
             if "complete" not in groups:
                 src = _group(flat, rgb8, np.ones_like(over), targets)
                 groups["complete"] = _Sources(
                     src.moving, src.inverse, src.label, src.supply,
                     np.hstack([src.delta_e, src.delta_e + BUY_PENALTY]))
-            cap2 = np.concatenate([capacity, buy_cap])
+            cap2 = np.concatenate([capacity, buy_cap if allow is None
+                                   else np.where(allow, buy_cap, 0.0)])
             price2 = np.concatenate([np.zeros(n_t), price_cell])
-            return _solve(lab, groups["complete"], cap2, price2, w) % n_t
-        every = w > 0  # with a price weight every cell may change; else only over-used ones
+            out = _solve(lab, groups["complete"], cap2, price2, w)
+            return out if raw_sinks else out % n_t
+        every = w > 0 or allow is not None  # else only the cells of over-used colors move
         if every not in groups:
             groups[every] = _group(flat, rgb8, np.ones_like(over) if every else over, targets)
-        return _solve(lab, groups[every], capacity, price_cell, w)
+        extra = None if allow is None else np.where(allow, 0.0, 1e9)
+        return _solve(lab, groups[every], capacity, price_cell, w, extra)
 
     buy_cap = np.full(n_t, np.inf)
     weight = PREFER_CHEAP_WEIGHT if prefer_cheap else 0.0
@@ -502,32 +713,84 @@ def constrain(
         if few.any():
             buy_cap[few] = 0.0
             result = solve(weight)
-    if budget is not None and cost(result) > budget:
-        cheapest = cost(solve(CHEAPEST_WEIGHT))
+    if budget is not None and cost(result, budget_prices) > budget:
+        from craftpix.metrics import mean_delta_e
+
+        def bcost(lbl: np.ndarray) -> float:
+            return cost(lbl, budget_prices)
+
+        may_buy = buy_cap > 0 if complete else np.ones(n_t, bool)
+        if complete:  # owned pieces stay where the plain solution put them; the rest is bought
+            sinks = solve(weight, raw_sinks=True).ravel()
+            fixed = np.bincount(sinks[sinks < n_t], minlength=n_t)
+            start = np.unique(sinks[sinks >= n_t] - n_t)
+            src = _group(flat, rgb8, sinks >= n_t, targets) if start.size else None
+        else:
+            fixed, start = np.zeros(n_t, np.int64), np.unique(result)
+            src = _group(flat, rgb8, np.ones(flat.size, bool), targets)
+        score = (np.zeros(n_t) if src is None
+                 else (src.delta_e * src.supply[:, None]).sum(axis=0))
+        cheap_labels, cheapest = _cheapest(
+            solve, lab.size, capacity if complete else None, may_buy, targets.codes,
+            budget_prices, lambda n: packs_to_buy(medium, n, 0, pack_size, fabric_count, strands),
+            bcost, score)
         if cheapest > budget + 1e-9:
             raise InputError(
                 f"--budget {budget:.2f} is below the cheapest pattern these colors can make, "
-                f"which costs {cheapest:.2f} ({unit} prices, whole packs, spares included); "
-                f"give --budget {math.ceil(cheapest * 100) / 100:.2f} or more")
-        lo, hi, best = weight, max(weight, 0.25), None
-        while hi < CHEAPEST_WEIGHT:
-            trial = solve(hi)
-            if cost(trial) <= budget:
-                best = trial
-                break
-            lo, hi = hi, hi * 2
-        if best is None:
-            hi = CHEAPEST_WEIGHT
-            best = solve(hi)
-        for _ in range(10):
-            mid = (lo + hi) / 2
-            trial = solve(mid)
-            if cost(trial) <= budget:
-                hi, best = mid, trial
-            else:
-                lo = mid
-        from craftpix.metrics import mean_delta_e
+                f"which costs {cheapest:.2f} ({unit} prices, whole packs, spares included"
+                + (", what you own subtracted" if stock is not None else "")
+                + f"); give --budget {math.ceil(cheapest * 100 - 1e-6) / 100:.2f} or more")
 
+        def lagrange(allow: np.ndarray | None) -> tuple[np.ndarray, float] | None:
+            """Smallest price weight (doubling, then bisection) whose pattern fits the budget."""
+            first = solve(weight, allow)
+            if bcost(first) <= budget:
+                return first, weight
+            lo, hi, best = weight, max(weight, 0.25), None
+            while hi < CHEAPEST_WEIGHT:
+                trial = solve(hi, allow)
+                if bcost(trial) <= budget:
+                    best = trial
+                    break
+                lo, hi = hi, hi * 2
+            if best is None:
+                hi = CHEAPEST_WEIGHT
+                best = solve(hi, allow)
+                if bcost(best) > budget:
+                    return None
+            for _ in range(10):
+                mid = (lo + hi) / 2
+                trial = solve(mid, allow)
+                if bcost(trial) <= budget:
+                    hi, best = mid, trial
+                else:
+                    lo = mid
+            return best, hi
+
+        # candidates within the budget: the colors a search over color sets chose (cheaper
+        # near colors before fewer colors), the price-weighted assignment over every color,
+        # the cheapest pattern; the one of least color error (match cost) wins
+        pack_price = np.array([budget_prices[c] for c in targets.codes])
+        chosen = None if src is None else _budget_colors(
+            src, fixed, start.tolist(), targets, may_buy, budget,
+            lambda n: cost_of({c: int(k) for c, k in zip(targets.codes, n, strict=True) if k},
+                              budget_prices, medium, pack_size, fabric_count, strands, owned_map),
+            pack_price)
+        found = [(cheap_labels, CHEAPEST_WEIGHT)]
+        # (with an inventory each solve is a linear program: the weighted one over every color
+        # only when the search found no set)
+        tries = [chosen] if chosen is not None else []
+        for allow in tries + ([None] if not (complete and tries) else []):
+            got = lagrange(allow)
+            if got is not None:
+                found.append(got)
+        every_cell = _group(flat, rgb8, np.ones(flat.size, bool), targets)
+
+        def error(lbl: np.ndarray) -> float:
+            moved = lbl.ravel()[every_cell.moving]
+            return float(every_cell.delta_e[every_cell.inverse, moved].sum())
+
+        best, hi = min(found, key=lambda bw: error(bw[0]))
         before = mean_delta_e(lab, targets.rgb, reference)
         after = mean_delta_e(best, targets.rgb, reference)
         n_colors = len(np.unique(best))
@@ -553,9 +816,18 @@ def constrain(
             notes.append(f"{bought} cells use pieces to buy ({why}): the pattern is completed "
                          f"from the {targets.name} catalog and the shopping list names only "
                          "what to buy (--only-owned: nothing but what you own)")
+        poor, better = _poor_owned_notes(result, reference, capacity, targets,
+                                         max(MIN_BOUGHT_CELLS, lab.size // 100))
+        notes += poor
+        if better:
+            choice.meta["better_to_buy"] = better
     elif stock is not None and weight == 0:
         choice.meta["inventory_moved_cells"] = moved
-        if moved:
+        ran = _ran_out(lab, result, capacity, targets)
+        if ran:
+            choice.meta["ran_out"] = ran
+            notes += _ran_out_notes(ran, targets)
+        elif moved:
             notes.append(f"{moved} cells took their next-best color to stay within your inventory")
     elif moved:
         choice.meta["price_moved_cells"] = moved
