@@ -525,6 +525,9 @@ _GREY_CHROMA = 0.02
 #: a near-black such as #020000 (C*ab 0.6) has an IPT chroma like a pastel's and would be
 #: matched by its invisible hue. A C*ab of 1 is about one just-noticeable difference.
 _HUE_SEEN = (1.0, 5.0)
+#: ... for dark colors only: the ramp fades out as L* goes from 10 to 20 (lighter colors keep
+#: the full hue term, as measured with bench/color_measure.py and bench/photo_bench.py).
+_DARK = (10.0, 20.0)
 
 
 def lab_to_ipt(lab: np.ndarray) -> np.ndarray:
@@ -553,8 +556,9 @@ def pairwise_match_cost(a: np.ndarray, b: np.ndarray, chunk_size: int | None = N
     catalog color's P-T vector divided by ``max(C_b, 0.02)`` (so a grey catalog color, whose hue
     is lost, costs as a 90° hue turn). ``|û_a − u_b| = 2 sin(Δh/2)`` for chromatic pairs.
     ``w`` is 0 for ΔE00 <= 5 (close matches are plain CIEDE2000, Sharma et al. 2005) and 1 for
-    ΔE00 >= 10. ``C_a`` is scaled by 0 → 1 as the source's CIELAB chroma goes from 1 to 5
-    (a near-black's hue is not seen; see ``_HUE_SEEN``). Raises ValueError for shapes other than (N, 3), (M, 3).
+    ΔE00 >= 10. For dark sources (L* < 20) ``C_a`` is scaled by 0 → 1 as the CIELAB chroma goes
+    from 1 to 5 (a near-black's hue is not seen; see ``_HUE_SEEN`` and ``_DARK``).
+    Raises ValueError for shapes other than (N, 3), (M, 3).
     """
     na = np.asarray(a.detach().cpu().numpy() if _is_torch(a) else a, dtype=np.float64)
     nb = np.asarray(b.detach().cpu().numpy() if _is_torch(b) else b, dtype=np.float64)
@@ -568,8 +572,10 @@ def pairwise_match_cost(a: np.ndarray, b: np.ndarray, chunk_size: int | None = N
     rows = np.flatnonzero(far.any(axis=1))
     pa = lab_to_ipt(na[rows])[:, 1:]
     pb = lab_to_ipt(nb)[:, 1:]
-    seen = np.clip((np.hypot(na[rows, 1], na[rows, 2]) - _HUE_SEEN[0])
-                   / (_HUE_SEEN[1] - _HUE_SEEN[0]), 0.0, 1.0)
+    seen = np.maximum(  # near-blacks only: IPT's hue is sound away from black
+        np.clip((np.hypot(na[rows, 1], na[rows, 2]) - _HUE_SEEN[0])
+                / (_HUE_SEEN[1] - _HUE_SEEN[0]), 0.0, 1.0),
+        np.clip((na[rows, 0] - _DARK[0]) / (_DARK[1] - _DARK[0]), 0.0, 1.0))
     ca = np.hypot(pa[:, 0], pa[:, 1]) * seen
     ua = pa / np.maximum(ca, 1e-12)[:, None]
     ub = pb / np.maximum(np.hypot(pb[:, 0], pb[:, 1]), _GREY_CHROMA)[:, None]
