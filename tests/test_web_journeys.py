@@ -629,3 +629,70 @@ def test_each_layer_words_the_same_note(inputs, tmp_path):
     assert web_notes([note, "a plain note"]) == [
         "the image is only 8x8 pixels (Width 8 with Height left empty gives one cell per pixel)",
         "a plain note"]  # the page has no background field: that hint is left out
+
+
+# --- issue 24's tester, round 2 --------------------------------------------------------------------
+def _saved_pattern(page) -> dict:
+    """The current pattern's pattern.json, as the page's download gives it."""
+    return json.loads(page.evaluate("() => fetch('/api/files').then(r => r.json())"
+                                    ".then(() => fetch('/api/files/pattern.json'))"
+                                    ".then(r => r.text())"))
+
+
+def _open_saved(w: Watched, stored: dict, name: str = "pattern.json") -> None:
+    version = w.version()
+    w.page.set_input_files("#open-file", files=[{
+        "name": name, "mimeType": "application/json",
+        "buffer": json.dumps(stored).encode()}])
+    w.wait_version_above(version)
+
+
+def test_reopening_restores_exactly_the_settings_it_was_made_with(web, browser, server, inputs):
+    page = web.page
+    page.fill("#smooth", "1.5")
+    web.make(inputs["landscape photo"], width="30", height="20", colors="6", seed="5")
+    expect(page.locator("#fit")).to_have_value("pad")
+    stored = _saved_pattern(page)
+    made = stored["meta"]["made_with"]
+    assert {k: made[k] for k in ("fit", "smooth", "dither", "colors", "seed")} == {
+        "fit": "pad", "smooth": 1.5, "dither": False, "colors": 6, "seed": 5}
+    web.clean()
+    other = Watched(browser, server)
+    try:
+        other.open()
+        p2 = other.page
+        _open_saved(other, stored)
+        for sel, want in (("#fit", "pad"), ("#smooth", "1.5"), ("#colors", "6"), ("#seed", "5"),
+                          ("#width", "30"), ("#height", "20")):
+            expect(p2.locator(sel)).to_have_value(want)
+        expect(p2.locator("#dither")).not_to_be_checked()
+        # a file that does not say how it was made: the form's defaults, never another value
+        del stored["meta"]["made_with"]
+        stored["meta"].pop("seed", None)
+        _open_saved(other, stored)
+        for sel, want in (("#fit", "pad"), ("#smooth", "1"), ("#colors", ""), ("#seed", "0")):
+            expect(p2.locator(sel)).to_have_value(want)
+        other.chart_ok()
+    finally:
+        other.close()
+
+
+def test_the_command_lines_pattern_json_keeps_its_make_settings(inputs, tmp_path):
+    from click.testing import CliRunner
+
+    from craftpix.cli import main
+    from craftpix.pattern import Pattern
+    from craftpix.web.routes.uploads import form_from_pattern
+
+    run = CliRunner().invoke(main, ["beads", "--image", str(inputs["landscape photo"]),
+                                    "--size", "24x", "--fit", "crop", "--smooth", "2",
+                                    "--colors", "5", "--seed", "9", "--dither", "--out",
+                                    str(tmp_path / "out"), "--no-pdf"])
+    assert run.exit_code == 0, run.output
+    pattern = Pattern.load(tmp_path / "out" / "pattern.json")
+    made = pattern.meta["made_with"]
+    assert made["size"] == "24x" and made["fit"] == "crop" and made["smooth"] == 2.0
+    assert made["colors"] == 5 and made["seed"] == 9 and made["dither"] is True
+    form = form_from_pattern(pattern)
+    assert (form["width"], form["height"], form["fit"], form["smooth"], form["colors"],
+            form["seed"], form["dither"]) == (24, None, "crop", 2.0, 5, 9, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import shutil
 import zipfile
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Request, Response, UploadFile
 from pydantic import ValidationError
 
-from craftpix import api
+from craftpix import api, sizing
 from craftpix.errors import InputError
 from craftpix.export.options import export_settings
 from craftpix.palette import available_palettes, load_palette, pattern_catalog
@@ -108,14 +109,31 @@ def pattern_bytes(data: bytes, limit: int) -> bytes:
         raise InputError(f"the zip file cannot be read: {exc}") from None
 
 
+#: what the page's form starts with where :class:`PatternForm`'s API defaults differ (the
+#: page's Fit list starts at the command line's default, its Clean-up slider at 1)
+PAGE_DEFAULTS: dict[str, Any] = {"fit": sizing.DEFAULT_FIT, "smooth": 1.0}
+
+
 def form_from_pattern(pattern: Pattern) -> dict[str, Any]:
-    """The form values a reopened pattern continues with: craft, catalog, size, seed and the
-    export settings saved in its ``pattern.json`` (a value of the wrong type is left out)."""
+    """The form values a reopened pattern continues with: craft, catalog, size, the make
+    settings kept in ``meta["made_with"]`` (fit, clean-up, dithering, colors, finishes, seed;
+    see :func:`craftpix.api.made_with`) and the export settings saved in its ``pattern.json``.
+    What the file does not say, or says with a value the form does not take, is the form's
+    default — never another value."""
     values: dict[str, Any] = {"medium": pattern.medium, "width": pattern.width,
-                              "height": pattern.height}
+                              "height": pattern.height, **PAGE_DEFAULTS}
     if pattern.brand in available_palettes():
         values["brand"] = pattern.brand
-    more: dict[str, Any] = {"seed": pattern.meta.get("seed")}
+    made = pattern.meta.get(api.MADE_WITH)
+    made = made if isinstance(made, dict) else {}
+    more: dict[str, Any] = {"seed": made.get("seed", pattern.meta.get("seed"))}
+    for key in ("fit", "smooth", "dither", "colors", "all_finishes"):
+        more[key] = made.get(key)
+    size = made.get("size")
+    if isinstance(size, str) and re.fullmatch(r"\d+x", size):  # the height followed the photo
+        values["height"] = None
+    elif isinstance(size, str) and re.fullmatch(r"x\d+", size):  # the width did
+        values["width"] = None
     for key in ("paper", "section", "fabric_count", "strands", "merge", "part", "hoop",
                 "formats"):
         more[key] = pattern.settings.get(key)
@@ -124,6 +142,8 @@ def form_from_pattern(pattern: Pattern) -> dict[str, Any]:
     for key, value in more.items():
         if value is None:
             continue
+        if isinstance(value, bool) != (key in ("dither", "all_finishes", "merge")):
+            continue  # pydantic would take 1 for True, "1" for a number
         try:
             PatternForm(**{**values, key: value})
         except ValidationError:

@@ -215,6 +215,7 @@ function applyForm(form) {  // after a reload: the form shows what the pattern w
   for (const [key, id] of Object.entries(FIELDS)) {
     if (key === "medium" || form[key] === undefined) continue;
     if (form[key] !== null) $(id).value = form[key];
+    else if ($(id).type === "range") $(id).value = $(id).defaultValue;  // never the middle
     else if ($(id).tagName === "INPUT") $(id).value = "";  // e.g. a side that follows the photo
   }
   for (const [key, id] of Object.entries(CHECKS)) $(id).checked = Boolean(form[key]);
