@@ -696,3 +696,32 @@ def test_the_command_lines_pattern_json_keeps_its_make_settings(inputs, tmp_path
     form = form_from_pattern(pattern)
     assert (form["width"], form["height"], form["fit"], form["smooth"], form["colors"],
             form["seed"], form["dither"]) == (24, None, "crop", 2.0, 5, 9, True)
+
+
+def test_a_reopened_pattern_without_its_photo_says_a_remake_needs_it(web, browser, server,
+                                                                     inputs):
+    web.make(inputs["JPEG logo"], width="16", height="16")
+    stored = _saved_pattern(web.page)
+    other = Watched(browser, server)  # a new session: the pattern, but no photo
+    try:
+        other.open()
+        p2 = other.page
+        _open_saved(other, stored)
+        expect(p2.locator("#remake-note")).to_be_hidden()
+        version = other.version()
+        p2.fill("#seed", "7")
+        p2.locator("#seed").dispatch_event("change")
+        note = p2.locator("#remake-note")
+        expect(note).to_be_visible()
+        expect(note).to_contain_text("pick the photo again to remake it; edits, convert and "
+                                     "export work on the opened pattern")
+        p2.wait_for_timeout(700)  # past the page's wait before a remake
+        assert other.version() == version  # nothing was made, and the page said why
+        p2.click("#make-btn")
+        expect(note).to_be_visible()
+        expect(p2.locator("#error")).to_be_hidden()
+        other.make(inputs["JPEG logo"])  # the photo again: the note goes, the remake happens
+        expect(note).to_be_hidden()
+        other.chart_ok()
+    finally:
+        other.close()

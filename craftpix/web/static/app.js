@@ -125,7 +125,17 @@ function formValues() {
   };
 }
 
+// An opened pattern has no photo: a changed setting cannot remake it, and the page says so.
+const REMAKE_NOTE = "This pattern was opened from a file: pick the photo again to remake it; " +
+  "edits, convert and export work on the opened pattern.";
+
+function remakeNote(show) {
+  $("remake-note").textContent = show ? REMAKE_NOTE : "";
+  $("remake-note").hidden = !show;
+}
+
 async function make(force = true) {
+  if (!hasPhoto && STATE) { remakeNote(true); return; }
   if (!hasPhoto) { showError("pick a photo first (or make one from words below)"); return; }
   const values = formValues();
   const key = JSON.stringify(values);
@@ -148,6 +158,7 @@ async function make(force = true) {
 function makeSoon() {
   clearTimeout(autoTimer);
   if (hasPhoto) autoTimer = setTimeout(() => make(false), 500);
+  else if (STATE) remakeNote(true);
 }
 
 async function uploadPhoto(file) {
@@ -158,6 +169,7 @@ async function uploadPhoto(file) {
   $("photo").value = "";  // picking the same file again uploads it again
   if (!info) return;
   hasPhoto = true;
+  remakeNote(false);
   const thumb = $("thumb");
   if (thumb.src) URL.revokeObjectURL(thumb.src);
   thumb.src = URL.createObjectURL(file);
