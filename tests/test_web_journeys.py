@@ -725,3 +725,30 @@ def test_a_reopened_pattern_without_its_photo_says_a_remake_needs_it(web, browse
         other.chart_ok()
     finally:
         other.close()
+
+
+def test_replace_and_convert_on_the_page_keep_the_printed_chart_readable(web, inputs):
+    page = web.page
+    web.make(inputs["JPEG logo"], width="16", height="16")
+    symbols = "() => Object.fromEntries(STATE.palette.map(p => [p.code, p.symbol]))"
+    before = page.evaluate(symbols)
+    old = page.locator("#legend li").last.get_attribute("data-code")  # the least used
+    page.locator("#legend li").last.click()
+    expect(page.locator("#cp-grid button").first).to_be_visible()
+    new = next(c for c in page.locator("#cp-grid button").evaluate_all(
+        "bs => bs.map(b => b.dataset.code)") if c not in before)
+    version = web.version()
+    page.click(f"#cp-grid button[data-code='{new}']")
+    web.wait_version_above(version)
+    after = page.evaluate(symbols)
+    assert after[new] == before[old]  # the new color takes the symbol of the one it replaced
+    assert {k: v for k, v in after.items() if k != new} == {
+        k: v for k, v in before.items() if k != old}
+    cells = page.evaluate("() => STATE.cells.map(r => r.map(i => i < 0 ? null : "
+                          "STATE.palette[i].symbol))")
+    version = web.version()
+    page.select_option("#convert", "hama")
+    web.wait_version_above(version)
+    assert page.evaluate("() => STATE.cells.map(r => r.map(i => i < 0 ? null : "
+                         "STATE.palette[i].symbol))") == cells  # one color per color
+    web.chart_ok()
