@@ -752,3 +752,27 @@ def test_replace_and_convert_on_the_page_keep_the_printed_chart_readable(web, in
     assert page.evaluate("() => STATE.cells.map(r => r.map(i => i < 0 ? null : "
                          "STATE.palette[i].symbol))") == cells  # one color per color
     web.chart_ok()
+
+
+def test_convert_says_how_far_the_colors_moved_and_edits_keep_the_mean_delta_e(web, inputs):
+    import re
+
+    page = web.page
+    web.make(inputs["JPEG logo"], width="16", height="16")
+    made = re.search(r"mean ΔE00 (\d+\.\d\d)", page.inner_text("#summary"))
+    assert made, page.inner_text("#summary")
+    code = web.pick_paint()
+    target = next((r, c) for r, line in enumerate(page.evaluate(CODES))
+                  for c, v in enumerate(line) if v is not None and v != code)
+    version = web.version()
+    page.mouse.click(*web.cell_xy(*target))
+    web.wait_version_above(version)
+    expect(page.locator("#summary")).to_contain_text(f"mean ΔE00 {made.group(1)} as made")
+    version = web.version()
+    page.select_option("#convert", "hama")
+    web.wait_version_above(version)
+    moved = _saved_pattern(page)["meta"]["convert_delta_e00_mean"]
+    expect(page.locator("#notes")).to_contain_text(
+        f"Converted to hama: mean color change ΔE00 {moved:.2f}")
+    expect(page.locator("#summary")).to_contain_text(f"mean ΔE00 {made.group(1)} as made")
+    web.chart_ok()

@@ -45,11 +45,31 @@ def pattern_state(session: Session) -> dict[str, Any]:
 
 def live_summary(pattern: Pattern) -> str:
     """One line about ``pattern`` as it is now: size, craft, colors of its catalog, pieces
-    (``"48×48 fuse beads, 11 hama colors, 1 392 beads"``); edits and conversions keep it true."""
+    (``"48×48 fuse beads, 11 hama colors, 1 392 beads"``); edits and conversions keep it true.
+    The mean ΔE00 to the photo (``meta["delta_e00_mean"]``, CIEDE2000) is kept, said to be the
+    figure of the pattern as made once it has edits (the photo is not measured again)."""
     medium = get_medium(pattern.medium, pattern.brand)
     n = len(pattern.palette)
-    return (f"{pattern.width}×{pattern.height} {medium.title}, {n} {pattern.brand} "
+    text = (f"{pattern.width}×{pattern.height} {medium.title}, {n} {pattern.brand} "
             f"color{'' if n == 1 else 's'}, {medium.pieces(int(pattern.counts().sum()))}")
+    mean = pattern.meta.get("delta_e00_mean")
+    if isinstance(mean, (int, float)) and not isinstance(mean, bool):
+        text += f", mean ΔE00 {mean:.2f}" + (" as made" if pattern.meta.get("edits") else "")
+    return text
+
+
+#: how the page's note about a conversion begins (one such note per step)
+CONVERT_NOTE = "Converted to "
+
+
+def convert_note(pattern: Pattern) -> str | None:
+    """The page's note after a conversion: how far the colors moved on average (CIEDE2000,
+    ``meta["convert_delta_e00_mean"]`` of :func:`craftpix.edit.convert`), as
+    ``craftpix convert`` says it; None when the pattern does not say."""
+    mean = pattern.meta.get("convert_delta_e00_mean")
+    if not isinstance(mean, (int, float)) or isinstance(mean, bool):
+        return None
+    return f"{CONVERT_NOTE}{pattern.brand}: mean color change ΔE00 {mean:.2f}"
 
 
 def web_hint(hint: Hint) -> str | None:
