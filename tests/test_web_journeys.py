@@ -776,3 +776,75 @@ def test_convert_says_how_far_the_colors_moved_and_edits_keep_the_mean_delta_e(w
         f"Converted to hama: mean color change ΔE00 {moved:.2f}")
     expect(page.locator("#summary")).to_contain_text(f"mean ΔE00 {made.group(1)} as made")
     web.chart_ok()
+
+
+def missing_model_runner(request, conn, preview_every):
+    """A prompt job where no model was pulled: the model lookup's own error, from an empty
+    cache with downloads off (what a fresh install gives; no model is loaded)."""
+    from craftpix.errors import CraftpixError
+    from craftpix.models.hub import locate
+    from craftpix.models.ids import base_ref
+
+    del preview_every
+    os.environ["HF_HUB_CACHE"] = str(Path(request.out) / "empty-cache")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    conn.send(("progress", "load", 0.05))
+    try:
+        locate([base_ref(None)], allow_download=False)
+        conn.send(("error", "the model unexpectedly exists"))
+    except CraftpixError as exc:
+        conn.send(("error", str(exc)))
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def no_model_server(tmp_path_factory):
+    import uvicorn
+
+    from craftpix.web import WebSettings, create_app
+
+    work = tmp_path_factory.mktemp("no-model-work")
+    app = create_app(WebSettings(work_dir=work, allowed_hosts=("127.0.0.1", "localhost")),
+                     runner=missing_model_runner)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_the_prompt_box_fits_and_a_missing_model_is_said_once_in_plain_words(
+        browser, no_model_server):
+    w = Watched(browser, no_model_server)
+    try:
+        w.page.set_viewport_size({"width": 1300, "height": 900})
+        w.open()
+        page = w.page
+        page.click("#prompt-box summary")
+        panel = page.locator("#make").bounding_box()
+        quality = page.locator("#quality").bounding_box()
+        assert panel and quality
+        assert quality["x"] + quality["width"] <= panel["x"] + panel["width"], (quality, panel)
+        page.fill("#prompt", "a red rose")
+        page.click("#job-start")
+        msg = page.locator("#job-msg")
+        expect(msg).to_contain_text("failed")
+        expect(msg).to_contain_text("the diffusion model is not downloaded: run "
+                                    "`craftpix models pull --sdxl")
+        assert "Hugging Face cache" not in msg.inner_text()  # the detail is folded away
+        expect(page.locator("#job-bar")).to_be_hidden()
+        expect(page.locator("#error")).to_be_hidden()  # said once: no banner as well
+        detail = page.locator("#job-detail")
+        expect(detail).to_be_visible()
+        detail.locator("summary").click()
+        expect(page.locator("#job-detail-text")).to_contain_text("not in the Hugging Face cache")
+        w.clean()
+    finally:
+        w.close()

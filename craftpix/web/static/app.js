@@ -643,16 +643,18 @@ function watchJob(data) {
   const running = data.state === "queued" || data.state === "running";
   $("job-cancel").hidden = !running;
   $("job-start").disabled = running;
-  $("job-bar").hidden = false;
+  $("job-bar").hidden = !(running || data.state === "done");  // a failed job has no progress
   $("job-bar").value = data.fraction;
   const what = { queued: "waiting for its turn", running: `${data.stage}, ${Math.round(data.fraction * 100)} %`,
                  done: "done", error: "failed", cancelled: "cancelled" }[data.state];
+  // a failure is said once, here (not in the banner too): one plain line, the rest folded
   $("job-msg").textContent = `Prompt job: ${what}${data.message && data.state !== "done" ? ": " + data.message : ""} (${data.seconds} s)`;
+  $("job-detail-text").textContent = data.detail || "";
+  $("job-detail").hidden = !(data.state === "error" && data.detail);
   if (data.preview) {
     $("job-preview").src = `/api/jobs/${data.id}/preview.png?t=${Date.now()}`;
     $("job-preview").hidden = false;
   }
-  if (data.state === "error") showError(data.message);
   if (data.state === "done") {
     guarded(() => call(`/api/jobs/${data.id}/open`, { method: "POST" })).then((s) => s && show(s));
   }
