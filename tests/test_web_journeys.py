@@ -238,10 +238,11 @@ def test_ordinary_inputs_at_the_defaults_show_chart_legend_and_counts(web, input
     assert (probe["width"], probe["height"]) == (48, 48)  # the form's default size
     expect(web.page.locator("#summary")).to_contain_text("48×48 fuse beads")
     expect(web.page.locator("#summary")).to_contain_text(f"{probe['drawn']} beads")
-    lines = web.page.inner_text("#summary").splitlines()  # the size ends the first line,
-    assert lines[0].endswith(" cm"), lines  # each color's source on a line of its own
-    assert all(line.startswith("colors: ") for line in lines[1:]), lines
-    assert ("colors: " in " ".join(lines)) == (len(lines) == 2), lines
+    lines = web.page.inner_text("#summary").splitlines()  # one line, ending with the size;
+    assert len(lines) == 1 and lines[0].endswith(" cm"), lines  # each color's source folded
+    stands = web.page.locator("#stands-for-list li").all_text_contents()
+    assert len(stands) == web.page.locator("#legend li").count(), stands
+    assert all(" for #" in line for line in stands), stands
     if name in ("landscape photo", "portrait photo", "transparent PNG", "8x sprite"):
         assert probe["empty"] > 0, "padding or transparency leaves empty cells"
     assert probe["drawn"] > 0
@@ -848,3 +849,26 @@ def test_the_prompt_box_fits_and_a_missing_model_is_said_once_in_plain_words(
         w.clean()
     finally:
         w.close()
+
+
+def test_what_each_color_stands_for_is_folded_so_the_chart_stays_in_view(web, tmp_path):
+    rng = np.random.default_rng(60)  # a busy photo: 60 colors at the form's 48×48
+    photo = tmp_path / "busy.png"
+    Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(photo)
+    page = web.page
+    web.make(photo, colors="60")
+    n = page.locator("#legend li").count()
+    assert n >= 40, n
+    details = page.locator("#stands-for")
+    expect(details).to_be_visible()
+    assert details.get_attribute("open") is None  # collapsed
+    expect(details.locator("summary")).to_have_text("What each color stands for")
+    assert page.locator("#stands-for-list li").count() == n
+    assert len(page.inner_text("#summary").splitlines()) == 1
+    box = page.locator("#chart").bounding_box()
+    assert box is not None and box["y"] < 400, box  # the chart right under the summary
+    details.locator("summary").click()
+    expect(page.locator("#stands-for-list li").first).to_be_visible()
+    first = page.locator("#legend li").first
+    assert " — stands for #" in first.locator(".name").get_attribute("title")
+    web.chart_ok()

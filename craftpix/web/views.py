@@ -37,10 +37,30 @@ def pattern_state(session: Session) -> dict[str, Any]:
         "palette": [{"code": c.code, "name": c.name, "hex": c.hex, "symbol": s,
                      "count": int(n)} for c, s, n in zip(pattern.palette, symbols, counts,
                                                          strict=True)],
+        "stands_for": stands_for_lines(pattern),
         "cells": pattern.cells.tolist(),
         "form": session.form, "photo": session.image is not None,
         "can_undo": session.cursor > 0, "can_redo": session.cursor < len(session.history) - 1,
     }
+
+
+def stands_for_lines(pattern: Pattern) -> list[str]:
+    """What each color stands for, one line per color in palette order, from
+    ``meta["stands_for"]`` (:func:`craftpix.flatart.stands_for`, which edits keep true):
+    ``"80-19001 White for #F3F1EE (ΔE00 1.2)"``; colors it does not name are left out."""
+    shown = pattern.meta.get("stands_for")
+    if not isinstance(shown, dict):
+        return []
+    out = []
+    for c in pattern.palette:
+        entry = shown.get(c.code)
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
+            continue
+        de = entry.get("delta_e00")
+        far = f" (ΔE00 {de:.1f})" if isinstance(de, (int, float)) and not isinstance(de, bool) \
+            else ""
+        out.append(f"{c.code} {c.name} for {entry['source']}{far}")
+    return out
 
 
 def live_summary(pattern: Pattern) -> str:

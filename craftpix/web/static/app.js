@@ -264,9 +264,18 @@ function show(state) {
   $("result").hidden = false;
   syncForm(state);
   const [wmm, hmm] = state.size_mm;
+  // the first line only: what each color stands for (a line per color) is folded below it,
+  // so that the chart stays in view
   const [head, ...rest] = state.summary.split("\n");
   $("summary").textContent = [head + ` — finished ${(wmm / 10).toFixed(1)} × ` +
-    `${(hmm / 10).toFixed(1)} cm`, ...rest].join("\n");
+    `${(hmm / 10).toFixed(1)} cm`, ...rest.filter((l) => !l.startsWith("colors: "))].join("\n");
+  const stands = state.stands_for || [];
+  $("stands-for-list").replaceChildren(...stands.map((line) => {
+    const li = document.createElement("li");
+    li.textContent = line;
+    return li;
+  }));
+  $("stands-for").hidden = !stands.length;
   $("undo").disabled = !state.can_undo;
   $("redo").disabled = !state.can_redo;
   $("edits").textContent = state.edits.length ? "Changes: " + state.edits.join("; ") : "";
@@ -296,7 +305,8 @@ function drawLegend() {
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = `${p.code} ${p.name}`;
-    name.title = `${p.code} ${p.name} ${p.hex}`;
+    const stands = (STATE.stands_for || []).find((l) => l.startsWith(`${p.code} ${p.name} for `));
+    name.title = `${p.code} ${p.name} ${p.hex}` + (stands ? ` — stands ${stands.slice(p.code.length + p.name.length + 2)}` : "");
     const count = document.createElement("span");
     count.className = "count";
     count.textContent = p.count;
