@@ -450,6 +450,7 @@ def test_the_form_shows_each_crafts_options_only(web):
         "beads": {"#section"},
         "bricks": {"#section", "#part", "#merge"},
         "stitch": {"#fabric-count", "#strands", "#formats", "#hoop"},
+        "diamond": {"#drill"},
     }
     every = set().union(*shown.values())
     for medium, visible in shown.items():
@@ -872,3 +873,69 @@ def test_what_each_color_stands_for_is_folded_so_the_chart_stays_in_view(web, tm
     first = page.locator("#legend li").first
     assert " — stands for #" in first.locator(".name").get_attribute("title")
     web.chart_ok()
+
+
+def test_small_things_a_new_user_noticed(web, browser, server, inputs):
+    page = web.page
+    expect(page.locator(".tagline")).to_contain_text("diamond-painting")
+    # the portrait photo's label gives its size as shown (80 wide, 120 tall), not as stored
+    web.make(inputs["portrait photo"], width="16", height="16")
+    expect(page.locator("#drop-text")).to_contain_text("80×120 px")
+    # the cell info is about the pattern on screen: a new pattern clears it
+    page.check("#tool-look")
+    page.mouse.click(*web.cell_xy(3, 8))
+    expect(page.locator("#cell-info")).to_contain_text("row 4, column 9")
+    version = web.version()
+    page.select_option("#medium", "stitch")
+    web.wait_version_above(version)
+    expect(page.locator("#cell-info")).not_to_contain_text("row 4")
+    # diamond painting: square or round drills, per craft; the finished size follows
+    page.click("details summary:has-text('Printing and boards')")
+    version = web.version()
+    page.select_option("#medium", "diamond")
+    web.wait_version_above(version)
+    drill = page.locator("#drill")
+    expect(drill).to_be_visible()
+    assert drill.locator("option").evaluate_all("os => os.map(o => o.value)") == [
+        "square", "round"]
+    expect(page.locator("#finished")).to_contain_text("finished: 4.0 × 4.0 cm")
+    version = web.version()
+    page.select_option("#drill", "round")
+    web.wait_version_above(version)
+    expect(page.locator("#finished")).to_contain_text("finished: 4.5 × 4.5 cm")
+    assert page.evaluate("() => STATE.size_mm") == [44.8, 44.8]
+    assert _saved_pattern(page)["settings"]["drill"] == "round"
+    web.chart_ok()
+    # a reopened hama pattern offers plain finishes only, as a make with the box off does
+    page.select_option("#medium", "beads")
+    page.wait_for_function("() => STATE.medium === 'beads'")
+    version = web.version()
+    page.select_option("#brand", "hama")
+    web.wait_version_above(version)
+    page.wait_for_function("() => STATE.brand === 'hama'")
+    stored = _saved_pattern(page)
+    other = Watched(browser, server)
+    try:
+        other.open()
+        _open_saved(other, stored)
+        p2 = other.page
+        p2.locator("#legend li").first.click()
+        expect(p2.locator("#cp-grid button").first).to_be_visible()
+        names = " ".join(p2.locator("#cp-grid button").all_text_contents()).lower()
+        for finish in ("transparent", "neon", "fluorescent", "glow", "pearl", "clear"):
+            assert finish not in names, finish
+        other.clean()
+    finally:
+        other.close()
+    web.clean()
+
+
+def test_page_notes_name_no_flags():
+    from craftpix.flatart import far_note
+    from craftpix.web.views import web_notes
+
+    note = far_note({"H01": {"source": "#00FF00", "delta_e00": 40.0}}, {"H01": "White"}, "hama")
+    assert note is not None and "--brand" in note  # the command line's words
+    (shown,) = web_notes([note])
+    assert "--" not in shown
+    assert shown.endswith("another brand or your own palette file may show it truer")

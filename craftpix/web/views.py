@@ -27,7 +27,8 @@ def pattern_state(session: Session) -> dict[str, Any]:
     counts = pattern.counts()
     symbols = pattern.symbols()
     fabric = session.export.get("fabric_count") if pattern.medium == "stitch" else None
-    w_mm, h_mm = medium.finished_size_mm(pattern.width, pattern.height, fabric)
+    drill = session.export.get("drill") if pattern.medium == "diamond" else None
+    w_mm, h_mm = medium.finished_size_mm(pattern.width, pattern.height, fabric, drill)
     return {
         "version": session.version, "medium": pattern.medium, "title": medium.title,
         "piece": medium.piece, "brand": pattern.brand, "width": pattern.width,
@@ -111,10 +112,26 @@ def web_hint(hint: Hint) -> str | None:
     return None
 
 
+#: a plain note's command-line words → the page's (the page has a Catalog list and a
+#: palette-file picker, no flags)
+PAGE_WORDS = (("another brand (--brand)", "another brand"),
+              ("your own colors (--palette FILE)", "your own palette file"),
+              ("--palette FILE", "your own palette file"), ("--brand NAME", "another brand"))
+
+
 def web_notes(notes: list[str]) -> list[str]:
     """Notes as the page shows them: a :class:`~craftpix.notes.Note`'s hints in the form's
-    words, any other note as it is."""
-    return [n.worded(web_hint) if isinstance(n, Note) else str(n) for n in notes]
+    words, any other note with its flags worded for the page (:data:`PAGE_WORDS`)."""
+    out = []
+    for n in notes:
+        if isinstance(n, Note):
+            out.append(n.worded(web_hint))
+            continue
+        text = str(n)
+        for flag, words in PAGE_WORDS:
+            text = text.replace(flag, words)
+        out.append(text)
+    return out
 
 
 def colors_json(pal: Palette) -> list[dict[str, str]]:

@@ -86,6 +86,7 @@ function showFinished() {
   if (!c) return;
   let pitch = c.pitch_mm;
   if (c.fabric_counts.length) pitch = 25.4 / Number($("fabric-count").value || c.default_fabric_count);
+  if (c.name === "diamond") pitch = OPTIONS.drills[$("drill").value] || pitch;
   const w = Number($("width").value) * pitch / 10, h = Number($("height").value) * pitch / 10;
   if (!(w > 0 && h > 0)) {
     const one = (w > 0) !== (h > 0);
@@ -122,6 +123,7 @@ function formValues() {
     part: c.name === "bricks" ? $("part").value : "plate",
     formats: c.name === "stitch" && $("formats").value.trim() ? $("formats").value.trim() : null,
     hoop: $("hoop").value.trim() || null,
+    drill: c.name === "diamond" ? $("drill").value : null,
   };
 }
 
@@ -147,7 +149,7 @@ async function make(force = true) {
   try {
     showError("");
     const state = await call("/api/generate", { method: "POST", json: values });
-    if (seq === makeSeq) show(state);
+    if (seq === makeSeq) show(state, true);
   } catch (err) {
     if (seq === makeSeq) showError(err.message);
   } finally {
@@ -189,7 +191,7 @@ async function openPattern(file) {
   if (!state) return;
   selected = null;
   hasPhoto = state.photo;
-  show(state);
+  show(state, true);
 }
 
 async function uploadPalette(file) {
@@ -216,7 +218,7 @@ async function dropPalette() {
 const FIELDS = { medium: "medium", width: "width", height: "height", colors: "colors",
                  fit: "fit", smooth: "smooth", seed: "seed", paper: "paper", section: "section",
                  fabric_count: "fabric-count", strands: "strands", part: "part",
-                 formats: "formats", hoop: "hoop" };
+                 formats: "formats", hoop: "hoop", drill: "drill" };
 const CHECKS = { dither: "dither", all_finishes: "all-finishes", merge: "merge" };
 
 function applyForm(form) {  // after a reload: the form shows what the pattern was made from
@@ -258,7 +260,13 @@ function syncForm(state) {
   }
 }
 
-function show(state) {
+const CELL_HINT = "Tap a color in the legend to swap, drop or paint with it.";
+
+// `fresh`: a new pattern (made, opened, a prompt's): the cell info of the old one goes too,
+// as it does whenever the grid or the craft changes (an undo across a remake)
+function show(state, fresh = false) {
+  if (fresh || !STATE || STATE.medium !== state.medium || STATE.width !== state.width ||
+      STATE.height !== state.height) $("cell-info").textContent = CELL_HINT;
   STATE = state;
   stroke = null;
   $("result").hidden = false;
@@ -666,7 +674,7 @@ function watchJob(data) {
     $("job-preview").hidden = false;
   }
   if (data.state === "done") {
-    guarded(() => call(`/api/jobs/${data.id}/open`, { method: "POST" })).then((s) => s && show(s));
+    guarded(() => call(`/api/jobs/${data.id}/open`, { method: "POST" })).then((s) => s && show(s, true));
   }
   if (running) setTimeout(pollJob, 1000);
 }
@@ -691,13 +699,15 @@ async function init() {
   fillSelect($("fit"), OPTIONS.fits);
   fillSelect($("paper"), OPTIONS.papers, ["A4", "Letter"]);
   fillSelect($("part"), OPTIONS.parts, ["1×1 plate", "1×1 round plate", "1×1 tile"]);
+  fillSelect($("drill"), Object.keys(OPTIONS.drills),
+             Object.entries(OPTIONS.drills).map(([k, mm]) => `${k} (${mm} mm)`));
   onCraft();
   $("medium").addEventListener("change", () => { onCraft(); makeSoon(); });
   $("form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(autoTimer); make(); });
   $("form").addEventListener("change", (e) => {
     if (!["palette-file", "medium", "open-file"].includes(e.target.id)) makeSoon();
   });
-  for (const id of ["width", "height", "fabric-count"]) $(id).addEventListener("input", showFinished);
+  for (const id of ["width", "height", "fabric-count", "drill"]) $(id).addEventListener("input", showFinished);
   $("smooth").addEventListener("input", () => { $("smooth-out").textContent = $("smooth").value; });
   $("photo").addEventListener("change", () => uploadPhoto($("photo").files[0]));
   $("palette-file").addEventListener("change", () => uploadPalette($("palette-file").files[0]));
