@@ -382,6 +382,7 @@ def _make_pattern(
 
     meta = {"engine": meta.pop("engine", req.engine), "seed": req.seed, "craftpix": __version__,
             "seconds": round(seconds, 2), **meta}
+    meta[MADE_WITH] = made_with(req)
     if req.prompt:
         meta["prompt"] = req.prompt
     if req.image is not None:
@@ -430,6 +431,24 @@ def _make_pattern(
     result.summary = summarize(pattern, medium, brand, seconds, result.exported)
     progress("done", 1.0)
     return result
+
+
+#: ``meta`` key of the settings a pattern was made with (:func:`made_with`)
+MADE_WITH = "made_with"
+
+
+def made_with(req: PatternRequest) -> dict[str, Any]:
+    """The make settings of a validated request, as ``pattern.json`` keeps them in
+    ``meta["made_with"]``: what the web form and the craft commands' options set besides the
+    size, catalog and export settings (``fit``, ``smooth`` — resolved, ``None`` is 1 —,
+    ``dither``, ``colors`` — ``None``: the engine chose —, ``all_finishes``, ``seed``,
+    ``features``, ``restore``, ``size`` as given). A reopened pattern continues with exactly
+    these (the pattern's ``settings`` hold its export settings)."""
+    return {"size": req.size.text() if isinstance(req.size, SizeSpec) else None,
+            "fit": req.fit, "smooth": 1.0 if req.smooth is None else float(req.smooth),
+            "dither": bool(req.dither), "colors": None if req.colors is None else int(req.colors),
+            "all_finishes": bool(req.all_finishes), "seed": int(req.seed),
+            "features": bool(req.features), "restore": req.restore}
 
 
 def _plan_size(req: PatternRequest, medium: Medium

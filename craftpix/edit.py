@@ -72,20 +72,24 @@ RETIRED = "retired_symbols"
 
 
 def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str,
-          meta: Mapping[str, object] | None = None) -> Pattern:
+          meta: Mapping[str, object] | None = None,
+          handed: Mapping[str, tuple[str, str]] | None = None) -> Pattern:
     meta = dict(pattern.meta if meta is None else meta)
     meta["edits"] = [*meta.get("edits", []), edit]
     if not (cells >= 0).any():
         raise InputError("that edit would leave the pattern without a single piece")
     out = Pattern(cells, palette, pattern.medium, pattern.brand, meta,
                   dict(pattern.settings)).compact()
-    return _stable_symbols(pattern, out)
+    return _stable_symbols(pattern, out, handed)
 
 
-def _stable_symbols(before: Pattern, after: Pattern) -> Pattern:
+def _stable_symbols(before: Pattern, after: Pattern,
+                    handed: Mapping[str, tuple[str, str]] | None = None) -> Pattern:
     """``after`` with every color's chart symbol pinned: a color keeps the symbol it had (also
-    one an earlier edit removed and this one brings back), and a new color never takes the
-    symbol of a removed one, so a chart printed before the edit still reads right."""
+    one an earlier edit removed and this one brings back), a new color that took all the cells
+    of a color now gone takes its symbol (``handed``: new code → (old code, symbol)), and no
+    other new color takes the symbol of a removed one, so a chart printed before the edit
+    still reads right."""
     retired = {str(k): str(v) for k, v in dict(before.meta.get(RETIRED) or {}).items()}
     had = {c.code: c.symbol for c in before.palette}
     try:
@@ -95,10 +99,16 @@ def _stable_symbols(before: Pattern, after: Pattern) -> Pattern:
     now = {c.code for c in after.palette}
     retired.update({code: sym for code, sym in had.items() if sym and code not in now})
     pinned: list[str | None] = []
-    for c in after.palette:
-        sym = c.symbol or had.get(c.code) or retired.get(c.code)
+    gift = {new: sym for new, (old, sym) in (handed or {}).items() if old not in now}
+    for c in after.palette:  # a color's own symbol (or one handed to it) first
+        sym = c.symbol or had.get(c.code) or gift.get(c.code)
         pinned.append(sym if sym and sym not in pinned else None)
-    retired = {code: sym for code, sym in retired.items() if code not in now}
+    for i, c in enumerate(after.palette):  # then a returning color's, unless another holds it
+        sym = retired.get(c.code)
+        if pinned[i] is None and sym and sym not in pinned:
+            pinned[i] = sym
+    held = {s for s in pinned if s}
+    retired = {code: sym for code, sym in retired.items() if code not in now and sym not in held}
     syms = assign_symbols([c.code for c in after.palette], after.counts().tolist(), pinned,
                           avoid=set(retired.values()) - {s for s in pinned if s})
     palette = [Color(c.code, c.name, c.hex, s) for c, s in zip(after.palette, syms, strict=True)]
@@ -134,23 +144,29 @@ def replace(pattern: Pattern, mapping: Mapping[str, str | None],
     """Give every cell of color ``old`` the color ``new`` for each ``old → new`` in ``mapping``.
 
     ``new`` may be any color of the catalog (the pattern's own brand unless ``catalog`` is
-    given), or ``None`` to empty those cells. Raises :class:`InputError` for a code the
-    pattern does not use or the catalog does not have.
+    given), or ``None`` to empty those cells. A ``new`` color the pattern had no cells of
+    takes the chart symbol of the ``old`` one (the first ``old`` when several go to it), so a
+    chart printed before still reads. Raises :class:`InputError` for a code the pattern does
+    not use or the catalog does not have.
     """
     cells = pattern.cells.copy()
     palette = list(pattern.palette)
     codes = [c.code for c in pattern.palette]
+    symbols = dict(zip(codes, pattern.symbols(), strict=True))
+    handed: dict[str, tuple[str, str]] = {}  # new code → (old code, its symbol)
     for old, new in mapping.items():
         if old not in codes:
             raise InputError(f"the pattern has no color {old!r}; it has {_has(pattern)}")
         probe = Pattern(pattern.cells, palette, pattern.medium, pattern.brand, pattern.meta)
         j, palette = _index(probe, new, catalog)
         cells[pattern.cells == codes.index(old)] = j
+        if j >= len(codes):  # new to the pattern: old's symbol (first come)
+            handed.setdefault(palette[j].code, (old, symbols[old]))
     pairs = ", ".join(f"{o}={n or 'empty'}" for o, n in mapping.items())
     meta = dict(pattern.meta)
     if isinstance(meta.get("stands_for"), dict):
         meta["stands_for"] = _inherit_stands_for(meta["stands_for"], mapping, palette)
-    return _with(pattern, cells, palette, f"replace {pairs}", meta)
+    return _with(pattern, cells, palette, f"replace {pairs}", meta, handed)
 
 
 def _inherit_stands_for(shown: Mapping[str, object], mapping: Mapping[str, str | None],
@@ -299,13 +315,31 @@ def convert(pattern: Pattern, catalog: Palette, brand: str | None = None) -> Pat
         target = np.argmin(dist, axis=1)
     chosen = sorted(set(int(t) for t in target))
     pos = {t: i for i, t in enumerate(chosen)}
-    palette = [Color(catalog.codes[t], catalog.names[t], catalog.hexes[t]) for t in chosen]
+    # each new color takes the chart symbol of the old color whose cells it mostly took (ties:
+    # the first in the palette), so a chart printed before still reads
+    old_symbols, counts = pattern.symbols(), pattern.counts()
+    heir: dict[int, int] = {}
+    for i in sorted(range(len(target)), key=lambda i: -int(counts[i])):  # stable: first come
+        if counts[i] > 0:
+            heir.setdefault(int(target[i]), i)
+    palette = [Color(catalog.codes[t], catalog.names[t], catalog.hexes[t],
+                     old_symbols[heir[t]] if t in heir else None) for t in chosen]
     remap = np.array([pos[int(t)] for t in target])
     cells = np.where(pattern.cells >= 0, remap[np.maximum(pattern.cells, 0)], EMPTY)
     meta = dict(pattern.meta)
     meta["edits"] = [*meta.get("edits", []), f"convert to {brand or catalog.name}"]
     mean = float(dist[np.arange(len(target)), target].mean())
     meta["convert_delta_e00_mean"] = round(mean, 3)
+    passed = set(heir.values())  # the other colors' symbols stay theirs (never a new color's)
+    retired = {str(k): str(v) for k, v in dict(meta.get(RETIRED) or {}).items()}
+    retired.update({c.code: s for i, (c, s) in enumerate(zip(pattern.palette, old_symbols,
+                                                             strict=True)) if i not in passed})
+    held = {c.symbol for c in palette}
+    retired = {k: v for k, v in retired.items() if v not in held}
+    if retired:
+        meta[RETIRED] = dict(sorted(retired.items()))
+    else:
+        meta.pop(RETIRED, None)
     return Pattern(cells, palette, pattern.medium, brand or catalog.name, meta,
                    dict(pattern.settings)).compact()
 

@@ -238,10 +238,11 @@ def test_ordinary_inputs_at_the_defaults_show_chart_legend_and_counts(web, input
     assert (probe["width"], probe["height"]) == (48, 48)  # the form's default size
     expect(web.page.locator("#summary")).to_contain_text("48×48 fuse beads")
     expect(web.page.locator("#summary")).to_contain_text(f"{probe['drawn']} beads")
-    lines = web.page.inner_text("#summary").splitlines()  # the size ends the first line,
-    assert lines[0].endswith(" cm"), lines  # each color's source on a line of its own
-    assert all(line.startswith("colors: ") for line in lines[1:]), lines
-    assert ("colors: " in " ".join(lines)) == (len(lines) == 2), lines
+    lines = web.page.inner_text("#summary").splitlines()  # one line, ending with the size;
+    assert len(lines) == 1 and lines[0].endswith(" cm"), lines  # each color's source folded
+    stands = web.page.locator("#stands-for-list li").all_text_contents()
+    assert len(stands) == web.page.locator("#legend li").count(), stands
+    assert all(" for #" in line for line in stands), stands
     if name in ("landscape photo", "portrait photo", "transparent PNG", "8x sprite"):
         assert probe["empty"] > 0, "padding or transparency leaves empty cells"
     assert probe["drawn"] > 0
@@ -449,6 +450,7 @@ def test_the_form_shows_each_crafts_options_only(web):
         "beads": {"#section"},
         "bricks": {"#section", "#part", "#merge"},
         "stitch": {"#fabric-count", "#strands", "#formats", "#hoop"},
+        "diamond": {"#drill"},
     }
     every = set().union(*shown.values())
     for medium, visible in shown.items():
@@ -629,3 +631,311 @@ def test_each_layer_words_the_same_note(inputs, tmp_path):
     assert web_notes([note, "a plain note"]) == [
         "the image is only 8x8 pixels (Width 8 with Height left empty gives one cell per pixel)",
         "a plain note"]  # the page has no background field: that hint is left out
+
+
+# --- issue 24's tester, round 2 --------------------------------------------------------------------
+def _saved_pattern(page) -> dict:
+    """The current pattern's pattern.json, as the page's download gives it."""
+    return json.loads(page.evaluate("() => fetch('/api/files').then(r => r.json())"
+                                    ".then(() => fetch('/api/files/pattern.json'))"
+                                    ".then(r => r.text())"))
+
+
+def _open_saved(w: Watched, stored: dict, name: str = "pattern.json") -> None:
+    version = w.version()
+    w.page.set_input_files("#open-file", files=[{
+        "name": name, "mimeType": "application/json",
+        "buffer": json.dumps(stored).encode()}])
+    w.wait_version_above(version)
+
+
+def test_reopening_restores_exactly_the_settings_it_was_made_with(web, browser, server, inputs):
+    page = web.page
+    page.fill("#smooth", "1.5")
+    web.make(inputs["landscape photo"], width="30", height="20", colors="6", seed="5")
+    expect(page.locator("#fit")).to_have_value("pad")
+    stored = _saved_pattern(page)
+    made = stored["meta"]["made_with"]
+    assert {k: made[k] for k in ("fit", "smooth", "dither", "colors", "seed")} == {
+        "fit": "pad", "smooth": 1.5, "dither": False, "colors": 6, "seed": 5}
+    web.clean()
+    other = Watched(browser, server)
+    try:
+        other.open()
+        p2 = other.page
+        _open_saved(other, stored)
+        for sel, want in (("#fit", "pad"), ("#smooth", "1.5"), ("#colors", "6"), ("#seed", "5"),
+                          ("#width", "30"), ("#height", "20")):
+            expect(p2.locator(sel)).to_have_value(want)
+        expect(p2.locator("#dither")).not_to_be_checked()
+        # a file that does not say how it was made: the form's defaults, never another value
+        del stored["meta"]["made_with"]
+        stored["meta"].pop("seed", None)
+        _open_saved(other, stored)
+        for sel, want in (("#fit", "pad"), ("#smooth", "1"), ("#colors", ""), ("#seed", "0")):
+            expect(p2.locator(sel)).to_have_value(want)
+        other.chart_ok()
+    finally:
+        other.close()
+
+
+def test_the_command_lines_pattern_json_keeps_its_make_settings(inputs, tmp_path):
+    from click.testing import CliRunner
+
+    from craftpix.cli import main
+    from craftpix.pattern import Pattern
+    from craftpix.web.routes.uploads import form_from_pattern
+
+    run = CliRunner().invoke(main, ["beads", "--image", str(inputs["landscape photo"]),
+                                    "--size", "24x", "--fit", "crop", "--smooth", "2",
+                                    "--colors", "5", "--seed", "9", "--dither", "--out",
+                                    str(tmp_path / "out"), "--no-pdf"])
+    assert run.exit_code == 0, run.output
+    pattern = Pattern.load(tmp_path / "out" / "pattern.json")
+    made = pattern.meta["made_with"]
+    assert made["size"] == "24x" and made["fit"] == "crop" and made["smooth"] == 2.0
+    assert made["colors"] == 5 and made["seed"] == 9 and made["dither"] is True
+    form = form_from_pattern(pattern)
+    assert (form["width"], form["height"], form["fit"], form["smooth"], form["colors"],
+            form["seed"], form["dither"]) == (24, None, "crop", 2.0, 5, 9, True)
+
+
+def test_a_reopened_pattern_without_its_photo_says_a_remake_needs_it(web, browser, server,
+                                                                     inputs):
+    web.make(inputs["JPEG logo"], width="16", height="16")
+    stored = _saved_pattern(web.page)
+    other = Watched(browser, server)  # a new session: the pattern, but no photo
+    try:
+        other.open()
+        p2 = other.page
+        _open_saved(other, stored)
+        expect(p2.locator("#remake-note")).to_be_hidden()
+        version = other.version()
+        p2.fill("#seed", "7")
+        p2.locator("#seed").dispatch_event("change")
+        note = p2.locator("#remake-note")
+        expect(note).to_be_visible()
+        expect(note).to_contain_text("pick the photo again to remake it; edits, convert and "
+                                     "export work on the opened pattern")
+        p2.wait_for_timeout(700)  # past the page's wait before a remake
+        assert other.version() == version  # nothing was made, and the page said why
+        p2.click("#make-btn")
+        expect(note).to_be_visible()
+        expect(p2.locator("#error")).to_be_hidden()
+        other.make(inputs["JPEG logo"])  # the photo again: the note goes, the remake happens
+        expect(note).to_be_hidden()
+        other.chart_ok()
+    finally:
+        other.close()
+
+
+def test_replace_and_convert_on_the_page_keep_the_printed_chart_readable(web, inputs):
+    page = web.page
+    web.make(inputs["JPEG logo"], width="16", height="16")
+    symbols = "() => Object.fromEntries(STATE.palette.map(p => [p.code, p.symbol]))"
+    before = page.evaluate(symbols)
+    old = page.locator("#legend li").last.get_attribute("data-code")  # the least used
+    page.locator("#legend li").last.click()
+    expect(page.locator("#cp-grid button").first).to_be_visible()
+    new = next(c for c in page.locator("#cp-grid button").evaluate_all(
+        "bs => bs.map(b => b.dataset.code)") if c not in before)
+    version = web.version()
+    page.click(f"#cp-grid button[data-code='{new}']")
+    web.wait_version_above(version)
+    after = page.evaluate(symbols)
+    assert after[new] == before[old]  # the new color takes the symbol of the one it replaced
+    assert {k: v for k, v in after.items() if k != new} == {
+        k: v for k, v in before.items() if k != old}
+    cells = page.evaluate("() => STATE.cells.map(r => r.map(i => i < 0 ? null : "
+                          "STATE.palette[i].symbol))")
+    version = web.version()
+    page.select_option("#convert", "hama")
+    web.wait_version_above(version)
+    assert page.evaluate("() => STATE.cells.map(r => r.map(i => i < 0 ? null : "
+                         "STATE.palette[i].symbol))") == cells  # one color per color
+    web.chart_ok()
+
+
+def test_convert_says_how_far_the_colors_moved_and_edits_keep_the_mean_delta_e(web, inputs):
+    import re
+
+    page = web.page
+    web.make(inputs["JPEG logo"], width="16", height="16")
+    made = re.search(r"mean ΔE00 (\d+\.\d\d)", page.inner_text("#summary"))
+    assert made, page.inner_text("#summary")
+    code = web.pick_paint()
+    target = next((r, c) for r, line in enumerate(page.evaluate(CODES))
+                  for c, v in enumerate(line) if v is not None and v != code)
+    version = web.version()
+    page.mouse.click(*web.cell_xy(*target))
+    web.wait_version_above(version)
+    expect(page.locator("#summary")).to_contain_text(f"mean ΔE00 {made.group(1)} as made")
+    version = web.version()
+    page.select_option("#convert", "hama")
+    web.wait_version_above(version)
+    moved = _saved_pattern(page)["meta"]["convert_delta_e00_mean"]
+    expect(page.locator("#notes")).to_contain_text(
+        f"Converted to hama: mean color change ΔE00 {moved:.2f}")
+    expect(page.locator("#summary")).to_contain_text(f"mean ΔE00 {made.group(1)} as made")
+    web.chart_ok()
+
+
+def missing_model_runner(request, conn, preview_every):
+    """A prompt job where no model was pulled: the model lookup's own error, from an empty
+    cache with downloads off (what a fresh install gives; no model is loaded)."""
+    from craftpix.errors import CraftpixError
+    from craftpix.models.hub import locate
+    from craftpix.models.ids import base_ref
+
+    del preview_every
+    os.environ["HF_HUB_CACHE"] = str(Path(request.out) / "empty-cache")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    conn.send(("progress", "load", 0.05))
+    try:
+        locate([base_ref(None)], allow_download=False)
+        conn.send(("error", "the model unexpectedly exists"))
+    except CraftpixError as exc:
+        conn.send(("error", str(exc)))
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def no_model_server(tmp_path_factory):
+    import uvicorn
+
+    from craftpix.web import WebSettings, create_app
+
+    work = tmp_path_factory.mktemp("no-model-work")
+    app = create_app(WebSettings(work_dir=work, allowed_hosts=("127.0.0.1", "localhost")),
+                     runner=missing_model_runner)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_the_prompt_box_fits_and_a_missing_model_is_said_once_in_plain_words(
+        browser, no_model_server):
+    w = Watched(browser, no_model_server)
+    try:
+        w.page.set_viewport_size({"width": 1300, "height": 900})
+        w.open()
+        page = w.page
+        page.click("#prompt-box summary")
+        panel = page.locator("#make").bounding_box()
+        quality = page.locator("#quality").bounding_box()
+        assert panel and quality
+        assert quality["x"] + quality["width"] <= panel["x"] + panel["width"], (quality, panel)
+        page.fill("#prompt", "a red rose")
+        page.click("#job-start")
+        msg = page.locator("#job-msg")
+        expect(msg).to_contain_text("failed")
+        expect(msg).to_contain_text("the diffusion model is not downloaded: run "
+                                    "`craftpix models pull --sdxl")
+        assert "Hugging Face cache" not in msg.inner_text()  # the detail is folded away
+        expect(page.locator("#job-bar")).to_be_hidden()
+        expect(page.locator("#error")).to_be_hidden()  # said once: no banner as well
+        detail = page.locator("#job-detail")
+        expect(detail).to_be_visible()
+        detail.locator("summary").click()
+        expect(page.locator("#job-detail-text")).to_contain_text("not in the Hugging Face cache")
+        w.clean()
+    finally:
+        w.close()
+
+
+def test_what_each_color_stands_for_is_folded_so_the_chart_stays_in_view(web, tmp_path):
+    rng = np.random.default_rng(60)  # a busy photo: 60 colors at the form's 48×48
+    photo = tmp_path / "busy.png"
+    Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(photo)
+    page = web.page
+    web.make(photo, colors="60")
+    n = page.locator("#legend li").count()
+    assert n >= 40, n
+    details = page.locator("#stands-for")
+    expect(details).to_be_visible()
+    assert details.get_attribute("open") is None  # collapsed
+    expect(details.locator("summary")).to_have_text("What each color stands for")
+    assert page.locator("#stands-for-list li").count() == n
+    assert len(page.inner_text("#summary").splitlines()) == 1
+    box = page.locator("#chart").bounding_box()
+    assert box is not None and box["y"] < 400, box  # the chart right under the summary
+    details.locator("summary").click()
+    expect(page.locator("#stands-for-list li").first).to_be_visible()
+    first = page.locator("#legend li").first
+    assert " — stands for #" in first.locator(".name").get_attribute("title")
+    web.chart_ok()
+
+
+def test_small_things_a_new_user_noticed(web, browser, server, inputs):
+    page = web.page
+    expect(page.locator(".tagline")).to_contain_text("diamond-painting")
+    # the portrait photo's label gives its size as shown (80 wide, 120 tall), not as stored
+    web.make(inputs["portrait photo"], width="16", height="16")
+    expect(page.locator("#drop-text")).to_contain_text("80×120 px")
+    # the cell info is about the pattern on screen: a new pattern clears it
+    page.check("#tool-look")
+    page.mouse.click(*web.cell_xy(3, 8))
+    expect(page.locator("#cell-info")).to_contain_text("row 4, column 9")
+    version = web.version()
+    page.select_option("#medium", "stitch")
+    web.wait_version_above(version)
+    expect(page.locator("#cell-info")).not_to_contain_text("row 4")
+    # diamond painting: square or round drills, per craft; the finished size follows
+    page.click("details summary:has-text('Printing and boards')")
+    version = web.version()
+    page.select_option("#medium", "diamond")
+    web.wait_version_above(version)
+    drill = page.locator("#drill")
+    expect(drill).to_be_visible()
+    assert drill.locator("option").evaluate_all("os => os.map(o => o.value)") == [
+        "square", "round"]
+    expect(page.locator("#finished")).to_contain_text("finished: 4.0 × 4.0 cm")
+    version = web.version()
+    page.select_option("#drill", "round")
+    web.wait_version_above(version)
+    expect(page.locator("#finished")).to_contain_text("finished: 4.5 × 4.5 cm")
+    assert page.evaluate("() => STATE.size_mm") == [44.8, 44.8]
+    assert _saved_pattern(page)["settings"]["drill"] == "round"
+    web.chart_ok()
+    # a reopened hama pattern offers plain finishes only, as a make with the box off does
+    page.select_option("#medium", "beads")
+    page.wait_for_function("() => STATE.medium === 'beads'")
+    version = web.version()
+    page.select_option("#brand", "hama")
+    web.wait_version_above(version)
+    page.wait_for_function("() => STATE.brand === 'hama'")
+    stored = _saved_pattern(page)
+    other = Watched(browser, server)
+    try:
+        other.open()
+        _open_saved(other, stored)
+        p2 = other.page
+        p2.locator("#legend li").first.click()
+        expect(p2.locator("#cp-grid button").first).to_be_visible()
+        names = " ".join(p2.locator("#cp-grid button").all_text_contents()).lower()
+        for finish in ("transparent", "neon", "fluorescent", "glow", "pearl", "clear"):
+            assert finish not in names, finish
+        other.clean()
+    finally:
+        other.close()
+    web.clean()
+
+
+def test_page_notes_name_no_flags():
+    from craftpix.flatart import far_note
+    from craftpix.web.views import web_notes
+
+    note = far_note({"H01": {"source": "#00FF00", "delta_e00": 40.0}}, {"H01": "White"}, "hama")
+    assert note is not None and "--brand" in note  # the command line's words
+    (shown,) = web_notes([note])
+    assert "--" not in shown
+    assert shown.endswith("another brand or your own palette file may show it truer")

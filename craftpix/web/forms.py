@@ -46,6 +46,7 @@ class PatternForm(BaseModel):
     section: int | None = None
     fabric_count: int | None = None
     strands: int | None = None
+    drill: str | None = None  # diamond painting: square or round (None: square)
 
 
 class PromptForm(PatternForm):
@@ -100,7 +101,8 @@ def export_kwargs(form: PatternForm) -> dict[str, Any]:
         section = None  # the page offers the midi board; a mini bead line has its own
     settings = {"pdf": True, "paper": form.paper, "formats": form.formats, "hoop": form.hoop,
                 "merge": form.merge, "part": form.part, "section": section,
-                "fabric_count": form.fabric_count, "strands": form.strands}
+                "fabric_count": form.fabric_count, "strands": form.strands,
+                "drill": form.drill if form.medium == "diamond" else None}
     return {k: v for k, v in settings.items() if v is not None}
 
 

@@ -27,7 +27,8 @@ def pattern_state(session: Session) -> dict[str, Any]:
     counts = pattern.counts()
     symbols = pattern.symbols()
     fabric = session.export.get("fabric_count") if pattern.medium == "stitch" else None
-    w_mm, h_mm = medium.finished_size_mm(pattern.width, pattern.height, fabric)
+    drill = session.export.get("drill") if pattern.medium == "diamond" else None
+    w_mm, h_mm = medium.finished_size_mm(pattern.width, pattern.height, fabric, drill)
     return {
         "version": session.version, "medium": pattern.medium, "title": medium.title,
         "piece": medium.piece, "brand": pattern.brand, "width": pattern.width,
@@ -37,19 +38,59 @@ def pattern_state(session: Session) -> dict[str, Any]:
         "palette": [{"code": c.code, "name": c.name, "hex": c.hex, "symbol": s,
                      "count": int(n)} for c, s, n in zip(pattern.palette, symbols, counts,
                                                          strict=True)],
+        "stands_for": stands_for_lines(pattern),
         "cells": pattern.cells.tolist(),
         "form": session.form, "photo": session.image is not None,
         "can_undo": session.cursor > 0, "can_redo": session.cursor < len(session.history) - 1,
     }
 
 
+def stands_for_lines(pattern: Pattern) -> list[str]:
+    """What each color stands for, one line per color in palette order, from
+    ``meta["stands_for"]`` (:func:`craftpix.flatart.stands_for`, which edits keep true):
+    ``"80-19001 White for #F3F1EE (ΔE00 1.2)"``; colors it does not name are left out."""
+    shown = pattern.meta.get("stands_for")
+    if not isinstance(shown, dict):
+        return []
+    out = []
+    for c in pattern.palette:
+        entry = shown.get(c.code)
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
+            continue
+        de = entry.get("delta_e00")
+        far = f" (ΔE00 {de:.1f})" if isinstance(de, (int, float)) and not isinstance(de, bool) \
+            else ""
+        out.append(f"{c.code} {c.name} for {entry['source']}{far}")
+    return out
+
+
 def live_summary(pattern: Pattern) -> str:
     """One line about ``pattern`` as it is now: size, craft, colors of its catalog, pieces
-    (``"48×48 fuse beads, 11 hama colors, 1 392 beads"``); edits and conversions keep it true."""
+    (``"48×48 fuse beads, 11 hama colors, 1 392 beads"``); edits and conversions keep it true.
+    The mean ΔE00 to the photo (``meta["delta_e00_mean"]``, CIEDE2000) is kept, said to be the
+    figure of the pattern as made once it has edits (the photo is not measured again)."""
     medium = get_medium(pattern.medium, pattern.brand)
     n = len(pattern.palette)
-    return (f"{pattern.width}×{pattern.height} {medium.title}, {n} {pattern.brand} "
+    text = (f"{pattern.width}×{pattern.height} {medium.title}, {n} {pattern.brand} "
             f"color{'' if n == 1 else 's'}, {medium.pieces(int(pattern.counts().sum()))}")
+    mean = pattern.meta.get("delta_e00_mean")
+    if isinstance(mean, (int, float)) and not isinstance(mean, bool):
+        text += f", mean ΔE00 {mean:.2f}" + (" as made" if pattern.meta.get("edits") else "")
+    return text
+
+
+#: how the page's note about a conversion begins (one such note per step)
+CONVERT_NOTE = "Converted to "
+
+
+def convert_note(pattern: Pattern) -> str | None:
+    """The page's note after a conversion: how far the colors moved on average (CIEDE2000,
+    ``meta["convert_delta_e00_mean"]`` of :func:`craftpix.edit.convert`), as
+    ``craftpix convert`` says it; None when the pattern does not say."""
+    mean = pattern.meta.get("convert_delta_e00_mean")
+    if not isinstance(mean, (int, float)) or isinstance(mean, bool):
+        return None
+    return f"{CONVERT_NOTE}{pattern.brand}: mean color change ΔE00 {mean:.2f}"
 
 
 def web_hint(hint: Hint) -> str | None:
@@ -71,10 +112,26 @@ def web_hint(hint: Hint) -> str | None:
     return None
 
 
+#: a plain note's command-line words → the page's (the page has a Catalog list and a
+#: palette-file picker, no flags)
+PAGE_WORDS = (("another brand (--brand)", "another brand"),
+              ("your own colors (--palette FILE)", "your own palette file"),
+              ("--palette FILE", "your own palette file"), ("--brand NAME", "another brand"))
+
+
 def web_notes(notes: list[str]) -> list[str]:
     """Notes as the page shows them: a :class:`~craftpix.notes.Note`'s hints in the form's
-    words, any other note as it is."""
-    return [n.worded(web_hint) if isinstance(n, Note) else str(n) for n in notes]
+    words, any other note with its flags worded for the page (:data:`PAGE_WORDS`)."""
+    out = []
+    for n in notes:
+        if isinstance(n, Note):
+            out.append(n.worded(web_hint))
+            continue
+        text = str(n)
+        for flag, words in PAGE_WORDS:
+            text = text.replace(flag, words)
+        out.append(text)
+    return out
 
 
 def colors_json(pal: Palette) -> list[dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,25 @@ from craftpix.web.state import ReadSessionDep, SessionDep, SettingsDep, StateDep
 from craftpix.web.views import pattern_state
 
 PROMPT_PREVIEWS = 40  # step previews a prompt job writes over its run (progress)
+
+#: the command a missing-model message names (:func:`craftpix.models.hub.locate` says
+#: "fetch with `craftpix models pull --sdxl --depth` or `hf download …`")
+PULL = re.compile(r"`craftpix models pull[^`]*`")
+
+
+def job_view(data: dict[str, Any]) -> dict[str, Any]:
+    """A job's snapshot for the page: a failure's ``message`` in plain words, one line (a
+    model that is not downloaded: which command fetches it), and the whole message as
+    ``detail`` when that says more."""
+    if data.get("state") != "error" or not data.get("message"):
+        return data
+    full = str(data["message"])
+    pull = PULL.search(full)
+    if pull and ("not in the Hugging Face cache" in full or "downloads are off" in full):
+        plain = f"the diffusion model is not downloaded: run {pull.group(0)}"
+    else:
+        plain = full.strip().splitlines()[0]
+    return {**data, "message": plain, "detail": full if full.strip() != plain else None}
 
 router = APIRouter()
 
@@ -43,18 +63,18 @@ def submit_job(form: PromptForm, session: SessionDep, settings: SettingsDep,
                             preview_every=max(1, steps // PROMPT_PREVIEWS))
     with session.lock:
         session.job_catalogs[job.id] = (catalog, dict(request.export))
-    return state.jobs.snapshot(session.id, job.id)
+    return job_view(state.jobs.snapshot(session.id, job.id))
 
 @router.get("/api/jobs/{job_id}")
 def job_status(job_id: str, session: ReadSessionDep,
                state: StateDep) -> dict[str, Any]:
-    return state.jobs.snapshot(session.id, job_id)
+    return job_view(state.jobs.snapshot(session.id, job_id))
 
 @router.delete("/api/jobs/{job_id}")
 def cancel_job(job_id: str, session: SessionDep,
                state: StateDep) -> dict[str, Any]:
     state.jobs.cancel(session.id, job_id)
-    return state.jobs.snapshot(session.id, job_id)
+    return job_view(state.jobs.snapshot(session.id, job_id))
 
 @router.get("/api/jobs/{job_id}/preview.png")
 def job_preview(job_id: str, session: ReadSessionDep,

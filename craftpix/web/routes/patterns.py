@@ -9,7 +9,13 @@ from fastapi import APIRouter, Response
 from craftpix.web.forms import EditBody, PatternForm, apply_edit, build_request, catalog_for
 from craftpix.web.jobs import make_checked
 from craftpix.web.state import ReadSessionDep, SessionDep, StateDep, WebError, current
-from craftpix.web.views import live_summary, pattern_state, png_response
+from craftpix.web.views import (
+    CONVERT_NOTE,
+    convert_note,
+    live_summary,
+    pattern_state,
+    png_response,
+)
 
 router = APIRouter()
 
@@ -56,6 +62,11 @@ def edit_pattern(body: EditBody, session: SessionDep) -> dict[str, Any]:
         session.catalog = catalog
         if body.op == "convert" and session.form:
             session.form = {**session.form, "brand": new.brand, "palette": False}
+        if body.op == "convert":  # its note, in place of an earlier conversion's
+            note = convert_note(new)
+            session.notes = [n for n in session.notes if not str(n).startswith(CONVERT_NOTE)]
+            if note:
+                session.notes.append(note)
         session.summary = live_summary(new)  # what the screen says follows every edit
         session.push(new)
         return pattern_state(session)

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from craftpix import __version__, api
 from craftpix.color import hex_to_rgb8, pairwise_delta_e_2000, rgb8_to_lab
 from craftpix.errors import InputError
-from craftpix.media import MEDIA, get_medium
+from craftpix.media import DRILLS, MEDIA, get_medium
 from craftpix.palette import available_palettes, load_palette
 from craftpix.web.forms import brand_name, medium_of
 from craftpix.web.sessions import Session
@@ -30,7 +30,7 @@ def options(settings: SettingsDep) -> dict[str, Any]:
                "default_fabric_count": m.default_fabric_count} for m in MEDIA.values()]
     return {"version": __version__, "crafts": crafts, "catalogs": available_palettes(),
             "fits": list(api.FITS), "formats": list(FORMATS), "papers": ["a4", "letter"],
-            "parts": ["plate", "round", "tile"],
+            "parts": ["plate", "round", "tile"], "drills": dict(DRILLS),
             "limits": {"min_side": api.MIN_SIDE, "max_side": api.MAX_SIDE,
                        "max_upload_bytes": settings.max_upload_bytes,
                        "max_palette_bytes": settings.max_palette_bytes,

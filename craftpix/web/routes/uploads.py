@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import shutil
 import zipfile
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
+from PIL import Image
 from pydantic import ValidationError
 
-from craftpix import api
+from craftpix import api, sizing
 from craftpix.errors import InputError
 from craftpix.export.options import export_settings
+from craftpix.media import get_medium
 from craftpix.palette import available_palettes, load_palette, pattern_catalog
 from craftpix.pattern import Pattern
 from craftpix.web.forms import PatternForm, export_kwargs
@@ -49,11 +52,28 @@ def upload_image(file: FileDep,
         if session.image is not None:
             session.image.path.unlink(missing_ok=True)
         label = safe_stem(file.filename, "photo")
-        session.image = Upload(path, label, {"format": info.format, "width": info.width,
-                                             "height": info.height})
+        width, height = upright_size(data, info.width, info.height)
+        session.image = Upload(path, label, {"format": info.format, "width": width,
+                                             "height": height})
         rotate_session(request, response, session, state)
-    return {"name": label, "format": info.format, "width": info.width,
-            "height": info.height, "bytes": len(data)}
+    return {"name": label, "format": info.format, "width": width,
+            "height": height, "bytes": len(data)}
+
+
+#: EXIF orientations that turn the picture by 90° (a phone's portrait photo stored sideways)
+TURNED = (5, 6, 7, 8)
+
+
+def upright_size(data: bytes, width: int, height: int) -> tuple[int, int]:
+    """``(width, height)`` in pixels as the photo is shown (and made into a pattern): the
+    stored size, its sides swapped when the EXIF orientation (tag 0x0112) turns it by 90°.
+    Reads the header only; the bytes were checked to decode already."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            orientation = im.getexif().get(0x0112)
+    except (OSError, ValueError, SyntaxError):
+        return width, height
+    return (height, width) if orientation in TURNED else (width, height)
 
 @router.post("/api/palette")
 def upload_palette(file: FileDep,
@@ -108,22 +128,41 @@ def pattern_bytes(data: bytes, limit: int) -> bytes:
         raise InputError(f"the zip file cannot be read: {exc}") from None
 
 
+#: what the page's form starts with where :class:`PatternForm`'s API defaults differ (the
+#: page's Fit list starts at the command line's default, its Clean-up slider at 1)
+PAGE_DEFAULTS: dict[str, Any] = {"fit": sizing.DEFAULT_FIT, "smooth": 1.0}
+
+
 def form_from_pattern(pattern: Pattern) -> dict[str, Any]:
-    """The form values a reopened pattern continues with: craft, catalog, size, seed and the
-    export settings saved in its ``pattern.json`` (a value of the wrong type is left out)."""
+    """The form values a reopened pattern continues with: craft, catalog, size, the make
+    settings kept in ``meta["made_with"]`` (fit, clean-up, dithering, colors, finishes, seed;
+    see :func:`craftpix.api.made_with`) and the export settings saved in its ``pattern.json``.
+    What the file does not say, or says with a value the form does not take, is the form's
+    default — never another value."""
     values: dict[str, Any] = {"medium": pattern.medium, "width": pattern.width,
-                              "height": pattern.height}
+                              "height": pattern.height, **PAGE_DEFAULTS}
     if pattern.brand in available_palettes():
         values["brand"] = pattern.brand
-    more: dict[str, Any] = {"seed": pattern.meta.get("seed")}
+    made = pattern.meta.get(api.MADE_WITH)
+    made = made if isinstance(made, dict) else {}
+    more: dict[str, Any] = {"seed": made.get("seed", pattern.meta.get("seed"))}
+    for key in ("fit", "smooth", "dither", "colors", "all_finishes"):
+        more[key] = made.get(key)
+    size = made.get("size")
+    if isinstance(size, str) and re.fullmatch(r"\d+x", size):  # the height followed the photo
+        values["height"] = None
+    elif isinstance(size, str) and re.fullmatch(r"x\d+", size):  # the width did
+        values["width"] = None
     for key in ("paper", "section", "fabric_count", "strands", "merge", "part", "hoop",
-                "formats"):
+                "formats", "drill"):
         more[key] = pattern.settings.get(key)
     if isinstance(more["formats"], list):
         more["formats"] = ",".join(str(f) for f in more["formats"])
     for key, value in more.items():
         if value is None:
             continue
+        if isinstance(value, bool) != (key in ("dither", "all_finishes", "merge")):
+            continue  # pydantic would take 1 for True, "1" for a number
         try:
             PatternForm(**{**values, key: value})
         except ValidationError:
@@ -145,9 +184,15 @@ def upload_pattern(file: FileDep,
     if max(pattern.width, pattern.height) > api.MAX_SIDE:
         raise InputError(f"the pattern is {pattern.width}×{pattern.height} cells; the app "
                          f"edits patterns up to {api.MAX_SIDE} cells a side")
-    # a custom palette's pattern: new colors can only be its own (catalog None)
-    catalog = pattern_catalog(pattern.brand)  # a catalog name, never a path
     form = form_from_pattern(pattern)
+    # a custom palette's pattern: new colors can only be its own (catalog None); a built-in
+    # catalog's: the colors a make with the same settings may use (plain finishes unless the
+    # pattern was made with all of them; bricks: those of its part)
+    catalog = pattern_catalog(pattern.brand)  # a catalog name, never a path
+    if catalog is not None:
+        part = form.get("part") if pattern.medium == "bricks" else None
+        catalog, _, _ = api.resolve_palette(get_medium(pattern.medium), pattern.brand, None,
+                                            bool(form.get("all_finishes")), part)
     try:
         export = export_settings(export_kwargs(PatternForm(**form)))
     except InputError:

@@ -86,6 +86,7 @@ function showFinished() {
   if (!c) return;
   let pitch = c.pitch_mm;
   if (c.fabric_counts.length) pitch = 25.4 / Number($("fabric-count").value || c.default_fabric_count);
+  if (c.name === "diamond") pitch = OPTIONS.drills[$("drill").value] || pitch;
   const w = Number($("width").value) * pitch / 10, h = Number($("height").value) * pitch / 10;
   if (!(w > 0 && h > 0)) {
     const one = (w > 0) !== (h > 0);
@@ -122,10 +123,21 @@ function formValues() {
     part: c.name === "bricks" ? $("part").value : "plate",
     formats: c.name === "stitch" && $("formats").value.trim() ? $("formats").value.trim() : null,
     hoop: $("hoop").value.trim() || null,
+    drill: c.name === "diamond" ? $("drill").value : null,
   };
 }
 
+// An opened pattern has no photo: a changed setting cannot remake it, and the page says so.
+const REMAKE_NOTE = "This pattern was opened from a file: pick the photo again to remake it; " +
+  "edits, convert and export work on the opened pattern.";
+
+function remakeNote(show) {
+  $("remake-note").textContent = show ? REMAKE_NOTE : "";
+  $("remake-note").hidden = !show;
+}
+
 async function make(force = true) {
+  if (!hasPhoto && STATE) { remakeNote(true); return; }
   if (!hasPhoto) { showError("pick a photo first (or make one from words below)"); return; }
   const values = formValues();
   const key = JSON.stringify(values);
@@ -137,7 +149,7 @@ async function make(force = true) {
   try {
     showError("");
     const state = await call("/api/generate", { method: "POST", json: values });
-    if (seq === makeSeq) show(state);
+    if (seq === makeSeq) show(state, true);
   } catch (err) {
     if (seq === makeSeq) showError(err.message);
   } finally {
@@ -148,6 +160,7 @@ async function make(force = true) {
 function makeSoon() {
   clearTimeout(autoTimer);
   if (hasPhoto) autoTimer = setTimeout(() => make(false), 500);
+  else if (STATE) remakeNote(true);
 }
 
 async function uploadPhoto(file) {
@@ -158,6 +171,7 @@ async function uploadPhoto(file) {
   $("photo").value = "";  // picking the same file again uploads it again
   if (!info) return;
   hasPhoto = true;
+  remakeNote(false);
   const thumb = $("thumb");
   if (thumb.src) URL.revokeObjectURL(thumb.src);
   thumb.src = URL.createObjectURL(file);
@@ -177,7 +191,7 @@ async function openPattern(file) {
   if (!state) return;
   selected = null;
   hasPhoto = state.photo;
-  show(state);
+  show(state, true);
 }
 
 async function uploadPalette(file) {
@@ -204,7 +218,7 @@ async function dropPalette() {
 const FIELDS = { medium: "medium", width: "width", height: "height", colors: "colors",
                  fit: "fit", smooth: "smooth", seed: "seed", paper: "paper", section: "section",
                  fabric_count: "fabric-count", strands: "strands", part: "part",
-                 formats: "formats", hoop: "hoop" };
+                 formats: "formats", hoop: "hoop", drill: "drill" };
 const CHECKS = { dither: "dither", all_finishes: "all-finishes", merge: "merge" };
 
 function applyForm(form) {  // after a reload: the form shows what the pattern was made from
@@ -215,6 +229,7 @@ function applyForm(form) {  // after a reload: the form shows what the pattern w
   for (const [key, id] of Object.entries(FIELDS)) {
     if (key === "medium" || form[key] === undefined) continue;
     if (form[key] !== null) $(id).value = form[key];
+    else if ($(id).type === "range") $(id).value = $(id).defaultValue;  // never the middle
     else if ($(id).tagName === "INPUT") $(id).value = "";  // e.g. a side that follows the photo
   }
   for (const [key, id] of Object.entries(CHECKS)) $(id).checked = Boolean(form[key]);
@@ -245,15 +260,30 @@ function syncForm(state) {
   }
 }
 
-function show(state) {
+const CELL_HINT = "Tap a color in the legend to swap, drop or paint with it.";
+
+// `fresh`: a new pattern (made, opened, a prompt's): the cell info of the old one goes too,
+// as it does whenever the grid or the craft changes (an undo across a remake)
+function show(state, fresh = false) {
+  if (fresh || !STATE || STATE.medium !== state.medium || STATE.width !== state.width ||
+      STATE.height !== state.height) $("cell-info").textContent = CELL_HINT;
   STATE = state;
   stroke = null;
   $("result").hidden = false;
   syncForm(state);
   const [wmm, hmm] = state.size_mm;
+  // the first line only: what each color stands for (a line per color) is folded below it,
+  // so that the chart stays in view
   const [head, ...rest] = state.summary.split("\n");
   $("summary").textContent = [head + ` — finished ${(wmm / 10).toFixed(1)} × ` +
-    `${(hmm / 10).toFixed(1)} cm`, ...rest].join("\n");
+    `${(hmm / 10).toFixed(1)} cm`, ...rest.filter((l) => !l.startsWith("colors: "))].join("\n");
+  const stands = state.stands_for || [];
+  $("stands-for-list").replaceChildren(...stands.map((line) => {
+    const li = document.createElement("li");
+    li.textContent = line;
+    return li;
+  }));
+  $("stands-for").hidden = !stands.length;
   $("undo").disabled = !state.can_undo;
   $("redo").disabled = !state.can_redo;
   $("edits").textContent = state.edits.length ? "Changes: " + state.edits.join("; ") : "";
@@ -283,7 +313,8 @@ function drawLegend() {
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = `${p.code} ${p.name}`;
-    name.title = `${p.code} ${p.name} ${p.hex}`;
+    const stands = (STATE.stands_for || []).find((l) => l.startsWith(`${p.code} ${p.name} for `));
+    name.title = `${p.code} ${p.name} ${p.hex}` + (stands ? ` — stands ${stands.slice(p.code.length + p.name.length + 2)}` : "");
     const count = document.createElement("span");
     count.className = "count";
     count.textContent = p.count;
@@ -630,18 +661,20 @@ function watchJob(data) {
   const running = data.state === "queued" || data.state === "running";
   $("job-cancel").hidden = !running;
   $("job-start").disabled = running;
-  $("job-bar").hidden = false;
+  $("job-bar").hidden = !(running || data.state === "done");  // a failed job has no progress
   $("job-bar").value = data.fraction;
   const what = { queued: "waiting for its turn", running: `${data.stage}, ${Math.round(data.fraction * 100)} %`,
                  done: "done", error: "failed", cancelled: "cancelled" }[data.state];
+  // a failure is said once, here (not in the banner too): one plain line, the rest folded
   $("job-msg").textContent = `Prompt job: ${what}${data.message && data.state !== "done" ? ": " + data.message : ""} (${data.seconds} s)`;
+  $("job-detail-text").textContent = data.detail || "";
+  $("job-detail").hidden = !(data.state === "error" && data.detail);
   if (data.preview) {
     $("job-preview").src = `/api/jobs/${data.id}/preview.png?t=${Date.now()}`;
     $("job-preview").hidden = false;
   }
-  if (data.state === "error") showError(data.message);
   if (data.state === "done") {
-    guarded(() => call(`/api/jobs/${data.id}/open`, { method: "POST" })).then((s) => s && show(s));
+    guarded(() => call(`/api/jobs/${data.id}/open`, { method: "POST" })).then((s) => s && show(s, true));
   }
   if (running) setTimeout(pollJob, 1000);
 }
@@ -666,13 +699,15 @@ async function init() {
   fillSelect($("fit"), OPTIONS.fits);
   fillSelect($("paper"), OPTIONS.papers, ["A4", "Letter"]);
   fillSelect($("part"), OPTIONS.parts, ["1×1 plate", "1×1 round plate", "1×1 tile"]);
+  fillSelect($("drill"), Object.keys(OPTIONS.drills),
+             Object.entries(OPTIONS.drills).map(([k, mm]) => `${k} (${mm} mm)`));
   onCraft();
   $("medium").addEventListener("change", () => { onCraft(); makeSoon(); });
   $("form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(autoTimer); make(); });
   $("form").addEventListener("change", (e) => {
     if (!["palette-file", "medium", "open-file"].includes(e.target.id)) makeSoon();
   });
-  for (const id of ["width", "height", "fabric-count"]) $(id).addEventListener("input", showFinished);
+  for (const id of ["width", "height", "fabric-count", "drill"]) $(id).addEventListener("input", showFinished);
   $("smooth").addEventListener("input", () => { $("smooth-out").textContent = $("smooth").value; });
   $("photo").addEventListener("change", () => uploadPhoto($("photo").files[0]));
   $("palette-file").addEventListener("change", () => uploadPalette($("palette-file").files[0]));
