@@ -10,8 +10,10 @@ pattern's export settings are carried over unchanged.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -69,13 +71,31 @@ def _has(pattern: Pattern) -> str:
 
 #: ``meta`` key: ``{code: symbol}`` of colors edits removed, so their symbols stay theirs
 RETIRED = "retired_symbols"
+#: Most entries kept in ``meta["edits"]``: older ones fold into one "… N earlier edits" line,
+#: so a pattern painted for hours (one entry per cell) stays small in every copy and file.
+MAX_EDIT_LOG = 500
+_EARLIER = re.compile(r"… (\d+) earlier edits?$")
+
+
+def log_edits(meta: dict[str, Any], entries: Iterable[str]) -> None:
+    """Append ``entries`` to ``meta["edits"]`` (in place), keeping at most
+    :data:`MAX_EDIT_LOG` lines: the oldest fold into a first line "… N earlier edits"."""
+    log = [*meta.get("edits", []), *entries]
+    if len(log) > MAX_EDIT_LOG:
+        folded = 0
+        if isinstance(log[0], str) and (m := _EARLIER.match(log[0])):
+            folded, log = int(m.group(1)), log[1:]
+        cut = len(log) - (MAX_EDIT_LOG - 1)
+        folded += cut
+        log = [f"… {folded} earlier edit{'' if folded == 1 else 's'}", *log[cut:]]
+    meta["edits"] = log
 
 
 def _with(pattern: Pattern, cells: np.ndarray, palette: list[Color], edit: str,
           meta: Mapping[str, object] | None = None,
           handed: Mapping[str, tuple[str, str]] | None = None) -> Pattern:
     meta = dict(pattern.meta if meta is None else meta)
-    meta["edits"] = [*meta.get("edits", []), edit]
+    log_edits(meta, [edit])
     if not (cells >= 0).any():
         raise InputError("that edit would leave the pattern without a single piece")
     out = Pattern(cells, palette, pattern.medium, pattern.brand, meta,
@@ -327,7 +347,7 @@ def convert(pattern: Pattern, catalog: Palette, brand: str | None = None) -> Pat
     remap = np.array([pos[int(t)] for t in target])
     cells = np.where(pattern.cells >= 0, remap[np.maximum(pattern.cells, 0)], EMPTY)
     meta = dict(pattern.meta)
-    meta["edits"] = [*meta.get("edits", []), f"convert to {brand or catalog.name}"]
+    log_edits(meta, [f"convert to {brand or catalog.name}"])
     mean = float(dist[np.arange(len(target)), target].mean())
     meta["convert_delta_e00_mean"] = round(mean, 3)
     passed = set(heir.values())  # the other colors' symbols stay theirs (never a new color's)

@@ -97,3 +97,20 @@ def test_edits_keep_the_patterns_export_settings():
               edit.convert(p, load_palette("dmc"), "dmc")):
         assert q.settings == {"fabric_count": 18, "paper": "letter"}
         assert q.settings is not p.settings
+
+
+def test_the_edit_log_stays_bounded_and_counts_what_it_folds():
+    """Hours of painting (one entry per cell) keep at most MAX_EDIT_LOG lines in meta, the
+    oldest folded into one "… N earlier edits" line that keeps counting."""
+    from craftpix.edit import MAX_EDIT_LOG, log_edits
+
+    meta: dict = {}
+    log_edits(meta, (f"set 1,{i}=A" for i in range(MAX_EDIT_LOG)))
+    assert len(meta["edits"]) == MAX_EDIT_LOG and meta["edits"][0] == "set 1,0=A"
+    log_edits(meta, ["set 2,2=B"])
+    assert len(meta["edits"]) == MAX_EDIT_LOG
+    assert meta["edits"][0] == "… 2 earlier edits" and meta["edits"][-1] == "set 2,2=B"
+    log_edits(meta, (f"set 3,{i}=C" for i in range(3 * MAX_EDIT_LOG)))
+    assert len(meta["edits"]) == MAX_EDIT_LOG
+    assert meta["edits"][0] == f"… {4 * MAX_EDIT_LOG + 1 - (MAX_EDIT_LOG - 1)} earlier edits"
+    assert meta["edits"][-1] == f"set 3,{3 * MAX_EDIT_LOG - 1}=C"

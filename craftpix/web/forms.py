@@ -226,8 +226,7 @@ def paint_stroke(pattern: Pattern, cells: list[tuple[int, int]], code: str | Non
         rows, cols = zip(*middle, strict=True)
         grid[list(rows), list(cols)] = first.cells[todo[0]]
     meta = dict(first.meta)
-    meta["edits"] = [*meta.get("edits", []),
-                     *(f"set {r + 1},{c + 1}={code or 'empty'}" for r, c in middle)]
+    edit.log_edits(meta, (f"set {r + 1},{c + 1}={code or 'empty'}" for r, c in middle))
     between = Pattern(grid, list(first.palette), first.medium, first.brand, meta,
                       dict(first.settings))
     return edit.set_cell(between, *todo[-1], code, catalog)
