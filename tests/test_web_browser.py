@@ -11,15 +11,13 @@ test is skipped locally and fails under CI=true.
 from __future__ import annotations
 
 import os
-import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 pytest.importorskip("playwright")
+from browser import chromium, serving
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 try:
@@ -32,36 +30,14 @@ SHOTS = Path(os.environ.get("CRAFTPIX_SCREENSHOTS", ROOT / "build" / "screenshot
 TIMEOUT_MS = 90_000  # generous: CI machines are shared; the work itself is ~1 s
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium is not installed (Debian: apt-get install chromium; `make test` does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
     from craftpix.web import WebSettings, create_app
 
     work = tmp_path_factory.mktemp("web-work")
     app = create_app(WebSettings(work_dir=work, allowed_hosts=("127.0.0.1", "localhost")))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(timeout=30)
+    with serving(app) as url:
+        yield url
     assert not [p for p in work.iterdir()], "session folders left behind at shutdown"
 
 
@@ -76,7 +52,7 @@ def photo(tmp_path_factory) -> Path:
 def test_photo_to_pdf_in_a_browser(server, photo, tmp_path):
     from pypdf import PdfReader
 
-    executable = _chromium()
+    executable = chromium()
     expect.set_options(timeout=TIMEOUT_MS)
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
@@ -173,7 +149,7 @@ def test_photo_to_pdf_in_a_browser(server, photo, tmp_path):
 def test_non_square_photo_at_the_defaults_draws_every_cell(server, tmp_path):
     """A landscape photo at the default 48×48 with fit "pad" has empty rows: the chart must still
     draw (no error banner, no script error), empty cells light, every other cell in its color."""
-    executable = _chromium()
+    executable = chromium()
     expect.set_options(timeout=TIMEOUT_MS)
     wide = blocks_photo(tmp_path / "landscape.jpg", (48, 80), [0.3, 0.55, 0.85],
                         [(slice(20, 44), slice(10, 40), [0.9, 0.8, 0.2])], noise=0.02, seed=3)

@@ -14,9 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("playwright")
+from browser import chromium, serving
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 try:
@@ -59,40 +57,19 @@ PROBE = """() => {
 CODES = "() => STATE.cells.map(row => row.map(i => i < 0 ? null : STATE.palette[i].code))"
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium is not installed (Debian: apt-get install chromium; `make test` does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
     from craftpix.web import WebSettings, create_app
 
     work = tmp_path_factory.mktemp("journeys-work")
     app = create_app(WebSettings(work_dir=work, allowed_hosts=("127.0.0.1", "localhost")))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(timeout=30)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = _chromium()
+    executable = chromium()
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
@@ -802,24 +779,13 @@ def missing_model_runner(request, conn, preview_every):
 
 @pytest.fixture(scope="module")
 def no_model_server(tmp_path_factory):
-    import uvicorn
-
     from craftpix.web import WebSettings, create_app
 
     work = tmp_path_factory.mktemp("no-model-work")
     app = create_app(WebSettings(work_dir=work, allowed_hosts=("127.0.0.1", "localhost")),
                      runner=missing_model_runner)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(timeout=30)
+    with serving(app) as url:
+        yield url
 
 
 def test_the_prompt_box_fits_and_a_missing_model_is_said_once_in_plain_words(
