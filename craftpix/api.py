@@ -513,6 +513,21 @@ def _margins(image: Any, spec: SizeSpec, req: PatternRequest) -> np.ndarray | No
     return sizing.alpha_plane(image)
 
 
+def _pixel_grid_note(native: tuple[int, int], grid: tuple[int, int]) -> list[str]:
+    """A note when pixel art of ``native`` (w, h) cells is made at another ``grid``: its
+    cells do not land one per bead/stitch ([] when they do)."""
+    from craftpix.notes import Hint, Note
+
+    if tuple(native) == tuple(grid):
+        return []
+    w, h = native
+    k = grid[0] // w
+    what = (f"each of its pixels becomes {k}×{k} cells" if grid == (k * w, k * h)
+            else "its pixels do not land one per cell")
+    return [Note(f"the picture is pixel art of {w}×{h}: at {grid[0]}×{grid[1]} {what}",
+                 [Hint("size", f"{w}x{h}", "gives one cell per pixel")])]
+
+
 def _sprite_for_grid(image: Any, grid: tuple[int, int]) -> tuple[Any, list[str]]:
     """``image`` as the sprite in its own colors when it is pixel art whose cells fit ``grid``.
 
@@ -528,8 +543,11 @@ def _sprite_for_grid(image: Any, grid: tuple[int, int]) -> tuple[Any, list[str]]
     from craftpix.pixelart import find_sprite
 
     width, height = grid
-    if native_grid(image) is not None or min(image.size) < 2 * min(width, height):
-        return image, []  # exact art resamples exactly already; no room for a coarser grid
+    native = native_grid(image)
+    if native is not None:  # exact art resamples exactly already; say when cells are split
+        return image, _pixel_grid_note(native, (width, height))
+    if min(image.size) < 2 * min(width, height):
+        return image, []  # no room for a coarser grid
     sprite = find_sprite(image)
     if sprite is None:
         return image, []

@@ -165,3 +165,24 @@ def test_a_drawn_logo_is_not_read_as_pixel_art(tmp_path):
         res = CliRunner().invoke(main, ["stitch", "--image", str(tmp_path / "logo.png"),
                                         "--size", "auto", "--out", str(tmp_path / "o")])
         assert res.exit_code == 2 and "is not pixel art" in res.output, res.output
+
+
+def test_pixel_art_at_another_size_says_which_size_gives_one_cell_per_pixel(tmp_path):
+    """An 8× sprite made at the web's default 48×48: a note names its own 16×16 grid (the page
+    words the hint as its Width and Height fields); at 16×16 no note."""
+    from craftpix.web.views import web_notes
+
+    rng = np.random.default_rng(1)
+    colors = np.array([[0, 0, 0], [255, 255, 255], [230, 40, 40], [40, 90, 220]], np.uint8)
+    Image.fromarray(colors[rng.integers(0, 4, (16, 16))]).resize(
+        (128, 128), Image.Resampling.NEAREST).save(tmp_path / "sprite.png")
+    made = make_pattern(PatternRequest(medium="beads", image=tmp_path / "sprite.png",
+                                       size=(48, 48)))
+    notes = [n for n in made.notes if "pixel art of 16×16" in n]
+    assert notes and "each of its pixels becomes 3×3 cells" in notes[0]
+    assert "--size 16x16 gives one cell per pixel" in notes[0]
+    assert any("Width 16 and Height 16 gives one cell per pixel" in n
+               for n in web_notes(list(made.notes)))
+    exact = make_pattern(PatternRequest(medium="beads", image=tmp_path / "sprite.png",
+                                        size=(16, 16)))
+    assert not any("pixel art" in n for n in exact.notes)
