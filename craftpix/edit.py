@@ -350,6 +350,10 @@ def convert(pattern: Pattern, catalog: Palette, brand: str | None = None) -> Pat
     log_edits(meta, [f"convert to {brand or catalog.name}"])
     mean = float(dist[np.arange(len(target)), target].mean())
     meta["convert_delta_e00_mean"] = round(mean, 3)
+    if isinstance(meta.get("stands_for"), dict):  # each new color stands for its heir's source
+        heirs = {pattern.palette[i].code: catalog.codes[t] for t, i in heir.items()}
+        meta["stands_for"] = _inherit_stands_for(
+            meta["stands_for"], {c.code: heirs.get(c.code) for c in pattern.palette}, palette)
     passed = set(heir.values())  # the other colors' symbols stay theirs (never a new color's)
     retired = {str(k): str(v) for k, v in dict(meta.get(RETIRED) or {}).items()}
     retired.update({c.code: s for i, (c, s) in enumerate(zip(pattern.palette, old_symbols,

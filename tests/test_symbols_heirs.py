@@ -109,3 +109,25 @@ def test_the_command_line_agrees(tmp_path, command):
         for i, c in enumerate(p.palette):
             cell = tuple(np.argwhere(p.cells == i)[0])
             assert after[q.palette[q.cells[cell]].code] == before[c.code]
+
+
+def test_convert_keeps_what_each_color_stands_for(tmp_path):
+    """After `convert --palette hama` each hama color stands for the source color of the perler
+    color whose cells it took (ΔE00 measured anew); no perler code is left in the list."""
+    from synthetic import asymmetric_perler
+
+    from craftpix.cli import main
+    from craftpix.pattern import Pattern
+
+    asymmetric_perler(tmp_path / "asym.png")
+    out = tmp_path / "p"
+    assert CliRunner().invoke(main, ["beads", "--image", str(tmp_path / "asym.png"), "--size",
+                                     "41x10", "--no-pdf", "--out", str(out)]).exit_code == 0
+    before = Pattern.load(out / "pattern.json").meta["stands_for"]
+    res = CliRunner().invoke(main, ["convert", str(out / "pattern.json"), "--palette", "hama",
+                                    "--out", str(tmp_path / "h")])
+    assert res.exit_code == 0, res.output
+    after = Pattern.load(tmp_path / "h" / "pattern.json")
+    shown = after.meta["stands_for"]
+    assert set(shown) == {c.code for c in after.palette}
+    assert {v["source"] for v in shown.values()} == {v["source"] for v in before.values()}
