@@ -354,7 +354,7 @@ class _Sources:
     inverse: np.ndarray  # source of each moving cell
     label: np.ndarray  # engine label of each source
     supply: np.ndarray  # cells per source
-    delta_e: np.ndarray  # (sources, targets) CIEDE2000; the engine's label at the nearest's cost
+    delta_e: np.ndarray  # (sources, targets) match cost; the engine's label at the nearest's cost
 
 
 def _group(flat: np.ndarray, rgb8: np.ndarray, moving: np.ndarray, targets: Palette) -> _Sources:
